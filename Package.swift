@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// No package dependencies, by design: Foundation, Dispatch, Glibc and the system OpenSSL only.
+let package = Package(
+    name: "Drawbridge",
+    products: [
+        .executable(name: "drawbridge", targets: ["drawbridge"]),
+        .executable(name: "whoami", targets: ["whoami"]),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .target(name: "CLinux", path: "Sources/CLinux",
+                cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "CTLSSupport", path: "Sources/CTLSSupport",
+                linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        .target(name: "DrawbridgeHTTP", path: "Sources/DrawbridgeHTTP"),
+        .target(name: "DrawbridgeConfig", dependencies: ["DrawbridgeHTTP"], path: "Sources/DrawbridgeConfig"),
+        .target(name: "DrawbridgeServer",
+                dependencies: ["CLinux", "COpenSSL", "CTLSSupport", "DrawbridgeHTTP", "DrawbridgeConfig"],
+                path: "Sources/DrawbridgeServer"),
+        .executableTarget(name: "drawbridge", dependencies: ["DrawbridgeServer", "DrawbridgeConfig"],
+                          path: "Sources/drawbridge"),
+        .executableTarget(name: "whoami", dependencies: ["CLinux"], path: "Sources/whoami"),
+        .testTarget(name: "DrawbridgeHTTPTests", dependencies: ["DrawbridgeHTTP"]),
+        .testTarget(name: "DrawbridgeConfigTests", dependencies: ["DrawbridgeConfig"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["COpenSSL", "CLinux"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

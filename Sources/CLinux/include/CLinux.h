@@ -1,0 +1,40 @@
+// Linux calls that Glibc does not expose cleanly to Swift (epoll's packed struct, eventfd,
+// timerfd, accept4, signalfd), each prefixed with the module name.
+#ifndef CLINUX_H
+#define CLINUX_H
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <signal.h>
+
+int CLinux_epoll_create(void);
+/// op: 1 add, 2 mod, 3 del. events: EPOLL* bit set. data: opaque 64-bit token.
+int CLinux_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// Waits; fills the parallel arrays; returns count, or -1 with errno.
+int CLinux_epoll_wait(int epfd, uint32_t *events, uint64_t *datas, int max, int timeout_ms);
+
+extern const uint32_t CLinux_EPOLLIN, CLinux_EPOLLOUT, CLinux_EPOLLERR, CLinux_EPOLLHUP,
+    CLinux_EPOLLRDHUP, CLinux_EPOLLET;
+
+int CLinux_eventfd(void);
+int CLinux_eventfd_signal(int fd);
+int CLinux_eventfd_drain(int fd);
+
+/// accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC; fills the peer address.
+int CLinux_accept4(int fd, struct sockaddr *addr, socklen_t *len);
+int CLinux_socket_nonblock(int domain, int type);
+int CLinux_errno(void);
+
+/// Blocks the signals the gateway handles in the calling thread (and threads it creates).
+int CLinux_block_signals(void);
+/// Waits for one of the blocked signals; returns the signal number or -1.
+int CLinux_wait_signal(int timeout_ms);
+/// Monotonic clock in nanoseconds.
+uint64_t CLinux_monotonic_ns(void);
+int CLinux_set_tcp_nodelay(int fd);
+int CLinux_set_reuseport(int fd);
+int CLinux_set_reuseaddr(int fd);
+int CLinux_pin_cpu(int cpu);
+int CLinux_getrusage_maxrss_kb(void);
+#endif

@@ -1,0 +1,26 @@
+// The system OpenSSL 3 (Debian libssl-dev). Macros that Swift cannot import are wrapped here.
+#ifndef COPENSSL_SHIM_H
+#define COPENSSL_SHIM_H
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <openssl/pem.h>
+
+static inline long COpenSSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+static inline int COpenSSL_ERROR_WANT_READ(void) { return SSL_ERROR_WANT_READ; }
+static inline int COpenSSL_ERROR_WANT_WRITE(void) { return SSL_ERROR_WANT_WRITE; }
+static inline int COpenSSL_ERROR_ZERO_RETURN(void) { return SSL_ERROR_ZERO_RETURN; }
+static inline int COpenSSL_ERROR_SYSCALL(void) { return SSL_ERROR_SYSCALL; }
+static inline int COpenSSL_TLS1_1_VERSION(void) { return TLS1_1_VERSION; }
+static inline int COpenSSL_TLS1_2_VERSION(void) { return TLS1_2_VERSION; }
+static inline int COpenSSL_TLS1_3_VERSION(void) { return TLS1_3_VERSION; }
+static inline long COpenSSL_CTX_set_min_proto(SSL_CTX *ctx, int v) { return SSL_CTX_set_min_proto_version(ctx, v); }
+static inline long COpenSSL_CTX_set_max_proto(SSL_CTX *ctx, int v) { return SSL_CTX_set_max_proto_version(ctx, v); }
+static inline long COpenSSL_set_min_proto(SSL *ssl, int v) { return SSL_set_min_proto_version(ssl, v); }
+static inline long COpenSSL_set_max_proto(SSL *ssl, int v) { return SSL_set_max_proto_version(ssl, v); }
+static inline long COpenSSL_session_reused(SSL *ssl) { return SSL_session_reused(ssl); }
+#endif

@@ -1,0 +1,27 @@
+// TLS policy and callbacks that are simplest and safest in C: the server context profile
+// (Mozilla intermediate, TLS 1.2/1.3 only), SNI selection, ALPN, and rotating ticket keys.
+#ifndef CTLSSUPPORT_H
+#define CTLSSUPPORT_H
+#include <openssl/ssl.h>
+
+/// Applies the server profile to ctx. Returns 1 on success.
+int CTLS_configure_server(SSL_CTX *ctx);
+/// Applies the upstream-client profile: verify peer against ca_file (or the system store when NULL).
+int CTLS_configure_client(SSL_CTX *ctx, const char *ca_file);
+
+typedef struct CTLS_sni_map CTLS_sni_map;
+CTLS_sni_map *CTLS_sni_map_new(void);
+/// name: exact host or "*.suffix" (one label). The map holds a reference to ctx.
+int CTLS_sni_map_add(CTLS_sni_map *map, const char *name, SSL_CTX *ctx);
+/// Installs the map as the servername callback of default_ctx (which must outlive no map).
+void CTLS_sni_attach(SSL_CTX *default_ctx, CTLS_sni_map *map);
+void CTLS_sni_map_free(CTLS_sni_map *map);
+
+/// Session ticket keys, shared by every server context of the process. Rotate generates a new
+/// current key; the previous two stay valid for decryption (so a ticket lives 2-3 periods).
+int CTLS_ticket_keys_rotate(void);
+void CTLS_ticket_keys_install(SSL_CTX *ctx);
+
+/// The last OpenSSL error as text in buf (always NUL-terminated).
+void CTLS_last_error(char *buf, size_t len);
+#endif

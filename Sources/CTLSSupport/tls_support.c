@@ -1,0 +1,177 @@
+#include "CTLSSupport.h"
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+// Mozilla "intermediate": TLS 1.2 with ECDHE and AEAD only (ECDSA and RSA certificates).
+static const char *TLS12_CIPHERS =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+static const char *TLS13_SUITES =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg) {
+    (void)ssl; (void)arg;
+    static const unsigned char h11[] = { 8, 'h','t','t','p','/','1','.','1' };
+    unsigned char *sel = NULL;
+    if (SSL_select_next_proto(&sel, outlen, h11, sizeof h11, in, inlen) == OPENSSL_NPN_NEGOTIATED) {
+        *out = sel;
+        return SSL_TLSEXT_ERR_OK;
+    }
+    return SSL_TLSEXT_ERR_NOACK; // a client offering only h2 still gets HTTP/1.1 without ALPN
+}
+
+int CTLS_configure_server(SSL_CTX *ctx) {
+    // SSLv3, TLS 1.0 and 1.1 are refused: their handshakes fail.
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) return 0;
+    if (!SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) return 0;
+    if (!SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS)) return 0;
+    if (!SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES)) return 0;
+    if (!SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384")) return 0;
+    // No renegotiation (CVE-2009-3555 class, and CPU DoS); no compression (CRIME).
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                             SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Stateless tickets only: no server-side session cache to grow or lock.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 1);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    CTLS_ticket_keys_install(ctx);
+    return 1;
+}
+
+int CTLS_configure_client(SSL_CTX *ctx, const char *ca_file) {
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION)) return 0;
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (ca_file && *ca_file) return SSL_CTX_load_verify_locations(ctx, ca_file, NULL) == 1;
+    return SSL_CTX_set_default_verify_paths(ctx) == 1;
+}
+
+// MARK: SNI
+
+struct entry { char *name; SSL_CTX *ctx; };
+struct CTLS_sni_map { struct entry *e; size_t n, cap; };
+
+CTLS_sni_map *CTLS_sni_map_new(void) { return calloc(1, sizeof(CTLS_sni_map)); }
+
+int CTLS_sni_map_add(CTLS_sni_map *m, const char *name, SSL_CTX *ctx) {
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 8;
+        struct entry *e = realloc(m->e, cap * sizeof *e);
+        if (!e) return 0;
+        m->e = e; m->cap = cap;
+    }
+    m->e[m->n].name = strdup(name);
+    m->e[m->n].ctx = ctx;
+    SSL_CTX_up_ref(ctx);
+    m->n++;
+    return 1;
+}
+
+void CTLS_sni_map_free(CTLS_sni_map *m) {
+    if (!m) return;
+    for (size_t i = 0; i < m->n; i++) { free(m->e[i].name); SSL_CTX_free(m->e[i].ctx); }
+    free(m->e); free(m);
+}
+
+static SSL_CTX *sni_lookup(CTLS_sni_map *m, const char *host) {
+    for (size_t i = 0; i < m->n; i++)
+        if (strcasecmp(m->e[i].name, host) == 0) return m->e[i].ctx;
+    const char *dot = strchr(host, '.');
+    if (!dot) return NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        const char *n = m->e[i].name;
+        if (n[0] == '*' && n[1] == '.' && strcasecmp(n + 1, dot) == 0) return m->e[i].ctx;
+    }
+    return NULL;
+}
+
+static int servername_cb(SSL *ssl, int *alert, void *arg) {
+    (void)alert;
+    const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!host) return SSL_TLSEXT_ERR_NOACK; // no SNI: the default certificate answers
+    SSL_CTX *ctx = sni_lookup((CTLS_sni_map *)arg, host);
+    if (ctx && ctx != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, ctx);
+    return SSL_TLSEXT_ERR_OK;
+}
+
+void CTLS_sni_attach(SSL_CTX *default_ctx, CTLS_sni_map *map) {
+    SSL_CTX_set_tlsext_servername_callback(default_ctx, servername_cb);
+    SSL_CTX_set_tlsext_servername_arg(default_ctx, map);
+}
+
+// MARK: Session ticket keys
+
+// Three slots; `current` names the one that encrypts. Rotation writes the slot that is neither
+// current nor previous, then publishes it, so a handshake never reads a slot being written
+// unless it stalls for a whole rotation period.
+struct ticket_key { unsigned char name[16], aes[32], hmac[32]; int valid; };
+static struct ticket_key slots[3];
+static _Atomic int current = -1;
+
+int CTLS_ticket_keys_rotate(void) {
+    int cur = atomic_load(&current);
+    int next = (cur + 1) % 3;
+    struct ticket_key k;
+    if (RAND_bytes(k.name, 16) != 1 || RAND_priv_bytes(k.aes, 32) != 1 ||
+        RAND_priv_bytes(k.hmac, 32) != 1) return 0;
+    k.valid = 1;
+    slots[next] = k;
+    atomic_store(&current, next);
+    return 1;
+}
+
+static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
+                     EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc) {
+    (void)s;
+    int cur = atomic_load(&current);
+    if (cur < 0) return -1;
+    struct ticket_key *k = NULL;
+    int renew = 0;
+    if (enc) {
+        k = &slots[cur];
+        memcpy(key_name, k->name, 16);
+        if (RAND_bytes(iv, 16) != 1) return -1;
+    } else {
+        for (int i = 0; i < 3; i++)
+            if (slots[i].valid && memcmp(slots[i].name, key_name, 16) == 0) { k = &slots[i]; break; }
+        if (!k) return 0; // unknown or expired key: full handshake
+        renew = (k != &slots[cur]);
+    }
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k->hmac, 32);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    if (!EVP_MAC_CTX_set_params(hctx, params)) return -1;
+    if (enc) {
+        if (!EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv)) return -1;
+        return 1;
+    }
+    if (!EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv)) return -1;
+    return renew ? 2 : 1; // 2: accept and issue a ticket under the current key
+}
+
+void CTLS_ticket_keys_install(SSL_CTX *ctx) {
+    if (atomic_load(&current) < 0) CTLS_ticket_keys_rotate();
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+}
+
+void CTLS_last_error(char *buf, size_t len) {
+    unsigned long e = ERR_get_error();
+    if (e == 0) { snprintf(buf, len, "unknown TLS error"); return; }
+    ERR_error_string_n(e, buf, len);
+    ERR_clear_error();
+}

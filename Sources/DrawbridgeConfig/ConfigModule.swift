@@ -1,0 +1,1 @@
+// DrawbridgeConfig: JSON5 configuration files into a validated, immutable snapshot.
