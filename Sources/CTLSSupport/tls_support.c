@@ -87,6 +87,33 @@ void CTLS_sni_map_free(CTLS_sni_map *m) {
     free(m->e); free(m);
 }
 
+int CTLS_sni_map_add_certificate_names(CTLS_sni_map *m, SSL_CTX *ctx) {
+    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    if (!cert) return 0;
+    int added = 0;
+    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    if (names) {
+        for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+            GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+            if (gn->type != GEN_DNS) continue;
+            const unsigned char *d = ASN1_STRING_get0_data(gn->d.dNSName);
+            int len = ASN1_STRING_length(gn->d.dNSName);
+            char buf[256];
+            if (len <= 0 || len >= (int)sizeof buf || memchr(d, 0, (size_t)len)) continue;
+            memcpy(buf, d, (size_t)len); buf[len] = 0;
+            if (CTLS_sni_map_add(m, buf, ctx)) added++;
+        }
+        GENERAL_NAMES_free(names);
+        return added;
+    }
+    char cn[256];
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) > 0)
+        if (CTLS_sni_map_add(m, cn, ctx)) added++;
+    return added;
+}
+
+void CTLS_disable_tickets(SSL_CTX *ctx) { SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET); }
+
 static SSL_CTX *sni_lookup(CTLS_sni_map *m, const char *host) {
     for (size_t i = 0; i < m->n; i++)
         if (strcasecmp(m->e[i].name, host) == 0) return m->e[i].ctx;

@@ -16,6 +16,11 @@ int CTLS_sni_map_add(CTLS_sni_map *map, const char *name, SSL_CTX *ctx);
 /// Installs the map as the servername callback of default_ctx (which must outlive no map).
 void CTLS_sni_attach(SSL_CTX *default_ctx, CTLS_sni_map *map);
 void CTLS_sni_map_free(CTLS_sni_map *map);
+/// Adds every DNS subjectAltName (or, without SANs, the subject CN) of ctx's certificate.
+/// Returns how many names were added.
+int CTLS_sni_map_add_certificate_names(CTLS_sni_map *map, SSL_CTX *ctx);
+/// Turns session tickets off (SSL_OP_NO_TICKET).
+void CTLS_disable_tickets(SSL_CTX *ctx);
 
 /// Session ticket keys, shared by every server context of the process. Rotate generates a new
 /// current key; the previous two stay valid for decryption (so a ticket lives 2-3 periods).

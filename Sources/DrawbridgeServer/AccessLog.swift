@@ -1,0 +1,148 @@
+import CLinux
+import Glibc
+
+/// Access log as JSON lines, one buffer per worker, written once per loop iteration.
+/// Never logs cookies, Authorization, bodies or query strings (queries carry tokens).
+final class AccessLog {
+    let fd: Int32   // -1: off
+    private var buf: [UInt8] = []
+    private var lastSecond: Int = -1
+    private var secondText: [UInt8] = []
+
+    init(fd: Int32) {
+        self.fd = fd
+        buf.reserveCapacity(16384)
+    }
+
+    var enabled: Bool { fd >= 0 }
+
+    struct Entry {
+        var requestId: (UInt64, UInt64)
+        var client: UnsafeRawBufferPointer
+        var method: UnsafeRawBufferPointer
+        var path: UnsafeRawBufferPointer
+        var status: Int
+        var bytes: UInt64
+        var durationNs: UInt64
+        var upstream: [UInt8]?
+        var upstreamNs: UInt64?
+    }
+
+    func log(_ e: Entry) {
+        guard fd >= 0 else { return }
+        buf.append(contentsOf: #"{"time":""#.utf8)
+        appendTime()
+        buf.append(contentsOf: #"","request_id":""#.utf8)
+        AccessLog.appendRequestId(e.requestId, to: &buf)
+        buf.append(contentsOf: #"","client":""#.utf8)
+        appendEscaped(e.client)
+        buf.append(contentsOf: #"","method":""#.utf8)
+        appendEscaped(e.method)
+        buf.append(contentsOf: #"","path":""#.utf8)
+        appendEscaped(e.path)
+        buf.append(contentsOf: #"","status":"#.utf8)
+        appendInt(UInt64(e.status))
+        buf.append(contentsOf: #","bytes":"#.utf8)
+        appendInt(e.bytes)
+        buf.append(contentsOf: #","duration_ms":"#.utf8)
+        appendMillis(e.durationNs)
+        if let u = e.upstream {
+            buf.append(contentsOf: #","upstream":""#.utf8)
+            u.withUnsafeBytes { appendEscaped($0) }
+            buf.append(contentsOf: #"","upstream_ms":"#.utf8)
+            appendMillis(e.upstreamNs ?? 0)
+        }
+        buf.append(contentsOf: "}\n".utf8)
+        if buf.count > 12288 { flush() }
+    }
+
+    /// Writes whole lines in pieces of at most 4 KiB, so lines of several workers sharing a pipe
+    /// never interleave (PIPE_BUF atomicity).
+    func flush() {
+        guard !buf.isEmpty, fd >= 0 else { return }
+        buf.withUnsafeBytes { raw in
+            var start = 0
+            while start < raw.count {
+                var end = min(raw.count, start + 4096)
+                if end < raw.count {
+                    var cut = end
+                    while cut > start && raw[cut - 1] != 10 { cut -= 1 }
+                    if cut > start { end = cut }
+                }
+                var off = start
+                while off < end {
+                    let n = write(fd, raw.baseAddress! + off, end - off)
+                    if n <= 0 { if CLinux_errno() == EINTR { continue }; off = end; break }
+                    off += n
+                }
+                start = end
+            }
+        }
+        buf.removeAll(keepingCapacity: true)
+    }
+
+    static func appendRequestId(_ id: (UInt64, UInt64), to out: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        for v in [id.0, id.1] {
+            var shift = 60
+            while shift >= 0 { out.append(hex.utf8Start[Int((v >> UInt64(shift)) & 0xF)]); shift -= 4 }
+        }
+    }
+
+    private func appendInt(_ v: UInt64) {
+        if v >= 10 { appendInt(v / 10) }
+        buf.append(UInt8(48 + v % 10))
+    }
+
+    private func appendMillis(_ ns: UInt64) {
+        let us = ns / 1000
+        appendInt(us / 1000)
+        buf.append(UInt8(ascii: "."))
+        let frac = us % 1000
+        buf.append(UInt8(48 + frac / 100)); buf.append(UInt8(48 + frac / 10 % 10)); buf.append(UInt8(48 + frac % 10))
+    }
+
+    private func appendEscaped(_ s: UnsafeRawBufferPointer) {
+        let hex: StaticString = "0123456789abcdef"
+        for c in s {
+            if c == 0x22 || c == 0x5C { buf.append(0x5C); buf.append(c) }
+            else if c < 0x20 || c >= 0x7F {
+                buf.append(contentsOf: #"\u00"#.utf8)
+                buf.append(hex.utf8Start[Int(c >> 4)]); buf.append(hex.utf8Start[Int(c & 0xF)])
+            } else { buf.append(c) }
+        }
+    }
+
+    /// RFC 3339 UTC with milliseconds; the date part is formatted once per second.
+    private func appendTime() {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let sec = Int(ts.tv_sec)
+        if sec != lastSecond {
+            lastSecond = sec
+            secondText = Array(AccessLog.civil(sec).utf8)
+        }
+        buf.append(contentsOf: secondText)
+        let ms = Int(ts.tv_nsec) / 1_000_000
+        buf.append(UInt8(ascii: "."))
+        buf.append(UInt8(48 + ms / 100)); buf.append(UInt8(48 + ms / 10 % 10)); buf.append(UInt8(48 + ms % 10))
+        buf.append(UInt8(ascii: "Z"))
+    }
+
+    /// "YYYY-MM-DDTHH:MM:SS" for a Unix time (days-from-civil inverse, proleptic Gregorian).
+    static func civil(_ t: Int) -> String {
+        let days = t >= 0 ? t / 86400 : (t - 86399) / 86400
+        let rem = t - days * 86400
+        let z = days + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(y)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem / 60 % 60)):\(two(rem % 60))"
+    }
+}

@@ -1,0 +1,22 @@
+import DrawbridgeConfig
+import DrawbridgeHTTP
+
+/// The decision step between "head parsed" and "upstream chosen". Today: route matching.
+/// Identity (sessions, API keys, per-org auth modes) and policy (RBAC) plug in here, before any
+/// upstream is contacted.
+enum Admission {
+    case forward(upstream: Int)
+    case respond(Int)
+
+    static func decide(head: RequestHead, snapshot: Snapshot) -> Admission {
+        guard let host = head.host else { return .respond(400) }
+        let route: Int? = head.bytes.withUnsafeBytes { raw in
+            let target = raw[head.target]
+            let pathEnd = target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
+            return snapshot.config.routeTable.match(host: UnsafeRawBufferPointer(rebasing: raw[host]),
+                                                    path: UnsafeRawBufferPointer(rebasing: raw[target.startIndex..<pathEnd]))
+        }
+        guard let route else { return .respond(404) } // no route: nothing is forwarded by default
+        return .forward(upstream: snapshot.routeUpstream[route])
+    }
+}

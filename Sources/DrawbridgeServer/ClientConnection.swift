@@ -1,0 +1,851 @@
+import CLinux
+import COpenSSL
+import DrawbridgeHTTP
+import Glibc
+
+/// One client TLS connection and, while a request is in flight, the upstream connection serving
+/// it. A state machine driven by epoll events on either socket: `drive()` runs steps until none
+/// makes progress, then sets the epoll interest of both sockets from what each step waits for.
+final class ClientConnection {
+    unowned let worker: Worker
+    var transport: Transport
+    let peer: SocketAddress
+    private var peerIP: [UInt8] = []
+    private var registered: UInt32 = CLinux_EPOLLIN
+    var inBuf: IOBuffer?
+    var outBuf: IOBuffer?
+
+    enum Phase { case handshake, head, proxy, tunnel, closing }
+    private(set) var phase = Phase.handshake
+    private var handshakeWantsWrite = false
+    private var readBlocked = false
+    private var peerEOF = false
+    private var lingering = false
+    private(set) var closed = false
+    var deadline: UInt64
+    private var drainRequested = false
+
+    // The request in flight.
+    private var snapshot: Snapshot
+    private var head = RequestHead()
+    private var parser: RequestHeadParser
+    private var headStarted: UInt64 = 0
+    private var upstream: UpstreamConnection?
+    private var upstreamIndex = 0
+    enum BodyState: Equatable { case none, length(UInt64), chunked, done }
+    private var reqBody = BodyState.none
+    private var reqDecoder: ChunkedDecoder
+    private var respHead = ResponseHead()
+    private var respParser: ResponseHeadParser
+    enum ResponseState: Equatable { case awaitingHead, length(UInt64), chunked, untilClose, done }
+    private var resp = ResponseState.done
+    private var respDecoder: ChunkedDecoder
+    /// The client gets chunked framing for a chunked or close-delimited upstream body (HTTP/1.1).
+    private var chunkToClient = false
+    private var responseStarted = false
+    private var keepAlive = true
+    private var retried = false
+
+    // For timeouts and the access log.
+    private var requestId: (UInt64, UInt64) = (0, 0)
+    private var status = 0
+    private var bytesSent: UInt64 = 0
+    private var requestStart: UInt64 = 0
+    private var upstreamStart: UInt64 = 0
+    private var upstreamHeadAt: UInt64 = 0
+    private var lastClientRead: UInt64 = 0
+    private var lastProgress: UInt64 = 0
+    private var bodyDoneAt: UInt64 = 0
+    private var logged = false
+
+    init(worker: Worker, fd: Int32, ssl: OpaquePointer, peer: SocketAddress) {
+        self.worker = worker
+        transport = Transport(fd: fd, ssl: ssl)
+        self.peer = peer
+        snapshot = worker.snapshot
+        parser = RequestHeadParser(limits: snapshot.httpLimits)
+        respParser = ResponseHeadParser(limits: snapshot.httpLimits)
+        reqDecoder = ChunkedDecoder(limits: snapshot.httpLimits)
+        respDecoder = ChunkedDecoder(limits: snapshot.httpLimits)
+        deadline = worker.now + snapshot.headerTimeoutNs
+    }
+
+    // MARK: Events
+
+    func handle(events: UInt32) {
+        if events & (CLinux_EPOLLIN | CLinux_EPOLLHUP | CLinux_EPOLLERR) != 0 { readBlocked = false }
+        drive()
+    }
+
+    func upstreamEvent(_ events: UInt32) {
+        guard let u = upstream else { return }
+        if u.state != .ready {
+            if !u.advanceSetup() { upstreamFailed(connectFailed: true) }
+        }
+        drive()
+    }
+
+    private func drive() {
+        while !closed {
+            let progress: Bool
+            switch phase {
+            case .handshake: progress = stepHandshake()
+            case .head: progress = stepHead()
+            case .proxy: progress = stepProxy()
+            case .tunnel: progress = stepTunnel()
+            case .closing: progress = stepClosing()
+            }
+            if !progress { break }
+        }
+        if !closed { updateInterest() }
+    }
+
+    // MARK: Steps
+
+    private func stepHandshake() -> Bool {
+        switch transport.handshake() {
+        case .done:
+            phase = .head
+            deadline = worker.now + snapshot.idleTimeoutNs
+            return true
+        case .wantRead: handshakeWantsWrite = false; return false
+        case .wantWrite: handshakeWantsWrite = true; return false
+        case .failed: close(); return false
+        }
+    }
+
+    private func stepHead() -> Bool {
+        if flushClient() { return true }
+        if let b = inBuf, !b.isEmpty {
+            if headStarted == 0 {
+                headStarted = worker.now
+                deadline = worker.now + snapshot.headerTimeoutNs // slowloris: the whole head within this
+            }
+            switch parser.parse(b.readableBytes, into: &head) {
+            case .complete:
+                startRequest()
+                return true
+            case .error(let e):
+                beginRequestRecord()
+                respondError(e.status, close: true)
+                return true
+            case .needMore:
+                if b.free == 0 { beginRequestRecord(); respondError(431, close: true); return true }
+            }
+        }
+        if peerEOF || (drainRequested && (inBuf?.isEmpty ?? true) && (outBuf?.isEmpty ?? true)) {
+            if (outBuf?.isEmpty ?? true) { close() }
+            return false
+        }
+        return readClient()
+    }
+
+    private func stepProxy() -> Bool {
+        guard let u = upstream else { return false }
+        var progress = flushClient()
+        if u.state == .ready {
+            guard let n = u.flush() else { upstreamFailed(connectFailed: false); return true }
+            if n > 0 { progress = true; lastProgress = worker.now }
+            if resp != .done && !u.readBlocked && !u.eof, let ub = u.inBuf, ub.reserve(1) {
+                switch u.transport.read(into: ub.writableBytes) {
+                case .bytes(let n): ub.writeIndex += n; progress = true; lastProgress = worker.now
+                case .wouldBlock: u.readBlocked = true
+                case .eof: u.eof = true; progress = true
+                case .failed:
+                    upstreamFailed(connectFailed: false)
+                    return true
+                }
+            }
+            if upstream != nil && pumpResponse() { progress = true }
+        }
+        if phase == .proxy, upstream != nil, reqBody != .none, reqBody != .done {
+            if readClient() { progress = true }
+            if phase == .proxy && pumpRequestBody() { progress = true }
+        }
+        return progress
+    }
+
+    private func stepTunnel() -> Bool {
+        guard let u = upstream, let ib = inBuf, let ob = outBuf, let uin = u.inBuf, let uout = u.outBuf else { close(); return false }
+        var progress = false
+        if flushClient() { progress = true }
+        guard let _ = u.flush() else { close(); return false }
+        if readClient() { progress = true }
+        if !ib.isEmpty && uout.reserve(1) {
+            let n = min(ib.readable, uout.writable)
+            uout.append(UnsafeRawBufferPointer(rebasing: ib.readableBytes.prefix(n)))
+            ib.consume(n); progress = true
+        }
+        if !u.readBlocked && !u.eof && uin.reserve(1) {
+            switch u.transport.read(into: uin.writableBytes) {
+            case .bytes(let n): uin.writeIndex += n; progress = true
+            case .wouldBlock: u.readBlocked = true
+            case .eof, .failed: u.eof = true; progress = true
+            }
+        }
+        if !uin.isEmpty && ob.reserve(1) {
+            let n = min(uin.readable, ob.writable)
+            ob.append(UnsafeRawBufferPointer(rebasing: uin.readableBytes.prefix(n)))
+            uin.consume(n); bytesSent += UInt64(n); progress = true
+        }
+        if progress { lastProgress = worker.now }
+        // Either side gone: deliver what the other still has pending, then close both.
+        if (peerEOF && ib.isEmpty && uout.isEmpty) || (u.eof && uin.isEmpty) {
+            _ = u.flush()
+            u.pool.abandon(u)
+            upstream = nil
+            logRequest()
+            phase = .closing
+            return true
+        }
+        return progress
+    }
+
+    private func stepClosing() -> Bool {
+        if !lingering {
+            if flushClient() { return true }
+            if let b = outBuf, !b.isEmpty { return false }
+            // Lingering close: stop writing, then read and discard what the client still sends,
+            // so that our response is not destroyed by a reset (the client may not have read it).
+            lingering = true
+            deadline = min(deadline, worker.now + 2_000_000_000)
+            if let ssl = transport.ssl { _ = SSL_shutdown(ssl); ERR_clear_error() }
+            shutdown(transport.fd, Int32(SHUT_WR))
+            releaseBuffers()
+        }
+        var scratch: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        while true {
+            let n = withUnsafeMutableBytes(of: &scratch) { Glibc.read(transport.fd, $0.baseAddress, $0.count) }
+            if n > 0 { continue }
+            if n < 0 && (CLinux_errno() == EAGAIN || CLinux_errno() == EINTR) { return false }
+            close()
+            return false
+        }
+    }
+
+    // MARK: Client I/O
+
+    /// Reads from the client into inBuf if there is room. Returns whether anything changed.
+    private func readClient() -> Bool {
+        if readBlocked || peerEOF { return false }
+        if inBuf == nil { inBuf = worker.buffers.take() }
+        let b = inBuf!
+        guard b.reserve(1) else { return false }
+        switch transport.read(into: b.writableBytes) {
+        case .bytes(let n):
+            b.writeIndex += n
+            lastClientRead = worker.now
+            lastProgress = worker.now
+            return true
+        case .wouldBlock:
+            readBlocked = true
+            return false
+        case .eof:
+            peerEOF = true
+            return true
+        case .failed:
+            close()
+            return false
+        }
+    }
+
+    /// Writes pending output. Returns whether bytes were written.
+    private func flushClient() -> Bool {
+        guard let b = outBuf, !b.isEmpty else { return false }
+        var wrote = false
+        while !b.isEmpty {
+            switch transport.write(b.readableBytes) {
+            case .bytes(let n):
+                b.consume(n); wrote = true
+            case .wouldBlock:
+                if wrote { lastProgress = worker.now }
+                return wrote
+            case .eof, .failed:
+                close()
+                return false
+            }
+        }
+        lastProgress = worker.now
+        return wrote
+    }
+
+    private func ensureOut() -> IOBuffer {
+        if let b = outBuf { return b }
+        let b = worker.buffers.take()
+        outBuf = b
+        return b
+    }
+
+    private func releaseBuffers() {
+        if let b = inBuf, b.isEmpty { worker.buffers.give(b); inBuf = nil }
+        if let b = outBuf, b.isEmpty { worker.buffers.give(b); outBuf = nil }
+    }
+
+    // MARK: Request start
+
+    private func beginRequestRecord() {
+        requestId = (worker.random.next(), worker.random.next())
+        requestStart = headStarted == 0 ? worker.now : headStarted
+        status = 0
+        bytesSent = 0
+        logged = false
+        upstreamStart = 0
+        upstreamHeadAt = 0
+    }
+
+    private func startRequest() {
+        inBuf!.consume(head.headLength)
+        beginRequestRecord()
+        headStarted = 0
+        snapshot = worker.snapshot
+        keepAlive = head.keepAlive && !drainRequested
+        retried = false
+        responseStarted = false
+        switch head.framing {
+        case .none: reqBody = .none
+        case .contentLength(let n): reqBody = n == 0 ? .done : .length(n)
+        case .chunked: reqBody = .chunked; reqDecoder.reset()
+        }
+
+        // Absolute-form whose authority differs from Host: routing would judge one host and reach another.
+        if let a = head.absoluteAuthority, let h = head.host, !sameHost(a, h) {
+            respondError(400, close: true); return
+        }
+        let maxBody = snapshot.config.limits.maxRequestBodyBytes
+        if maxBody > 0, case .contentLength(let n) = head.framing, n > UInt64(maxBody) {
+            respondError(413, close: true); return
+        }
+        // Chunk framing already received is checked before any upstream is contacted, so a
+        // malformed body that arrives with its head never reaches one.
+        if reqBody == .chunked, let b = inBuf, !b.isEmpty {
+            var probe = reqDecoder
+            var off = 0
+            let input = b.readableBytes
+            scan: while off < input.count {
+                switch probe.next(input, offset: &off) {
+                case .error: respondError(400, close: true); return
+                case .end, .needMore: break scan
+                case .data: continue
+                }
+            }
+        }
+        switch Admission.decide(head: head, snapshot: snapshot) {
+        case .respond(let code):
+            respondError(code, close: reqBody != .none && reqBody != .done)
+        case .forward(let upstreamIndex):
+            self.upstreamIndex = upstreamIndex
+            connectUpstream(excluding: -1)
+        }
+    }
+
+    private func sameHost(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        if a.count != b.count { return false }
+        return head.bytes.withUnsafeBufferPointer { p in
+            for i in 0..<a.count where (p[a.lowerBound + i] | 0x20) != (p[b.lowerBound + i] | 0x20) { return false }
+            return true
+        }
+    }
+
+    private func connectUpstream(excluding: Int) {
+        let pool = worker.pools[upstreamIndex]
+        let server = pool.pickServer(excluding: excluding)
+        switch pool.acquire(server: server, owner: self) {
+        case .failed:
+            if !retried && pool.target.addresses.count > 1 {
+                retried = true
+                connectUpstream(excluding: server)
+                return
+            }
+            respondError(502, close: reqBody != .none && reqBody != .done)
+        case .connection(let u):
+            upstream = u
+            if u.inBuf == nil { u.inBuf = worker.buffers.take() }
+            if u.outBuf == nil { u.outBuf = worker.buffers.take() }
+            u.inBuf!.clear()
+            writeUpstreamHead(u.outBuf!)
+            if head.expectContinue && reqBody != .none && reqBody != .done && !retried {
+                let ob = ensureOut()
+                if ob.reserve(32) { ob.append("HTTP/1.1 100 Continue\r\n\r\n") } // we decided to forward: ask for the body
+            }
+            resp = .awaitingHead
+            respHead.reset()
+            phase = .proxy
+            upstreamStart = worker.now
+            lastProgress = worker.now
+            bodyDoneAt = reqBody == .done || reqBody == .none ? worker.now : 0
+            if u.state == .handshaking { _ = u.advanceSetup() }
+        }
+    }
+
+    /// The request head for the upstream: hop-by-hop and client-sent forwarding headers removed,
+    /// framing re-stated, X-Forwarded-* and X-Request-Id set by the gateway.
+    private func writeUpstreamHead(_ ob: IOBuffer) {
+        _ = ob.reserve(head.headLength + 1024)
+        head.bytes.withUnsafeBytes { raw in
+            ob.append(UnsafeRawBufferPointer(rebasing: raw[head.method]))
+            ob.append(byte: 32)
+            ob.append(UnsafeRawBufferPointer(rebasing: raw[head.target]))
+            ob.append(" HTTP/1.1\r\n")
+            for f in head.fields {
+                switch f.kind {
+                case .other, .host:
+                    ob.append(UnsafeRawBufferPointer(rebasing: raw[f.name]))
+                    ob.append(": ")
+                    ob.append(UnsafeRawBufferPointer(rebasing: raw[f.value]))
+                    ob.append("\r\n")
+                // Hop-by-hop and Connection-named fields end here; the gateway states framing itself.
+                case .contentLength, .transferEncoding, .connection, .hopByHop, .expect, .namedInConnection:
+                    break
+                // Client-sent forwarding and request-id fields are spoofable: replaced, never passed on.
+                case .forwarded, .requestId:
+                    break
+                }
+            }
+            switch head.framing {
+            case .contentLength(let n): ob.append("Content-Length: "); ob.appendDecimal(n); ob.append("\r\n")
+            case .chunked: ob.append("Transfer-Encoding: chunked\r\n")
+            case .none: break
+            }
+            if head.isWebSocketUpgrade { ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n") }
+            ob.append("X-Forwarded-For: ")
+            if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
+            peerIP.withUnsafeBytes { ob.append($0) }
+            ob.append("\r\nX-Forwarded-Proto: https\r\n")
+            if let h = head.host {
+                ob.append("X-Forwarded-Host: ")
+                ob.append(UnsafeRawBufferPointer(rebasing: raw[h]))
+                ob.append("\r\n")
+            }
+            ob.append("X-Request-Id: ")
+            appendRequestId(ob)
+            ob.append("\r\n\r\n")
+        }
+    }
+
+    private func appendRequestId(_ ob: IOBuffer) {
+        let hex: StaticString = "0123456789abcdef"
+        for v in [requestId.0, requestId.1] {
+            var shift: UInt64 = 60
+            while true {
+                ob.append(byte: hex.utf8Start[Int((v >> shift) & 0xF)])
+                if shift == 0 { break }
+                shift -= 4
+            }
+        }
+    }
+
+    // MARK: Bodies
+
+    private func pumpRequestBody() -> Bool {
+        guard let u = upstream, let ob = u.outBuf, let ib = inBuf else { return false }
+        switch reqBody {
+        case .length(let remaining):
+            if ib.isEmpty {
+                if peerEOF { abortBoth() } // client went away mid-body
+                return false
+            }
+            let n = Int(min(UInt64(ib.readable), remaining, UInt64(ob.free)))
+            if n == 0 { return false }
+            _ = ob.reserve(n)
+            ob.append(UnsafeRawBufferPointer(rebasing: ib.readableBytes.prefix(n)))
+            ib.consume(n)
+            let left = remaining - UInt64(n)
+            reqBody = left == 0 ? .done : .length(left)
+            if left == 0 { bodyDoneAt = worker.now }
+            return true
+        case .chunked:
+            var progress = false
+            while reqBody == .chunked {
+                let room = ob.free - 24
+                if room <= 0 || ib.isEmpty { break }
+                let input = UnsafeRawBufferPointer(rebasing: ib.readableBytes.prefix(room))
+                var off = 0
+                let ev = reqDecoder.next(input, offset: &off)
+                switch ev {
+                case .data(let r):
+                    _ = ob.reserve(r.count + 24)
+                    ob.appendHex(r.count); ob.append("\r\n")
+                    ob.append(UnsafeRawBufferPointer(rebasing: input[r]))
+                    ob.append("\r\n")
+                case .end:
+                    _ = ob.reserve(5)
+                    ob.append("0\r\n\r\n")
+                    reqBody = .done
+                    bodyDoneAt = worker.now
+                case .needMore: break
+                case .error:
+                    ib.consume(off)
+                    if responseStarted { abortBoth() } else { respondError(400, close: true) }
+                    return true
+                }
+                ib.consume(off)
+                if off > 0 { progress = true }
+                if case .needMore = ev { break }
+            }
+            if reqBody == .chunked && ib.isEmpty && peerEOF { abortBoth(); return true }
+            return progress
+        case .none, .done:
+            return false
+        }
+    }
+
+    private func pumpResponse() -> Bool {
+        guard let u = upstream, let ub = u.inBuf else { return false }
+        switch resp {
+        case .awaitingHead:
+            if ub.isEmpty {
+                if u.eof { upstreamFailed(connectFailed: false); return true }
+                return false
+            }
+            switch respParser.parse(ub.readableBytes, requestWasHEAD: head.isHEAD, into: &respHead) {
+            case .needMore:
+                if u.eof { upstreamFailed(connectFailed: false); return true }
+                return false
+            case .error:
+                // A malformed or smuggling response head never reaches the client.
+                u.pool.abandon(u); upstream = nil
+                respondError(502, close: true)
+                return true
+            case .complete:
+                if respHead.status >= 100 && respHead.status < 200 && respHead.status != 101 {
+                    ub.consume(respHead.headLength) // interim responses: the gateway answered 100-continue itself
+                    respHead.reset()
+                    return true
+                }
+                if respHead.status == 101 && !head.isWebSocketUpgrade {
+                    u.pool.abandon(u); upstream = nil
+                    respondError(502, close: true)
+                    return true
+                }
+                let ob = ensureOut()
+                guard ob.reserve(respHead.headLength + snapshot.hstsLine.count + 256) else { return false }
+                writeResponseHead(ob)
+                ub.consume(respHead.headLength)
+                responseStarted = true
+                upstreamHeadAt = worker.now
+                status = respHead.status
+                if status == 101 {
+                    if inBuf == nil { inBuf = worker.buffers.take() }
+                    phase = .tunnel
+                    return true
+                }
+                switch respHead.framing {
+                case .none: resp = .done
+                case .contentLength(let n): resp = n == 0 ? .done : .length(n)
+                case .chunked: resp = .chunked; respDecoder.reset()
+                case .untilClose: resp = .untilClose
+                }
+                if resp == .done { finishResponse() }
+                return true
+            }
+        case .length(let remaining):
+            if ub.isEmpty {
+                if u.eof { abortBoth() } // truncated upstream body: the client must see the connection end
+                return false
+            }
+            let ob = ensureOut()
+            let n = Int(min(UInt64(ub.readable), remaining, UInt64(ob.free)))
+            if n == 0 { return false }
+            _ = ob.reserve(n)
+            ob.append(UnsafeRawBufferPointer(rebasing: ub.readableBytes.prefix(n)))
+            ub.consume(n)
+            bytesSent += UInt64(n)
+            let left = remaining - UInt64(n)
+            resp = left == 0 ? .done : .length(left)
+            if left == 0 { finishResponse() }
+            return true
+        case .chunked:
+            let ob = ensureOut()
+            var progress = false
+            while resp == .chunked {
+                let room = ob.free - 24
+                if room <= 0 || ub.isEmpty { break }
+                let input = UnsafeRawBufferPointer(rebasing: ub.readableBytes.prefix(room))
+                var off = 0
+                let ev = respDecoder.next(input, offset: &off)
+                switch ev {
+                case .data(let r):
+                    _ = ob.reserve(r.count + 24)
+                    if chunkToClient { ob.appendHex(r.count); ob.append("\r\n") }
+                    ob.append(UnsafeRawBufferPointer(rebasing: input[r]))
+                    if chunkToClient { ob.append("\r\n") }
+                    bytesSent += UInt64(r.count)
+                case .end:
+                    ub.consume(off)
+                    if chunkToClient { _ = ob.reserve(5); ob.append("0\r\n\r\n") }
+                    resp = .done
+                    finishResponse()
+                    return true
+                case .needMore: break
+                case .error:
+                    abortBoth()
+                    return true
+                }
+                ub.consume(off)
+                if off > 0 { progress = true }
+                if case .needMore = ev { break }
+            }
+            if resp == .chunked && ub.isEmpty && u.eof { abortBoth(); return true }
+            return progress
+        case .untilClose:
+            let ob = ensureOut()
+            if !ub.isEmpty {
+                let room = ob.free - 24
+                if room <= 0 { return false }
+                let n = min(ub.readable, room)
+                _ = ob.reserve(n + 24)
+                if chunkToClient { ob.appendHex(n); ob.append("\r\n") }
+                ob.append(UnsafeRawBufferPointer(rebasing: ub.readableBytes.prefix(n)))
+                if chunkToClient { ob.append("\r\n") }
+                ub.consume(n)
+                bytesSent += UInt64(n)
+                return true
+            }
+            if u.eof {
+                if chunkToClient { guard ob.reserve(5) else { return false }; ob.append("0\r\n\r\n") }
+                resp = .done
+                finishResponse()
+                return true
+            }
+            return false
+        case .done:
+            return false
+        }
+    }
+
+    /// The response head for the client: hop-by-hop fields removed, framing re-stated, HSTS set.
+    private func writeResponseHead(_ ob: IOBuffer) {
+        if reqBody != .done && reqBody != .none { keepAlive = false } // the request body's end is unknown yet
+        chunkToClient = false
+        let isUpgrade = respHead.status == 101
+        switch respHead.framing {
+        case .chunked, .untilClose:
+            if head.version == .http11 { chunkToClient = true } else { keepAlive = false }
+        default: break
+        }
+        respHead.bytes.withUnsafeBytes { raw in
+            ob.append("HTTP/1.1 ")
+            ob.appendDecimal(UInt64(respHead.status))
+            ob.append(byte: 32)
+            ob.append(UnsafeRawBufferPointer(rebasing: raw[respHead.reasonPhrase]))
+            ob.append("\r\n")
+            for f in respHead.fields {
+                let name = UnsafeRawBufferPointer(rebasing: raw[f.name])
+                switch f.kind {
+                case .connection, .hopByHop, .namedInConnection, .transferEncoding, .requestId:
+                    continue
+                case .contentLength:
+                    if respHead.framing != .none { continue } // HEAD and 304 keep the upstream's length
+                default:
+                    // The gateway's HSTS policy replaces an upstream's, so there is exactly one.
+                    if ASCII.equalsCaseInsensitive(name, "strict-transport-security") { continue }
+                }
+                ob.append(name)
+                ob.append(": ")
+                ob.append(UnsafeRawBufferPointer(rebasing: raw[f.value]))
+                ob.append("\r\n")
+            }
+        }
+        if case .contentLength(let n) = respHead.framing {
+            ob.append("Content-Length: "); ob.appendDecimal(n); ob.append("\r\n")
+        }
+        if chunkToClient { ob.append("Transfer-Encoding: chunked\r\n") }
+        snapshot.hstsLine.withUnsafeBytes { ob.append($0) }
+        ob.append("X-Request-Id: "); appendRequestId(ob); ob.append("\r\n")
+        if isUpgrade {
+            ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n")
+        } else if !keepAlive {
+            ob.append("Connection: close\r\n")
+        } else if head.version == .http10 {
+            ob.append("Connection: keep-alive\r\n")
+        }
+        ob.append("\r\n")
+    }
+
+    // MARK: Request end
+
+    private func finishResponse() {
+        resp = .done
+        logRequest()
+        if let u = upstream {
+            upstream = nil
+            if respHead.keepAlive && reqBody == .done || respHead.keepAlive && reqBody == .none {
+                if !u.eof { u.pool.release(u) } else { u.pool.abandon(u) }
+            } else {
+                u.pool.abandon(u)
+            }
+        }
+        if !keepAlive || (reqBody != .done && reqBody != .none) {
+            phase = .closing
+            deadline = worker.now + snapshot.sendTimeoutNs
+        } else {
+            phase = .head
+            deadline = worker.now + snapshot.idleTimeoutNs
+            headStarted = 0
+        }
+    }
+
+    /// A response the gateway writes itself (errors, 404). Carries HSTS like every TLS response.
+    private func respondError(_ code: Int, close: Bool) {
+        if let u = upstream { u.pool.abandon(u); upstream = nil }
+        status = code
+        let ob = ensureOut()
+        let body = GatewayResponses.body(code)
+        guard ob.reserve(snapshot.hstsLine.count + body.count + 256) else { self.close(); return }
+        ob.append("HTTP/1.1 ")
+        ob.appendDecimal(UInt64(code))
+        ob.append(byte: 32)
+        ob.append(GatewayResponses.reason(code))
+        ob.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+        ob.appendDecimal(UInt64(body.count))
+        ob.append("\r\n")
+        snapshot.hstsLine.withUnsafeBytes { ob.append($0) }
+        ob.append("X-Request-Id: "); appendRequestId(ob); ob.append("\r\n")
+        let closing = close || !keepAlive
+        if closing { ob.append("Connection: close\r\n") }
+        ob.append("\r\n")
+        ob.append(body)
+        bytesSent = UInt64(body.count)
+        resp = .done
+        logRequest()
+        if closing {
+            phase = .closing
+            deadline = worker.now + snapshot.sendTimeoutNs
+        } else {
+            phase = .head
+            deadline = worker.now + snapshot.idleTimeoutNs
+            headStarted = 0
+        }
+    }
+
+    private func upstreamFailed(connectFailed: Bool) {
+        guard let u = upstream else { return }
+        upstream = nil
+        if responseStarted { u.pool.abandon(u); abortBoth(); return }
+        if connectFailed { u.pool.markFailed(u.serverIndex) }
+        let bodyless = head.framing == .none
+        let wasReused = u.reused
+        let server = u.serverIndex
+        u.pool.abandon(u)
+        // A stale keep-alive connection, or a server refusing: one retry for a request without body.
+        if bodyless && !retried && (wasReused || connectFailed) {
+            retried = true
+            connectUpstream(excluding: wasReused ? -1 : server)
+            return
+        }
+        respondError(502, close: reqBody != .none && reqBody != .done)
+    }
+
+    private func abortBoth() {
+        if let u = upstream { u.pool.abandon(u); upstream = nil }
+        logRequest()
+        close()
+    }
+
+    private func logRequest() {
+        if logged || !worker.accessLog.enabled { logged = true; return }
+        logged = true
+        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
+        let pathEnd = head.bytes[head.target].firstIndex(of: UInt8(ascii: "?")) ?? head.target.upperBound
+        let label: [UInt8]? = upstreamStart == 0 ? nil : worker.pools[min(upstreamIndex, worker.pools.count - 1)].target.labels.first
+        head.bytes.withUnsafeBytes { raw in
+            peerIP.withUnsafeBytes { ip in
+                worker.accessLog.log(AccessLog.Entry(
+                    requestId: requestId, client: ip,
+                    method: UnsafeRawBufferPointer(rebasing: raw[head.method]),
+                    path: UnsafeRawBufferPointer(rebasing: raw[head.target.lowerBound..<pathEnd]),
+                    status: status, bytes: bytesSent, durationNs: worker.now - requestStart,
+                    upstream: label, upstreamNs: upstreamHeadAt > 0 ? upstreamHeadAt - upstreamStart : nil))
+            }
+        }
+    }
+
+    // MARK: Timeouts, drain, close
+
+    func timedOut() {
+        switch phase {
+        case .handshake, .closing, .tunnel:
+            close()
+        case .head:
+            if headStarted == 0 && (inBuf?.isEmpty ?? true) { close(); return } // idle keep-alive
+            beginRequestRecord()
+            respondError(408, close: true)
+            drive()
+        case .proxy:
+            if let u = upstream, u.state != .ready { u.pool.markFailed(u.serverIndex) }
+            if responseStarted { abortBoth(); return }
+            // A client too slow sending its body gets 408; an upstream too slow answering, 504.
+            let clientStalled = reqBody != .done && reqBody != .none && worker.now - lastClientRead >= snapshot.bodyTimeoutNs
+            respondError(clientStalled ? 408 : 504, close: true)
+            drive()
+        }
+    }
+
+    func beginDrain() {
+        drainRequested = true
+        keepAlive = false
+        if phase == .handshake || (phase == .head && headStarted == 0 && (inBuf?.isEmpty ?? true) && (outBuf?.isEmpty ?? true)) {
+            close()
+        }
+    }
+
+    func close() {
+        if closed { return }
+        closed = true
+        if let u = upstream { u.pool.abandon(u); upstream = nil }
+        worker.unregister(fd: transport.fd)
+        transport.close(graceful: false)
+        if let b = inBuf { worker.buffers.give(b); inBuf = nil }
+        if let b = outBuf { worker.buffers.give(b); outBuf = nil }
+        worker.clientClosed()
+    }
+
+    // MARK: Interest
+
+    private func updateInterest() {
+        var ev: UInt32 = 0
+        switch phase {
+        case .handshake:
+            ev = handshakeWantsWrite ? CLinux_EPOLLOUT : CLinux_EPOLLIN
+        case .head:
+            if !peerEOF && (inBuf.map { $0.free > 0 } ?? true) { ev |= CLinux_EPOLLIN }
+        case .proxy:
+            if reqBody != .none && reqBody != .done && !peerEOF && (inBuf.map { $0.free > 0 } ?? true) { ev |= CLinux_EPOLLIN }
+        case .tunnel:
+            if !peerEOF && (inBuf.map { $0.free > 0 } ?? true) { ev |= CLinux_EPOLLIN }
+        case .closing:
+            if lingering { ev |= CLinux_EPOLLIN }
+        }
+        if !(outBuf?.isEmpty ?? true) || transport.readNeedsWritable { ev |= CLinux_EPOLLOUT }
+        if transport.writeNeedsReadable { ev |= CLinux_EPOLLIN }
+        if ev != registered {
+            worker.modify(fd: transport.fd, events: ev)
+            registered = ev
+        }
+
+        if phase == .head && headStarted == 0 { releaseBuffers() } // idle: hold no buffers
+
+        if let u = upstream {
+            var wantRead = false
+            if phase == .proxy, resp != .done, let ub = u.inBuf, ub.free > 0, !u.eof { wantRead = true }
+            if phase == .tunnel, let ub = u.inBuf, ub.free > 0, !u.eof { wantRead = true }
+            u.setInterest(u.wantedEvents(wantRead: wantRead))
+        }
+
+        if phase == .proxy {
+            let now = worker.now
+            if let u = upstream, u.state != .ready {
+                deadline = upstreamStart + snapshot.connectTimeoutNs
+            } else if !responseStarted {
+                var d = max(lastProgress, bodyDoneAt) + snapshot.responseTimeoutNs
+                if reqBody != .done && reqBody != .none { d = min(d, lastClientRead + snapshot.bodyTimeoutNs) }
+                deadline = d
+            } else {
+                deadline = lastProgress + max(snapshot.responseTimeoutNs, snapshot.sendTimeoutNs)
+            }
+            _ = now
+        } else if phase == .tunnel {
+            deadline = lastProgress + max(snapshot.idleTimeoutNs, snapshot.responseTimeoutNs)
+        }
+    }
+}

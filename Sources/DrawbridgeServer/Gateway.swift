@@ -1,0 +1,129 @@
+import CLinux
+import CTLSSupport
+import DrawbridgeConfig
+import Glibc
+
+/// The process: loads the configuration, opens the listeners, runs one worker thread per core,
+/// and handles signals on the main thread (SIGHUP reload, SIGTERM/SIGINT graceful stop).
+public final class Gateway {
+    let configDirectory: String
+    private var snapshot: Snapshot
+    private var workers: [Worker] = []
+    private var threads: [pthread_t] = []
+    private var generation = 1
+    private let log: (String) -> Void
+
+    public init(configDirectory: String, log: @escaping (String) -> Void) throws {
+        self.configDirectory = configDirectory
+        self.log = log
+        let config = try ConfigLoader.load(directory: configDirectory)
+        snapshot = try Snapshot(config: config, generation: generation)
+    }
+
+    /// Validates a configuration directory completely (files, certificates, keys, upstream names)
+    /// without starting anything. Returns the problems, empty if none.
+    public static func check(configDirectory: String) -> [String] {
+        do {
+            let config = try ConfigLoader.load(directory: configDirectory)
+            _ = try Snapshot(config: config, generation: 0)
+            return []
+        } catch let e as ConfigErrors {
+            return e.issues.map { $0.description }
+        } catch {
+            return ["\(configDirectory): \(error)"]
+        }
+    }
+
+    public func run() throws -> Int32 {
+        _ = CLinux_block_signals() // before any thread starts: only the main thread takes signals
+        let config = snapshot.config
+        let accessFd = try openLog(config.accessLog)
+        let n = config.resolvedWorkers
+        var listenerSets: [([Int32], [Int32])] = []
+        for _ in 0..<n {
+            var https: [Int32] = []
+            var plain: [Int32] = []
+            for a in config.httpsListen { https.append(try bind(a)) }
+            for a in config.httpRedirectListen { plain.append(try bind(a)) }
+            listenerSets.append((https, plain))
+        }
+        for i in 0..<n {
+            let w = Worker(index: i, snapshot: snapshot, accessLog: AccessLog(fd: accessFd),
+                           httpsListeners: listenerSets[i].0, redirectListeners: listenerSets[i].1)
+            workers.append(w)
+        }
+        for w in workers { threads.append(startThread(w)) }
+        log("drawbridge: serving https on \(config.httpsListen.map(\.description).joined(separator: ", "))"
+            + (config.httpRedirectListen.isEmpty ? "" : ", redirecting http on \(config.httpRedirectListen.map(\.description).joined(separator: ", "))")
+            + " with \(n) worker\(n == 1 ? "" : "s")")
+
+        var nextRotation = CLinux_monotonic_ns() + UInt64(config.tls.ticketKeyRotationSeconds) * 1_000_000_000
+        while true {
+            let sig = CLinux_wait_signal(1000)
+            let now = CLinux_monotonic_ns()
+            if now >= nextRotation {
+                _ = CTLS_ticket_keys_rotate() // session ticket keys rotate on a schedule
+                nextRotation = now + UInt64(snapshot.config.tls.ticketKeyRotationSeconds) * 1_000_000_000
+            }
+            if sig == SIGHUP {
+                reload()
+            } else if sig == SIGTERM || sig == SIGINT {
+                log("drawbridge: stopping: finishing in-flight requests (up to \(snapshot.config.timeouts.drainSeconds)s)")
+                for w in workers { w.mailbox.postStop(drainNs: Snapshot.ns(snapshot.config.timeouts.drainSeconds)) }
+                for t in threads { pthread_join(t, nil) }
+                log("drawbridge: stopped")
+                return 0
+            }
+        }
+    }
+
+    /// Builds a complete new snapshot off the loops; only a fully valid one replaces the old.
+    private func reload() {
+        do {
+            let config = try ConfigLoader.load(directory: configDirectory)
+            generation += 1
+            let next = try Snapshot(config: config, generation: generation)
+            if config.httpsListen != snapshot.config.httpsListen || config.httpRedirectListen != snapshot.config.httpRedirectListen
+                || config.resolvedWorkers != snapshot.config.resolvedWorkers {
+                log("drawbridge: reload: listen addresses and worker count apply at the next restart")
+            }
+            snapshot = next
+            for w in workers { w.mailbox.post(next) }
+            log("drawbridge: reloaded configuration (generation \(generation))")
+        } catch let e as ConfigErrors {
+            log("drawbridge: reload rejected, still serving the previous configuration:\n" + e.issues.map { "  \($0.description)" }.joined(separator: "\n"))
+        } catch {
+            log("drawbridge: reload rejected, still serving the previous configuration:\n  \(error)")
+        }
+    }
+
+    private func bind(_ a: ListenAddress) throws -> Int32 {
+        guard let addr = SocketAddress.resolve(host: a.host, port: a.port).first else {
+            throw TLSSetupError(description: "listen: cannot resolve \(a.host)")
+        }
+        return try Sockets.listen(addr)
+    }
+
+    private func openLog(_ t: LogTarget) throws -> Int32 {
+        switch t {
+        case .off: return -1
+        case .stdout: return 1
+        case .stderr: return 2
+        case .file(let path):
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            if fd < 0 { throw SocketError.system("accessLog \(path)", CLinux_errno()) }
+            return fd
+        }
+    }
+
+    private func startThread(_ w: Worker) -> pthread_t {
+        let box = Unmanaged.passRetained(w).toOpaque()
+        var t = pthread_t()
+        pthread_create(&t, nil, { arg in
+            let w = Unmanaged<Worker>.fromOpaque(arg!).takeRetainedValue()
+            w.run()
+            return nil
+        }, box)
+        return t
+    }
+}

@@ -1,0 +1,85 @@
+import CLinux
+import DrawbridgeHTTP
+import Glibc
+
+/// A connection to the optional plain-HTTP listener. It never proxies: it answers one request
+/// with a 308 to the same URL over HTTPS, and never sends HSTS (RFC 6797 §7.2: not over plain HTTP).
+final class RedirectConnection {
+    unowned let worker: Worker
+    let fd: Int32
+    private var buf: IOBuffer?
+    private var head = RequestHead()
+    private var parser: RequestHeadParser
+    var deadline: UInt64
+    private var closed = false
+
+    init(worker: Worker, fd: Int32) {
+        self.worker = worker
+        self.fd = fd
+        parser = RequestHeadParser(limits: worker.snapshot.httpLimits)
+        deadline = worker.now + worker.snapshot.headerTimeoutNs
+    }
+
+    func handle(events: UInt32) {
+        if buf == nil { buf = worker.buffers.take() }
+        let b = buf!
+        guard b.reserve(1) else { answer(431); return }
+        let n = read(fd, b.writableBytes.baseAddress, b.writable)
+        if n == 0 { close(); return }
+        if n < 0 {
+            let e = CLinux_errno()
+            if e != EAGAIN && e != EINTR { close() }
+            return
+        }
+        b.writeIndex += n
+        switch parser.parse(b.readableBytes, into: &head) {
+        case .needMore: return
+        case .error(let e): answer(e.status)
+        case .complete: redirect()
+        }
+    }
+
+    private func redirect() {
+        guard let hostRange = head.host ?? head.absoluteAuthority else { answer(400); return }
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + head.target.count)
+        out.append(contentsOf: "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://".utf8)
+        // Host without its port (keeping an IPv6 literal's brackets); the parser validated its syntax.
+        let host = head.bytes[hostRange]
+        var end = host.endIndex
+        if host.first == UInt8(ascii: "[") {
+            if let close = host.firstIndex(of: UInt8(ascii: "]")) { end = host.index(after: close) }
+        } else if let colon = host.lastIndex(of: UInt8(ascii: ":")) {
+            end = colon
+        }
+        out.append(contentsOf: host[host.startIndex..<end])
+        let port = worker.snapshot.config.redirectPort ?? worker.snapshot.config.httpsListen.first?.port ?? 443
+        if port != 443 { out.append(contentsOf: ":\(port)".utf8) }
+        out.append(contentsOf: head.bytes[head.target])
+        out.append(contentsOf: "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+        send(out)
+    }
+
+    private func answer(_ status: Int) {
+        let body = GatewayResponses.body(status)
+        var out: [UInt8] = Array("HTTP/1.1 \(status) \(GatewayResponses.reason(status))\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8)
+        out.append(contentsOf: body)
+        send(out)
+    }
+
+    /// One small response on a fresh socket: the send buffer takes it whole.
+    private func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        shutdown(fd, Int32(SHUT_WR))
+        close()
+    }
+
+    func close() {
+        if closed { return }
+        closed = true
+        worker.unregister(fd: fd)
+        Glibc.close(fd)
+        if let b = buf { worker.buffers.give(b); buf = nil }
+        worker.clientClosed()
+    }
+}

@@ -1,0 +1,77 @@
+import COpenSSL
+import DrawbridgeConfig
+import DrawbridgeHTTP
+
+/// One upstream service as the workers use it: resolved addresses, TLS client context, limits.
+struct UpstreamTarget {
+    let name: String
+    let addresses: [SocketAddress]      // one per configured server
+    let labels: [[UInt8]]               // "host:port" per server, for the access log
+    let tlsContext: OpaquePointer?      // nil: plain
+    let serverName: [String]            // SNI and verified host name, per server
+    let balance: BalanceStrategy
+    let maxIdleConnections: Int
+    let idleTimeoutNs: UInt64
+}
+
+/// An immutable, validated configuration with everything the request path needs precomputed.
+/// Reload builds a new one off the loops; each request keeps the snapshot it started with.
+final class Snapshot {
+    let config: GatewayConfig
+    let generation: Int
+    let tls: TLSContexts
+    let upstreams: [UpstreamTarget]
+    /// Route index → upstream index.
+    let routeUpstream: [Int]
+    /// "Strict-Transport-Security: ...\r\n", added to every response over TLS.
+    let hstsLine: [UInt8]
+    let httpLimits: HTTPLimits
+    let bufferSize: Int
+    let headerTimeoutNs: UInt64, bodyTimeoutNs: UInt64, idleTimeoutNs: UInt64, sendTimeoutNs: UInt64
+    let connectTimeoutNs: UInt64, responseTimeoutNs: UInt64
+
+    init(config: GatewayConfig, generation: Int) throws {
+        self.config = config
+        self.generation = generation
+        tls = try TLSContexts(config: config)
+        var ups: [UpstreamTarget] = []
+        var index: [String: Int] = [:]
+        for name in config.upstreams.keys.sorted() {
+            let u = config.upstreams[name]!
+            var addrs: [SocketAddress] = []
+            var labels: [[UInt8]] = []
+            var names: [String] = []
+            for (i, s) in u.servers.enumerated() {
+                guard let a = SocketAddress.resolve(host: s.host, port: s.port).first else {
+                    throw TLSSetupError(description: "upstreams.\(name).servers[\(i)]: cannot resolve \(s.host)")
+                }
+                addrs.append(a)
+                labels.append(Array("\(s.host):\(s.port)".utf8))
+                names.append(u.serverName ?? s.host)
+            }
+            index[name] = ups.count
+            ups.append(UpstreamTarget(name: name, addresses: addrs, labels: labels,
+                                      tlsContext: tls.upstreamClients[name], serverName: names,
+                                      balance: u.balance, maxIdleConnections: u.maxIdleConnections,
+                                      idleTimeoutNs: Snapshot.ns(u.idleTimeoutSeconds)))
+        }
+        upstreams = ups
+        routeUpstream = config.routes.map { index[$0.upstream] ?? 0 }
+        hstsLine = Array("Strict-Transport-Security: \(config.hsts.headerValue)\r\n".utf8)
+        let l = config.limits
+        httpLimits = HTTPLimits(maxRequestLineBytes: l.maxRequestLineBytes, maxHeaderBytes: l.maxHeaderBytes,
+                                maxHeaderCount: l.maxHeaderCount, maxChunkLineBytes: l.maxChunkLineBytes,
+                                maxTrailerBytes: l.maxTrailerBytes)
+        // A whole head must fit in one buffer, with room for the headers the gateway adds.
+        bufferSize = max(16384, l.maxHeaderBytes + 8192)
+        let t = config.timeouts
+        headerTimeoutNs = Snapshot.ns(t.clientHeaderSeconds)
+        bodyTimeoutNs = Snapshot.ns(t.clientBodySeconds)
+        idleTimeoutNs = Snapshot.ns(t.clientIdleSeconds)
+        sendTimeoutNs = Snapshot.ns(t.clientSendSeconds)
+        connectTimeoutNs = Snapshot.ns(t.upstreamConnectSeconds)
+        responseTimeoutNs = Snapshot.ns(t.upstreamResponseSeconds)
+    }
+
+    static func ns(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1_000_000_000) }
+}

@@ -1,0 +1,87 @@
+import COpenSSL
+import CTLSSupport
+import DrawbridgeConfig
+
+struct TLSSetupError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// The OpenSSL contexts of one configuration snapshot: one server context per certificate,
+/// chosen by SNI, and one client context per TLS upstream. Shared by all workers (SSL_CTX is
+/// thread-safe for creating connections); freed when the last snapshot using it goes.
+final class TLSContexts {
+    let defaultServer: OpaquePointer
+    private var servers: [OpaquePointer] = []
+    private let sni: OpaquePointer?
+    private(set) var upstreamClients: [String: OpaquePointer] = [:]
+
+    init(config: GatewayConfig) throws {
+        var built: [OpaquePointer] = []
+        var defaultIndex = 0
+        let map = CTLS_sni_map_new()
+        do {
+            for (i, c) in config.tls.certificates.enumerated() {
+                let ctx = try TLSContexts.serverContext(c, tickets: config.tls.sessionTickets, field: "tls.certificates[\(i)]")
+                built.append(ctx)
+                if c.isDefault { defaultIndex = i }
+                if c.serverNames.isEmpty {
+                    _ = CTLS_sni_map_add_certificate_names(map, ctx)
+                } else {
+                    for n in c.serverNames { _ = CTLS_sni_map_add(map, n, ctx) }
+                }
+            }
+            guard !built.isEmpty else { throw TLSSetupError(description: "tls.certificates: at least one certificate is required") }
+            for (name, u) in config.upstreams where u.tls {
+                guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TLSSetupError(description: "upstreams.\(name): cannot create TLS context") }
+                if CTLS_configure_client(ctx, u.caFile) != 1 {
+                    SSL_CTX_free(ctx)
+                    throw TLSSetupError(description: "upstreams.\(name).caFile: cannot load CA bundle: \(TLSContexts.lastError())")
+                }
+                upstreamClients[name] = ctx
+            }
+        } catch {
+            for c in built { SSL_CTX_free(c) }
+            for (_, c) in upstreamClients { SSL_CTX_free(c) }
+            CTLS_sni_map_free(map)
+            throw error
+        }
+        servers = built
+        defaultServer = built[defaultIndex]
+        sni = map
+        CTLS_sni_attach(defaultServer, map)
+    }
+
+    deinit {
+        CTLS_sni_map_free(sni)
+        for c in servers { SSL_CTX_free(c) }
+        for (_, c) in upstreamClients { SSL_CTX_free(c) }
+    }
+
+    private static func serverContext(_ c: CertificateConfig, tickets: Bool, field: String) throws -> OpaquePointer {
+        guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw TLSSetupError(description: "\(field): cannot create TLS context") }
+        guard CTLS_configure_server(ctx) == 1 else {
+            SSL_CTX_free(ctx)
+            throw TLSSetupError(description: "\(field): TLS profile rejected: \(lastError())")
+        }
+        if !tickets { CTLS_disable_tickets(ctx) }
+        if SSL_CTX_use_certificate_chain_file(ctx, c.certFile) != 1 {
+            SSL_CTX_free(ctx)
+            throw TLSSetupError(description: "\(field).cert: cannot load certificate chain \(c.certFile): \(lastError())")
+        }
+        if SSL_CTX_use_PrivateKey_file(ctx, c.keyFile, SSL_FILETYPE_PEM) != 1 {
+            SSL_CTX_free(ctx)
+            throw TLSSetupError(description: "\(field).key: cannot load private key \(c.keyFile): \(lastError())")
+        }
+        if SSL_CTX_check_private_key(ctx) != 1 {
+            SSL_CTX_free(ctx)
+            throw TLSSetupError(description: "\(field).key: private key does not match the certificate: \(lastError())")
+        }
+        return ctx
+    }
+
+    static func lastError() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        CTLS_last_error(&buf, 256)
+        return String(cString: buf)
+    }
+}

@@ -1,0 +1,104 @@
+import CLinux
+import COpenSSL
+import Glibc
+
+enum IOResult {
+    case bytes(Int)
+    case wouldBlock
+    case eof
+    case failed
+}
+
+/// One socket, plain or TLS. A closed set of two cases behind one struct: no existentials.
+struct Transport {
+    let fd: Int32
+    private(set) var ssl: OpaquePointer?
+    /// TLS may need the other direction to make progress (TLS 1.3 key updates, close_notify).
+    var readNeedsWritable = false
+    var writeNeedsReadable = false
+
+    init(fd: Int32, ssl: OpaquePointer?) {
+        self.fd = fd
+        self.ssl = ssl
+    }
+
+    var isTLS: Bool { ssl != nil }
+
+    enum HandshakeResult { case done, wantRead, wantWrite, failed }
+
+    mutating func handshake() -> HandshakeResult {
+        guard let ssl else { return .done }
+        let r = SSL_do_handshake(ssl)
+        if r == 1 { return .done }
+        let e = SSL_get_error(ssl, r)
+        if e == COpenSSL_ERROR_WANT_READ() { return .wantRead }
+        if e == COpenSSL_ERROR_WANT_WRITE() { return .wantWrite }
+        ERR_clear_error()
+        return .failed
+    }
+
+    @inline(__always)
+    mutating func read(into buf: UnsafeMutableRawBufferPointer) -> IOResult {
+        if buf.count == 0 { return .wouldBlock }
+        guard let ssl else {
+            while true {
+                let n = Glibc.read(fd, buf.baseAddress, buf.count)
+                if n > 0 { return .bytes(n) }
+                if n == 0 { return .eof }
+                let e = CLinux_errno()
+                if e == EINTR { continue }
+                return (e == EAGAIN || e == EWOULDBLOCK) ? .wouldBlock : .failed
+            }
+        }
+        var n = 0
+        let r = SSL_read_ex(ssl, buf.baseAddress, buf.count, &n)
+        readNeedsWritable = false
+        if r == 1 { return .bytes(n) }
+        let e = SSL_get_error(ssl, r)
+        if e == COpenSSL_ERROR_WANT_READ() { return .wouldBlock }
+        if e == COpenSSL_ERROR_WANT_WRITE() { readNeedsWritable = true; return .wouldBlock }
+        ERR_clear_error()
+        if e == COpenSSL_ERROR_ZERO_RETURN() { return .eof }
+        return .failed
+    }
+
+    @inline(__always)
+    mutating func write(_ buf: UnsafeRawBufferPointer) -> IOResult {
+        if buf.count == 0 { return .bytes(0) }
+        guard let ssl else {
+            while true {
+                let n = Glibc.write(fd, buf.baseAddress, buf.count)
+                if n >= 0 { return .bytes(n) }
+                let e = CLinux_errno()
+                if e == EINTR { continue }
+                return (e == EAGAIN || e == EWOULDBLOCK) ? .wouldBlock : .failed
+            }
+        }
+        var n = 0
+        let r = SSL_write_ex(ssl, buf.baseAddress, buf.count, &n)
+        writeNeedsReadable = false
+        if r == 1 { return .bytes(n) }
+        let e = SSL_get_error(ssl, r)
+        if e == COpenSSL_ERROR_WANT_WRITE() { return .wouldBlock }
+        if e == COpenSSL_ERROR_WANT_READ() { writeNeedsReadable = true; return .wouldBlock }
+        ERR_clear_error()
+        return .failed
+    }
+
+    /// Bytes already decrypted inside OpenSSL that epoll cannot see.
+    var hasBufferedInput: Bool {
+        guard let ssl else { return false }
+        return SSL_pending(ssl) > 0
+    }
+
+    /// Closes the socket. A TLS connection gets a best-effort close_notify first.
+    mutating func close(graceful: Bool = true) {
+        if let ssl {
+            if graceful { _ = SSL_shutdown(ssl) }
+            ERR_clear_error()
+            SSL_free(ssl)
+            self.ssl = nil
+        }
+        Glibc.close(fd)
+    }
+}

@@ -1,0 +1,126 @@
+import CLinux
+import COpenSSL
+import DrawbridgeConfig
+import Glibc
+
+/// One upstream's servers as seen by one worker: balancing, passive health, and a keep-alive
+/// pool of idle connections per server.
+final class UpstreamPool {
+    unowned let worker: Worker
+    let target: UpstreamTarget
+    private var idle: [[UpstreamConnection]]
+    private var active: [Int]
+    private var downUntil: [UInt64]
+    private var next = 0
+    private(set) var retired = false
+    /// A server that refused a connection is skipped for this long (unless all are down).
+    static let failPenaltyNs: UInt64 = 2_000_000_000
+
+    init(target: UpstreamTarget, worker: Worker) {
+        self.worker = worker
+        self.target = target
+        idle = Array(repeating: [], count: target.addresses.count)
+        active = Array(repeating: 0, count: target.addresses.count)
+        downUntil = Array(repeating: 0, count: target.addresses.count)
+    }
+
+    /// Picks a server: round robin or least connections, skipping servers that failed recently.
+    func pickServer(excluding: Int = -1) -> Int {
+        let n = target.addresses.count
+        let now = worker.now
+        var best = -1
+        switch target.balance {
+        case .roundRobin:
+            for k in 0..<n {
+                let i = (next + k) % n
+                if i != excluding && downUntil[i] <= now { best = i; break }
+            }
+            next = (next + 1) % n
+        case .leastConnections:
+            for k in 0..<n {
+                let i = (next + k) % n
+                if i == excluding || downUntil[i] > now { continue }
+                if best < 0 || active[i] < active[best] { best = i }
+            }
+            next = (next + 1) % n
+        }
+        if best < 0 { best = excluding >= 0 && n > 1 ? (excluding + 1) % n : next % n } // all down: try anyway
+        return best
+    }
+
+    enum Acquired { case connection(UpstreamConnection), failed }
+
+    /// An idle keep-alive connection to the chosen server, or a new one being connected.
+    func acquire(server: Int, owner: ClientConnection) -> Acquired {
+        while let c = idle[server].popLast() {
+            if c.closed { continue }
+            c.owner = owner
+            c.deadline = .max
+            active[server] += 1
+            return .connection(c)
+        }
+        let (fd, connected, err) = Sockets.connect(target.addresses[server])
+        if fd < 0 {
+            _ = err
+            markFailed(server)
+            return .failed
+        }
+        var ssl: OpaquePointer?
+        if let ctx = target.tlsContext {
+            guard let s = SSL_new(ctx) else { close(fd); return .failed }
+            let name = target.serverName[server]
+            _ = COpenSSL_set_tlsext_host_name(s, name)   // SNI
+            if SSL_set1_host(s, name) != 1 { SSL_free(s); close(fd); return .failed } // verify the certificate names this host
+            SSL_set_fd(s, fd)
+            SSL_set_connect_state(s)
+            ssl = s
+        }
+        let c = UpstreamConnection(pool: self, serverIndex: server, fd: fd, ssl: ssl, connected: connected)
+        c.owner = owner
+        worker.register(fd: fd, .upstream(c), events: c.wantedEvents(wantRead: false))
+        c.registered = c.wantedEvents(wantRead: false)
+        active[server] += 1
+        return .connection(c)
+    }
+
+    func markFailed(_ server: Int) {
+        downUntil[server] = worker.now + UpstreamPool.failPenaltyNs
+    }
+
+    /// The owner is done with a healthy connection: keep it for the next request if there is room.
+    func release(_ c: UpstreamConnection) {
+        active[c.serverIndex] -= 1
+        c.owner = nil
+        c.reused = true
+        if retired || c.eof || idle[c.serverIndex].count >= target.maxIdleConnections
+            || !(c.inBuf?.isEmpty ?? true) {
+            c.close()
+            return
+        }
+        c.releaseBuffers()
+        c.readBlocked = false
+        c.deadline = worker.now + target.idleTimeoutNs
+        c.setInterest(CLinux_EPOLLIN) // to notice the server closing it
+        idle[c.serverIndex].append(c)
+    }
+
+    /// The owner gives up a connection that cannot be reused.
+    func abandon(_ c: UpstreamConnection) {
+        if c.owner != nil { active[c.serverIndex] -= 1 }
+        c.owner = nil
+        c.close()
+    }
+
+    /// Closes an idle connection (server closed it, or it idled out).
+    func discard(_ c: UpstreamConnection) {
+        if let i = idle[c.serverIndex].firstIndex(where: { $0 === c }) { idle[c.serverIndex].remove(at: i) }
+        c.close()
+    }
+
+    /// A reload replaced this pool: close idle connections; busy ones close when released.
+    func retire() {
+        retired = true
+        for list in idle { for c in list { c.close() } }
+        idle = Array(repeating: [], count: idle.count)
+    }
+}

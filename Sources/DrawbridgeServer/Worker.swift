@@ -1,0 +1,251 @@
+import CLinux
+import COpenSSL
+import Glibc
+
+/// What an fd registered with a worker's epoll is. A closed enum: dispatch without existentials.
+enum Handler {
+    case httpsListener
+    case redirectListener
+    case wake
+    case client(ClientConnection)
+    case upstream(UpstreamConnection)
+    case redirect(RedirectConnection)
+}
+
+/// One event loop on one thread: its own epoll, SO_REUSEPORT listeners, timers, upstream pools
+/// and buffers. Nothing here is shared with other workers, so the request path takes no lock.
+final class Worker {
+    let index: Int
+    let epfd: Int32
+    let wakeFd: Int32
+    private(set) var snapshot: Snapshot
+    let mailbox: SnapshotMailbox
+    var pools: [UpstreamPool] = []
+    var buffers: BufferPool
+    let accessLog: AccessLog
+    var random: FastRandom
+
+    private var handlers: [Handler?] = []
+    private var generations: [UInt32] = []
+    private var listenFds: [Int32] = []
+    private var redirectFds: [Int32] = []
+    private(set) var clientCount = 0
+    var now: UInt64 = CLinux_monotonic_ns()
+    private var nextSweep: UInt64 = 0
+    private var drainDeadline: UInt64 = 0
+    private(set) var draining = false
+
+    init(index: Int, snapshot: Snapshot, accessLog: AccessLog,
+         httpsListeners: [Int32], redirectListeners: [Int32]) {
+        self.index = index
+        self.snapshot = snapshot
+        self.accessLog = accessLog
+        epfd = CLinux_epoll_create()
+        wakeFd = CLinux_eventfd()
+        mailbox = SnapshotMailbox(wakeFd: wakeFd)
+        buffers = BufferPool(bufferSize: snapshot.bufferSize)
+        random = FastRandom()
+        listenFds = httpsListeners
+        redirectFds = redirectListeners
+        pools = snapshot.upstreams.map { UpstreamPool(target: $0, worker: self) }
+        register(fd: wakeFd, .wake, events: CLinux_EPOLLIN)
+        for fd in httpsListeners { register(fd: fd, .httpsListener, events: CLinux_EPOLLIN) }
+        for fd in redirectListeners { register(fd: fd, .redirectListener, events: CLinux_EPOLLIN) }
+    }
+
+    // MARK: Registration
+
+    @discardableResult
+    func register(fd: Int32, _ h: Handler, events: UInt32) -> Bool {
+        let i = Int(fd)
+        if i >= handlers.count {
+            let n = max(i + 1, handlers.count * 2, 1024)
+            handlers.append(contentsOf: repeatElement(nil, count: n - handlers.count))
+            generations.append(contentsOf: repeatElement(0, count: n - generations.count))
+        }
+        generations[i] &+= 1
+        handlers[i] = h
+        return CLinux_epoll_ctl(epfd, 1, fd, events, token(fd)) == 0
+    }
+
+    @inline(__always) private func token(_ fd: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: fd)) | (UInt64(generations[Int(fd)]) << 32)
+    }
+
+    @inline(__always) func modify(fd: Int32, events: UInt32) {
+        _ = CLinux_epoll_ctl(epfd, 2, fd, events, token(fd))
+    }
+
+    /// Forget an fd before closing it (close alone would leave a stale handler behind).
+    func unregister(fd: Int32) {
+        _ = CLinux_epoll_ctl(epfd, 3, fd, 0, 0)
+        handlers[Int(fd)] = nil
+    }
+
+    func clientClosed() { clientCount -= 1 }
+
+    // MARK: Loop
+
+    func run() {
+        var events = [UInt32](repeating: 0, count: 256)
+        var datas = [UInt64](repeating: 0, count: 256)
+        while true {
+            let timeout: Int32 = draining ? 50 : 250
+            let n = CLinux_epoll_wait(epfd, &events, &datas, 256, timeout)
+            now = CLinux_monotonic_ns()
+            if n > 0 {
+                for i in 0..<Int(n) { dispatch(token: datas[i], events: events[i]) }
+            }
+            if now >= nextSweep {
+                sweep()
+                nextSweep = now + 200_000_000
+            }
+            accessLog.flush()
+            if draining && (clientCount == 0 || now >= drainDeadline) { break }
+        }
+        shutdownAll()
+    }
+
+    @inline(__always) private func dispatch(token: UInt64, events: UInt32) {
+        let fd = Int(UInt32(truncatingIfNeeded: token))
+        guard fd < handlers.count, generations[fd] == UInt32(token >> 32), let h = handlers[fd] else { return }
+        switch h {
+        case .client(let c): c.handle(events: events)
+        case .upstream(let u): u.handle(events: events)
+        case .httpsListener: acceptClients(Int32(fd))
+        case .redirectListener: acceptRedirects(Int32(fd))
+        case .redirect(let r): r.handle(events: events)
+        case .wake:
+            _ = CLinux_eventfd_drain(wakeFd)
+            checkMailbox()
+        }
+    }
+
+    private func acceptClients(_ lfd: Int32) {
+        let limit = snapshot.config.limits.maxConnectionsPerWorker
+        for _ in 0..<64 {
+            var addr = SocketAddress()
+            addr.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &addr.storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { CLinux_accept4(lfd, $0, &addr.length) }
+            }
+            if fd < 0 { return }
+            if clientCount >= limit || draining { close(fd); continue } // over maxConnectionsPerWorker: refuse, keep serving the rest
+            _ = CLinux_set_tcp_nodelay(fd)
+            guard let ssl = SSL_new(snapshot.tls.defaultServer) else { close(fd); continue }
+            SSL_set_fd(ssl, fd)
+            SSL_set_accept_state(ssl)
+            let c = ClientConnection(worker: self, fd: fd, ssl: ssl, peer: addr)
+            clientCount += 1
+            register(fd: fd, .client(c), events: CLinux_EPOLLIN)
+        }
+    }
+
+    private func acceptRedirects(_ lfd: Int32) {
+        for _ in 0..<64 {
+            var addr = SocketAddress()
+            addr.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &addr.storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { CLinux_accept4(lfd, $0, &addr.length) }
+            }
+            if fd < 0 { return }
+            if clientCount >= snapshot.config.limits.maxConnectionsPerWorker || draining { close(fd); continue }
+            let r = RedirectConnection(worker: self, fd: fd)
+            clientCount += 1
+            register(fd: fd, .redirect(r), events: CLinux_EPOLLIN)
+        }
+    }
+
+    /// Timeouts: one pass over the registered connections, five times a second.
+    private func sweep() {
+        for i in 0..<handlers.count {
+            guard let h = handlers[i] else { continue }
+            switch h {
+            case .client(let c): if c.deadline <= now { c.timedOut() }
+            case .redirect(let r): if r.deadline <= now { r.close() }
+            case .upstream(let u): if u.owner == nil && u.deadline <= now { u.pool.discard(u) }
+            default: break
+            }
+        }
+    }
+
+    // MARK: Reload and drain
+
+    private func checkMailbox() {
+        let (next, stop) = mailbox.read()
+        if let next, next.generation != snapshot.generation {
+            let old = pools
+            snapshot = next
+            pools = next.upstreams.map { UpstreamPool(target: $0, worker: self) }
+            for p in old { p.retire() }
+            if next.bufferSize != buffers.bufferSize { buffers = BufferPool(bufferSize: next.bufferSize) }
+        }
+        if let stop, !draining {
+            draining = true
+            drainDeadline = now + stop
+            for fd in listenFds + redirectFds { unregister(fd: fd); close(fd) }
+            listenFds = []; redirectFds = []
+            for i in 0..<handlers.count {
+                if case .client(let c)? = handlers[i] { c.beginDrain() }
+            }
+        }
+    }
+
+    private func shutdownAll() {
+        for i in 0..<handlers.count {
+            guard let h = handlers[i] else { continue }
+            switch h {
+            case .client(let c): c.close()
+            case .redirect(let r): r.close()
+            case .upstream(let u): if u.owner == nil { u.pool.discard(u) }
+            default: break
+            }
+        }
+        accessLog.flush()
+    }
+}
+
+/// Hands a new snapshot (or a stop order) from the main thread to a worker. Touched once per
+/// reload, never per request: the lock here is off the request path.
+final class SnapshotMailbox: @unchecked Sendable {
+    private var lock = pthread_mutex_t()
+    private var pending: Snapshot?
+    private var stopAfterNs: UInt64?
+    private let wakeFd: Int32
+
+    init(wakeFd: Int32) {
+        self.wakeFd = wakeFd
+        pthread_mutex_init(&lock, nil)
+    }
+
+    func post(_ s: Snapshot) {
+        pthread_mutex_lock(&lock); pending = s; pthread_mutex_unlock(&lock)
+        _ = CLinux_eventfd_signal(wakeFd)
+    }
+    func postStop(drainNs: UInt64) {
+        pthread_mutex_lock(&lock); stopAfterNs = drainNs; pthread_mutex_unlock(&lock)
+        _ = CLinux_eventfd_signal(wakeFd)
+    }
+    func read() -> (Snapshot?, UInt64?) {
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        let s = pending; pending = nil
+        return (s, stopAfterNs)
+    }
+}
+
+/// xoshiro256** seeded from the kernel once per worker: request ids need uniqueness, not secrecy,
+/// and must not cost a syscall per request.
+struct FastRandom {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+    init() {
+        var g = SystemRandomNumberGenerator()
+        s = (g.next(), g.next(), g.next(), g.next() | 1)
+    }
+    @inline(__always) mutating func next() -> UInt64 {
+        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3; s.2 ^= t
+        s.3 = (s.3 << 45) | (s.3 >> 19)
+        return result
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Glibc
+import Testing
+
+@Suite(.serialized) struct LifecycleTests {
+    @Test func sighupWithBadConfigKeepsServing() throws {
+        let up = try Upstream()
+        let gw = try GatewayFixture(upstreams: [up])
+        #expect(try gw.get("/").status == 200)
+        try gw.writeRaw(gw.configText().replacingOccurrences(of: "routes:", with: "routs:"))
+        try gw.reload(expect: "reload rejected")
+        #expect(gw.process.stderr.contains("drawbridge.json5"))
+        #expect(try gw.get("/").status == 200)
+        // A route to an unknown upstream is rejected whole: nothing is half-applied.
+        try gw.write(routesJSON: "[ { pathPrefix: \"/\", upstream: \"app\" }, { pathPrefix: \"/x\", upstream: \"nope\" } ]")
+        try gw.reload(expect: "reload rejected")
+        #expect(try gw.get("/x").status == 200)
+    }
+
+    @Test func sighupAppliesNewRoute() throws {
+        let a = try Upstream(name: "a"), b = try Upstream(name: "b")
+        let gw = try GatewayFixture(upstreams: [a, b],
+            upstreamsJSON: "{ app: { servers: [\"127.0.0.1:\(a.port)\"] } }")
+        let c = try gw.client() // a keep-alive connection opened before the reload
+        try c.send("GET /new/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try Echo.from(try c.readResponse()).name == "a")
+        try gw.write(upstreamsJSON: "{ app: { servers: [\"127.0.0.1:\(a.port)\"] }, b: { servers: [\"127.0.0.1:\(b.port)\"] } }",
+                     routesJSON: "[ { pathPrefix: \"/\", upstream: \"app\" }, { pathPrefix: \"/new\", upstream: \"b\" } ]")
+        try gw.reload(expect: "reloaded")
+        #expect(try Echo.from(try gw.get("/new/x")).name == "b")
+        // The old connection was not dropped, and its next request uses the new snapshot.
+        try c.send("GET /new/y HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try Echo.from(try c.readResponse()).name == "b")
+    }
+
+    @Test func sigtermFinishesInFlightRequestsAndExitsZero() throws {
+        let up = try Upstream()
+        let gw = try GatewayFixture(upstreams: [up])
+        let c = try gw.client()
+        try c.send("GET /slow/1000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        usleep(200_000)
+        gw.process.signal(SIGTERM)
+        let r = try c.readResponse()
+        #expect(r.status == 200)
+        #expect(r.header("Connection") == "close")
+        #expect(gw.process.waitExit(timeout: 10) == 0)
+    }
+
+    @Test func checkConfigNamesFileFieldAndProblem() throws {
+        let up = try Upstream()
+        let gw = try GatewayFixture(upstreams: [up])
+        let good = try run(Binaries.drawbridge, ["check-config", "--config", gw.dir])
+        #expect(good.status == 0, "\(good.err)")
+        try gw.writeRaw(gw.configText(extra: "timeouts: { clientHeaderSecond: 5 },"))
+        let bad = try run(Binaries.drawbridge, ["check-config", "--config", gw.dir])
+        #expect(bad.status == 1)
+        #expect(bad.err.contains("drawbridge.json5") && bad.err.contains("timeouts.clientHeaderSecond"))
+        try gw.write(routesJSON: "[ { pathPrefix: \"/\", upstream: \"ghost\" } ]")
+        let bad2 = try run(Binaries.drawbridge, ["check-config", "--config", gw.dir])
+        #expect(bad2.status == 1 && bad2.err.contains("routes[0].upstream") && bad2.err.contains("ghost"))
+    }
+}
