@@ -9,7 +9,7 @@ enum Admission {
     case respond(Int)
 
     static func decide(head: RequestHead, snapshot: Snapshot) -> Admission {
-        guard let host = head.host else { return .respond(400) }
+        let host = head.host ?? 0..<0 // HTTP/1.0 may omit Host: only any-host routes match
         let route: Int? = head.bytes.withUnsafeBytes { raw in
             let target = raw[head.target]
             let pathEnd = target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex

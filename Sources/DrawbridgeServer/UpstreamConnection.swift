@@ -52,7 +52,8 @@ final class UpstreamConnection {
         if state == .handshaking {
             switch transport.handshake() {
             case .done: state = .ready
-            case .wantRead, .wantWrite: return true
+            case .wantRead: handshakeWantsWrite = false; return true
+            case .wantWrite: handshakeWantsWrite = true; return true
             case .failed: return false
             }
         }
@@ -66,7 +67,7 @@ final class UpstreamConnection {
         var ev: UInt32 = 0
         switch state {
         case .connecting: ev = CLinux_EPOLLOUT
-        case .handshaking: ev = CLinux_EPOLLIN | CLinux_EPOLLOUT
+        case .handshaking: ev = handshakeWantsWrite ? CLinux_EPOLLOUT : CLinux_EPOLLIN
         case .ready:
             if wantRead || transport.writeNeedsReadable { ev |= CLinux_EPOLLIN }
             if !(outBuf?.isEmpty ?? true) || transport.readNeedsWritable { ev |= CLinux_EPOLLOUT }
