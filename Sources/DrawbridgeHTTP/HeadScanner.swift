@@ -95,6 +95,7 @@ struct HeadScanner {
                 state = .lineStart
             case .finalLF:
                 guard b == ASCII.lf else { return .error(.badRequest("bare CR")) }
+                if position + 1 - headStart > limits.maxHeaderBytes { return .error(.headersTooLarge) }
                 return .found(start: headStart, end: position + 1)
             }
             position += 1

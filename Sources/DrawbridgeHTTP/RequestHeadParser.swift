@@ -60,13 +60,13 @@ public struct RequestHeadParser {
         // method must be a token: anything else is an attempt to confuse the request-line split
         guard ASCII.isToken(b, method) else { return .badRequest("invalid method") }
         guard method.count <= maxMethodBytes else { return .badRequest("method too long") }
+        var target = sp1 + 1..<sp2
+        // empty target means two SPs in a row: ambiguous request-line splitting
+        guard !target.isEmpty else { return .badRequest("empty request-target") }
         switch HTTPVersion.parse(b, sp2 + 1..<end) {
         case .failure(let e): return e
         case .success(let v): head.version = v
         }
-        var target = sp1 + 1..<sp2
-        // empty target means two SPs in a row: ambiguous request-line splitting
-        guard !target.isEmpty else { return .badRequest("empty request-target") }
         for i in target {
             let c = b[i]
             // visible ASCII only; '#' never comes from clients: path confusion between gateway and backend
