@@ -2,7 +2,7 @@
 ///
 /// Works on any split of the input, down to one byte per call. After `.end` it keeps answering `.end`
 /// and after `.error` the same error, until `reset()`.
-public struct ChunkedDecoder {
+public struct ChunkedDecoder: Sendable {
     public enum Event: Sendable, Equatable {
         /// Chunk data, as offsets into `input` (may be part of a chunk).
         case data(Range<Int>)

@@ -2,7 +2,7 @@
 /// rules and size limits as bytes arrive, so a slow or endless head fails early.
 ///
 /// Keeps its position between calls: calling again on the same, grown input only looks at new bytes.
-struct HeadScanner {
+struct HeadScanner: Sendable {
     enum Outcome {
         case needMore
         /// The head occupies `start..<end` of the input (`end` is just after the final CRLF);

@@ -3,7 +3,7 @@
 /// Keeps scanning state between calls, so calling `parse` again after each read only examines
 /// new bytes. Between two `.needMore` results the input must start at the same byte; after
 /// `.complete` or `.error` the parser starts afresh (call `reset()` to force that at any time).
-public struct RequestHeadParser {
+public struct RequestHeadParser: Sendable {
     public var limits: HTTPLimits
     /// Longest accepted method.
     public static let maxMethodBytes = 32

@@ -2,7 +2,7 @@
 ///
 /// Errors use the `HTTPError` cases (limits → `.headersTooLarge`); the gateway answers 502 for any of them.
 /// Same calling convention as `RequestHeadParser`.
-public struct ResponseHeadParser {
+public struct ResponseHeadParser: Sendable {
     public var limits: HTTPLimits
     private var scanner = HeadScanner(skipsLeadingEmptyLines: false)
 

@@ -48,6 +48,8 @@ let invalidChunked: [(String, HTTPError)] = [
     ("5\r\nhelloX\r\n0\r\n\r\n", bad("missing CRLF after chunk data")),
     ("5\r\nhello\n0\r\n\r\n", bad("missing CRLF after chunk data")),
     ("5\r\nhello\r0\r\n\r\n", bad("missing CRLF after chunk data")),
+    ("5\r\nhelloX\n0\r\n\r\n", bad("missing CRLF after chunk data")),
+    ("5\r\nhello\n\n0\r\n\r\n", bad("missing CRLF after chunk data")),
     ("5\r\nhel\r\n0\r\n\r\n", bad("missing CRLF after chunk data")),
     ("0\r\n\n", bad("invalid trailer field")),
     ("0\r\n\r\r", bad("bare CR in trailer")),
