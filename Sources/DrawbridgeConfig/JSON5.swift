@@ -213,7 +213,7 @@ struct JSON5Checker {
                     continue
                 }
                 if bytes[pos + 1] == UInt8(ascii: "*") {
-                    let startLine = line
+                    let (startPos, startLine, startLineStart) = (pos, line, lineStart)
                     pos += 2
                     var closed = false
                     while pos < bytes.count {
@@ -230,7 +230,10 @@ struct JSON5Checker {
                             pos += 1
                         }
                     }
-                    if !closed { throw fail("unterminated /* comment (opened on line \(startLine))") }
+                    if !closed {
+                        (pos, line, lineStart) = (startPos, startLine, startLineStart)
+                        throw fail("unterminated /* comment")
+                    }
                     continue
                 }
             }
