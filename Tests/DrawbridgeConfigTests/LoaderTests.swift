@@ -299,7 +299,8 @@ import Testing
     }
 
     static let syntaxCases: [SyntaxCase] = [
-        SyntaxCase(name: "missing comma", text: "{\n  workers: 1\n  listen: {}\n}", line: 3, reason: "expected ',' or '}'"),
+        SyntaxCase(name: "missing comma", text: "{\n  workers: 1\n  listen: {}\n}", line: 3,
+                   reason: "at column 3: expected ',' or '}' after the value of \"workers\", found 'listen'"),
         SyntaxCase(name: "unquoted string value", text: "{\n\n  accessLog: stdout,\n}", line: 3, reason: "unquoted string \"stdout\""),
         SyntaxCase(name: "unterminated string", text: "{\n  a: 'x,\n}", line: 2, reason: "line break inside a string"),
         SyntaxCase(name: "unterminated comment", text: "{ /* \n\n", line: 1, reason: "unterminated /* comment"),
