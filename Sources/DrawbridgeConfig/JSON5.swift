@@ -155,6 +155,11 @@ struct JSON5Checker {
     private func describeHere() -> String {
         guard pos < bytes.count else { return "end of file" }
         let b = bytes[pos]
+        if isIdentifierStart(b) && b < 0x80 {
+            var end = pos
+            while end < bytes.count && end - pos < 40 && isIdentifierPart(bytes[end]) { end += 1 }
+            return "'\(String(decoding: bytes[pos..<end], as: UTF8.self))'"
+        }
         if b >= 0x21 && b < 0x7F { return "'\(Character(UnicodeScalar(b)))'" }
         if b == 0x0A || b == 0x0D { return "end of line" }
         var end = pos + 1
@@ -213,7 +218,7 @@ struct JSON5Checker {
                     continue
                 }
                 if bytes[pos + 1] == UInt8(ascii: "*") {
-                    let startLine = line
+                    let (startPos, startLine, startLineStart) = (pos, line, lineStart)
                     pos += 2
                     var closed = false
                     while pos < bytes.count {
@@ -230,7 +235,10 @@ struct JSON5Checker {
                             pos += 1
                         }
                     }
-                    if !closed { throw fail("unterminated /* comment (opened on line \(startLine))") }
+                    if !closed {
+                        (pos, line, lineStart) = (startPos, startLine, startLineStart)
+                        throw fail("unterminated /* comment")
+                    }
                     continue
                 }
             }
