@@ -53,7 +53,7 @@ final class RedirectConnection {
             end = colon
         }
         out.append(contentsOf: host[host.startIndex..<end])
-        let port = worker.snapshot.config.redirectPort ?? worker.snapshot.config.httpsListen.first?.port ?? 443
+        let port = worker.snapshot.config.resolvedRedirectPort
         if port != 443 { out.append(contentsOf: ":\(port)".utf8) }
         out.append(contentsOf: head.bytes[head.target])
         out.append(contentsOf: "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
