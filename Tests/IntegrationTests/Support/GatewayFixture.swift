@@ -48,10 +48,13 @@ final class GatewayFixture {
     let dir: String
     var process: ChildProcess!
     var upstreams: [Upstream]
+    private var replaceTLS = false
 
     /// `upstreamsJSON` and `routesJSON` replace the defaults (one upstream "app", route "/").
-    init(upstreams: [Upstream], upstreamsJSON: String? = nil, routesJSON: String? = nil, extra: String = "") throws {
+    /// `replaceTLS`: `extra` brings its own `tls` section.
+    init(upstreams: [Upstream], upstreamsJSON: String? = nil, routesJSON: String? = nil, extra: String = "", replaceTLS: Bool = false) throws {
         self.upstreams = upstreams
+        self.replaceTLS = replaceTLS
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-conf-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try write(upstreamsJSON: upstreamsJSON, routesJSON: routesJSON, extra: extra)
@@ -67,7 +70,7 @@ final class GatewayFixture {
         {
           workers: 1,
           listen: { https: "127.0.0.1:\(httpsPort)", httpRedirect: "127.0.0.1:\(redirectPort)", },
-          tls: { certificates: [ { cert: "\(TestCertificate.cert)", key: "\(TestCertificate.key)" } ] },
+          \(replaceTLS ? "" : "tls: { certificates: [ { cert: \"\(TestCertificate.cert)\", key: \"\(TestCertificate.key)\" } ] },")
           upstreams: \(ups),
           routes: \(routes),
           accessLog: "access.log",

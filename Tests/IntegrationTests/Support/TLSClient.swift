@@ -60,6 +60,15 @@ final class RawClient {
         guard let ssl else { return "" }
         return String(cString: SSL_get_version(ssl))
     }
+    /// The subject CN of the certificate the server presented.
+    var peerCommonName: String {
+        guard let ssl, let cert = SSL_get1_peer_certificate(ssl) else { return "" }
+        defer { X509_free(cert) }
+        var buf = [CChar](repeating: 0, count: 256)
+        X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, &buf, 256)
+        return String(cString: buf)
+    }
+
     var alpn: String {
         guard let ssl else { return "" }
         var p: UnsafePointer<UInt8>?
