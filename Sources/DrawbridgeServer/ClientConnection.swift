@@ -445,46 +445,26 @@ final class ClientConnection {
                 if peerEOF { abortBoth() } // client went away mid-body
                 return false
             }
-            let n = Int(min(UInt64(ib.readable), remaining, UInt64(ob.free)))
+            let n = BodyCopy.copy(from: ib, to: ob, limit: remaining)
             if n == 0 { return false }
-            _ = ob.reserve(n)
-            ob.append(UnsafeRawBufferPointer(rebasing: ib.readableBytes.prefix(n)))
-            ib.consume(n)
             let left = remaining - UInt64(n)
             reqBody = left == 0 ? .done : .length(left)
             if left == 0 { bodyDoneAt = worker.now }
             return true
         case .chunked:
-            var progress = false
-            while reqBody == .chunked {
-                let room = ob.free - 24
-                if room <= 0 || ib.isEmpty { break }
-                let input = UnsafeRawBufferPointer(rebasing: ib.readableBytes.prefix(room))
-                var off = 0
-                let ev = reqDecoder.next(input, offset: &off)
-                switch ev {
-                case .data(let r):
-                    _ = ob.reserve(r.count + 24)
-                    ob.appendHex(r.count); ob.append("\r\n")
-                    ob.append(UnsafeRawBufferPointer(rebasing: input[r]))
-                    ob.append("\r\n")
-                case .end:
-                    _ = ob.reserve(5)
-                    ob.append("0\r\n\r\n")
-                    reqBody = .done
-                    bodyDoneAt = worker.now
-                case .needMore: break
-                case .error:
-                    ib.consume(off)
-                    if responseStarted { abortBoth() } else { respondError(400, close: true) }
-                    return true
-                }
-                ib.consume(off)
-                if off > 0 { progress = true }
-                if case .needMore = ev { break }
+            let (end, consumed, _) = BodyCopy.dechunk(&reqDecoder, from: ib, to: ob, rechunk: true)
+            switch end {
+            case .end:
+                reqBody = .done
+                bodyDoneAt = worker.now
+                return true
+            case .error:
+                if responseStarted { abortBoth() } else { respondError(400, close: true) }
+                return true
+            case .more:
+                if ib.isEmpty && peerEOF { abortBoth(); return true }
+                return consumed > 0
             }
-            if reqBody == .chunked && ib.isEmpty && peerEOF { abortBoth(); return true }
-            return progress
         case .none, .done:
             return false
         }
@@ -544,50 +524,27 @@ final class ClientConnection {
                 if u.eof { abortBoth() } // truncated upstream body: the client must see the connection end
                 return false
             }
-            let ob = ensureOut()
-            let n = Int(min(UInt64(ub.readable), remaining, UInt64(ob.free)))
+            let n = BodyCopy.copy(from: ub, to: ensureOut(), limit: remaining)
             if n == 0 { return false }
-            _ = ob.reserve(n)
-            ob.append(UnsafeRawBufferPointer(rebasing: ub.readableBytes.prefix(n)))
-            ub.consume(n)
             bytesSent += UInt64(n)
             let left = remaining - UInt64(n)
             resp = left == 0 ? .done : .length(left)
             if left == 0 { finishResponse() }
             return true
         case .chunked:
-            let ob = ensureOut()
-            var progress = false
-            while resp == .chunked {
-                let room = ob.free - 24
-                if room <= 0 || ub.isEmpty { break }
-                let input = UnsafeRawBufferPointer(rebasing: ub.readableBytes.prefix(room))
-                var off = 0
-                let ev = respDecoder.next(input, offset: &off)
-                switch ev {
-                case .data(let r):
-                    _ = ob.reserve(r.count + 24)
-                    if chunkToClient { ob.appendHex(r.count); ob.append("\r\n") }
-                    ob.append(UnsafeRawBufferPointer(rebasing: input[r]))
-                    if chunkToClient { ob.append("\r\n") }
-                    bytesSent += UInt64(r.count)
-                case .end:
-                    ub.consume(off)
-                    if chunkToClient { _ = ob.reserve(5); ob.append("0\r\n\r\n") }
-                    resp = .done
-                    finishResponse()
-                    return true
-                case .needMore: break
-                case .error:
-                    abortBoth()
-                    return true
-                }
-                ub.consume(off)
-                if off > 0 { progress = true }
-                if case .needMore = ev { break }
+            let (end, consumed, data) = BodyCopy.dechunk(&respDecoder, from: ub, to: ensureOut(), rechunk: chunkToClient)
+            bytesSent += UInt64(data)
+            switch end {
+            case .end:
+                finishResponse()
+                return true
+            case .error:
+                abortBoth()
+                return true
+            case .more:
+                if ub.isEmpty && u.eof { abortBoth(); return true }
+                return consumed > 0
             }
-            if resp == .chunked && ub.isEmpty && u.eof { abortBoth(); return true }
-            return progress
         case .untilClose:
             let ob = ensureOut()
             if !ub.isEmpty {

@@ -121,7 +121,9 @@ final class Worker {
         }
     }
 
-    private func acceptClients(_ lfd: Int32) {
+    /// Accepts up to 64 connections per readiness event; over maxConnectionsPerWorker (or while
+    /// draining) a connection is closed at once so the worker keeps serving the ones it has.
+    private func acceptLoop(_ lfd: Int32, _ make: (Int32, SocketAddress) -> Void) {
         let limit = snapshot.config.limits.maxConnectionsPerWorker
         for _ in 0..<64 {
             var addr = SocketAddress()
@@ -130,29 +132,25 @@ final class Worker {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { CLinux_accept4(lfd, $0, &addr.length) }
             }
             if fd < 0 { return }
-            if clientCount >= limit || draining { close(fd); continue } // over maxConnectionsPerWorker: refuse, keep serving the rest
+            if clientCount >= limit || draining { close(fd); continue }
+            clientCount += 1
+            make(fd, addr)
+        }
+    }
+
+    private func acceptClients(_ lfd: Int32) {
+        acceptLoop(lfd) { fd, addr in
             _ = CLinux_set_tcp_nodelay(fd)
-            guard let ssl = SSL_new(snapshot.tls.defaultServer) else { close(fd); continue }
+            guard let ssl = SSL_new(snapshot.tls.defaultServer) else { close(fd); clientCount -= 1; return }
             SSL_set_fd(ssl, fd)
             SSL_set_accept_state(ssl)
-            let c = ClientConnection(worker: self, fd: fd, ssl: ssl, peer: addr)
-            clientCount += 1
-            register(fd: fd, .client(c), events: CLinux_EPOLLIN)
+            register(fd: fd, .client(ClientConnection(worker: self, fd: fd, ssl: ssl, peer: addr)), events: CLinux_EPOLLIN)
         }
     }
 
     private func acceptRedirects(_ lfd: Int32) {
-        for _ in 0..<64 {
-            var addr = SocketAddress()
-            addr.length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let fd = withUnsafeMutablePointer(to: &addr.storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { CLinux_accept4(lfd, $0, &addr.length) }
-            }
-            if fd < 0 { return }
-            if clientCount >= snapshot.config.limits.maxConnectionsPerWorker || draining { close(fd); continue }
-            let r = RedirectConnection(worker: self, fd: fd)
-            clientCount += 1
-            register(fd: fd, .redirect(r), events: CLinux_EPOLLIN)
+        acceptLoop(lfd) { fd, _ in
+            register(fd: fd, .redirect(RedirectConnection(worker: self, fd: fd)), events: CLinux_EPOLLIN)
         }
     }
 
