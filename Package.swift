@@ -16,6 +16,7 @@ let package = Package(
         .target(name: "CTLSSupport", path: "Sources/CTLSSupport",
                 linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         .target(name: "DrawbridgeHTTP", path: "Sources/DrawbridgeHTTP"),
+        .target(name: "DrawbridgeCrypto", dependencies: ["COpenSSL"], path: "Sources/DrawbridgeCrypto"),
         .target(name: "DrawbridgeConfig", dependencies: ["DrawbridgeHTTP"], path: "Sources/DrawbridgeConfig"),
         .target(name: "DrawbridgeServer",
                 dependencies: ["CLinux", "COpenSSL", "CTLSSupport", "DrawbridgeHTTP", "DrawbridgeConfig"],
@@ -25,6 +26,8 @@ let package = Package(
         .executableTarget(name: "whoami", dependencies: ["CLinux"], path: "Sources/whoami"),
         .testTarget(name: "DrawbridgeHTTPTests", dependencies: ["DrawbridgeHTTP"]),
         .testTarget(name: "DrawbridgeConfigTests", dependencies: ["DrawbridgeConfig"]),
+        .testTarget(name: "DrawbridgeCryptoTests", dependencies: ["DrawbridgeCrypto"],
+                    resources: [.copy("Vectors")]),
         .testTarget(name: "IntegrationTests", dependencies: ["COpenSSL", "CLinux"]),
     ],
     swiftLanguageModes: [.v5]

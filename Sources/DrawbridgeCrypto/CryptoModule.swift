@@ -1,0 +1,1 @@
+// DrawbridgeCrypto: OpenSSL-backed primitives for identity (sessions, passwords, tokens).
