@@ -2,6 +2,11 @@
 import PackageDescription
 
 // No package dependencies, by design: Foundation, Dispatch, Glibc and the system OpenSSL only.
+
+// The request path (parsing, the loops) runs without dynamic exclusivity checks in release
+// builds: they cost about 5% of a keep-alive request (measured with callgrind). Debug builds and
+// the test suite keep them, so a violation is still caught there.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 let package = Package(
     name: "Drawbridge",
     products: [
@@ -15,12 +20,12 @@ let package = Package(
                 cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "CTLSSupport", path: "Sources/CTLSSupport",
                 linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
-        .target(name: "DrawbridgeHTTP", path: "Sources/DrawbridgeHTTP"),
+        .target(name: "DrawbridgeHTTP", path: "Sources/DrawbridgeHTTP", swiftSettings: hotPath),
         .target(name: "DrawbridgeCrypto", dependencies: ["COpenSSL"], path: "Sources/DrawbridgeCrypto"),
         .target(name: "DrawbridgeConfig", dependencies: ["DrawbridgeHTTP"], path: "Sources/DrawbridgeConfig"),
         .target(name: "DrawbridgeServer",
                 dependencies: ["CLinux", "COpenSSL", "CTLSSupport", "DrawbridgeHTTP", "DrawbridgeConfig"],
-                path: "Sources/DrawbridgeServer"),
+                path: "Sources/DrawbridgeServer", swiftSettings: hotPath),
         .executableTarget(name: "drawbridge", dependencies: ["DrawbridgeServer", "DrawbridgeConfig"],
                           path: "Sources/drawbridge"),
         .executableTarget(name: "whoami", dependencies: ["CLinux"], path: "Sources/whoami"),

@@ -39,7 +39,21 @@ struct HeadScanner: Sendable {
                        firstLineLimit: Int, firstLineTooLong: HTTPError) -> Outcome {
         // The caller handed us a different (shorter) buffer: start over rather than read out of bounds.
         if position > input.count { reset() }
+        let base = input.baseAddress
         while position < input.count {
+            // Fast path inside a line: skip bytes that cannot end it or be NUL (all such are > CR).
+            // Same checks as the byte-at-a-time path below, done once for the run.
+            if state == .line || state == .firstLine, let base {
+                var p = position
+                let n = input.count
+                while p < n && base.load(fromByteOffset: p, as: UInt8.self) > ASCII.cr { p += 1 }
+                if p > position {
+                    if state == .firstLine && p - 1 - headStart >= firstLineLimit { return .error(firstLineTooLong) }
+                    if p - headStart > limits.maxHeaderBytes { return .error(.headersTooLarge) }
+                    position = p
+                    continue
+                }
+            }
             let b = input[position]
             // reject NUL anywhere: C-string truncation in downstream parsers
             if b == 0 { return .error(.badRequest("NUL byte in head")) }

@@ -17,7 +17,7 @@ final class AccessLog {
     var enabled: Bool { fd >= 0 }
 
     struct Entry {
-        var requestId: (UInt64, UInt64)
+        var requestId: UnsafeRawBufferPointer // 32 hex digits
         var client: UnsafeRawBufferPointer
         var method: UnsafeRawBufferPointer
         var path: UnsafeRawBufferPointer
@@ -33,7 +33,7 @@ final class AccessLog {
         buf.append(contentsOf: #"{"time":""#.utf8)
         appendTime()
         buf.append(contentsOf: #"","request_id":""#.utf8)
-        AccessLog.appendRequestId(e.requestId, to: &buf)
+        buf.append(contentsOf: e.requestId)
         buf.append(contentsOf: #"","client":""#.utf8)
         appendEscaped(e.client)
         buf.append(contentsOf: #"","method":""#.utf8)
@@ -79,14 +79,6 @@ final class AccessLog {
             }
         }
         buf.removeAll(keepingCapacity: true)
-    }
-
-    static func appendRequestId(_ id: (UInt64, UInt64), to out: inout [UInt8]) {
-        let hex: StaticString = "0123456789abcdef"
-        for v in [id.0, id.1] {
-            var shift = 60
-            while shift >= 0 { out.append(hex.utf8Start[Int((v >> UInt64(shift)) & 0xF)]); shift -= 4 }
-        }
     }
 
     private func appendInt(_ v: UInt64) {

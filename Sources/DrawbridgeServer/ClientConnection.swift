@@ -7,7 +7,7 @@ import Glibc
 /// it. A state machine driven by epoll events on either socket: `drive()` runs steps until none
 /// makes progress, then sets the epoll interest of both sockets from what each step waits for.
 final class ClientConnection {
-    unowned let worker: Worker
+    unowned(unsafe) let worker: Worker // workers outlive their connections
     var transport: Transport
     let peer: SocketAddress
     private var peerIP: [UInt8] = []
@@ -57,6 +57,8 @@ final class ClientConnection {
     private var lastProgress: UInt64 = 0
     private var bodyDoneAt: UInt64 = 0
     private var logged = false
+    /// "host:port" of the upstream server that served the request, for the access log.
+    private var upstreamLabel: [UInt8] = []
 
     init(worker: Worker, fd: Int32, ssl: OpaquePointer, peer: SocketAddress) {
         self.worker = worker
@@ -285,6 +287,13 @@ final class ClientConnection {
 
     private func beginRequestRecord() {
         requestId = (worker.random.next(), worker.random.next())
+        let hex: StaticString = "0123456789abcdef"
+        requestIdHex.withUnsafeMutableBufferPointer { out in
+            for i in 0..<32 {
+                let v = i < 16 ? requestId.0 : requestId.1
+                out[i] = hex.utf8Start[Int((v >> UInt64(60 - (i % 16) * 4)) & 0xF)]
+            }
+        }
         requestStart = headStarted == 0 ? worker.now : headStarted
         status = 0
         bytesSent = 0
@@ -359,6 +368,7 @@ final class ClientConnection {
             respondError(502, close: reqBody != .none && reqBody != .done)
         case .connection(let u):
             upstream = u
+            upstreamLabel = u.pool.target.labels[u.serverIndex]
             if u.inBuf == nil { u.inBuf = worker.buffers.take() }
             if u.outBuf == nil { u.outBuf = worker.buffers.take() }
             u.inBuf!.clear()
@@ -423,16 +433,11 @@ final class ClientConnection {
         }
     }
 
+    /// The request id as 32 hex digits, formatted once per request and written up to three times.
+    private var requestIdHex = [UInt8](repeating: 0, count: 32)
+
     private func appendRequestId(_ ob: IOBuffer) {
-        let hex: StaticString = "0123456789abcdef"
-        for v in [requestId.0, requestId.1] {
-            var shift: UInt64 = 60
-            while true {
-                ob.append(byte: hex.utf8Start[Int((v >> shift) & 0xF)])
-                if shift == 0 { break }
-                shift -= 4
-            }
-        }
+        requestIdHex.withUnsafeBytes { ob.append($0) }
     }
 
     // MARK: Bodies
@@ -714,15 +719,17 @@ final class ClientConnection {
         logged = true
         if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
         let pathEnd = head.bytes[head.target].firstIndex(of: UInt8(ascii: "?")) ?? head.target.upperBound
-        let label: [UInt8]? = upstreamStart == 0 ? nil : worker.pools[min(upstreamIndex, worker.pools.count - 1)].target.labels.first
+        let label: [UInt8]? = upstreamStart == 0 ? nil : upstreamLabel
         head.bytes.withUnsafeBytes { raw in
             peerIP.withUnsafeBytes { ip in
+              requestIdHex.withUnsafeBytes { rid in
                 worker.accessLog.log(AccessLog.Entry(
-                    requestId: requestId, client: ip,
+                    requestId: rid, client: ip,
                     method: UnsafeRawBufferPointer(rebasing: raw[head.method]),
                     path: UnsafeRawBufferPointer(rebasing: raw[head.target.lowerBound..<pathEnd]),
                     status: status, bytes: bytesSent, durationNs: worker.now - requestStart,
                     upstream: label, upstreamNs: upstreamHeadAt > 0 ? upstreamHeadAt - upstreamStart : nil))
+              }
             }
         }
     }

@@ -5,7 +5,7 @@ import Glibc
 /// A connection to the optional plain-HTTP listener. It never proxies: it answers one request
 /// with a 308 to the same URL over HTTPS, and never sends HSTS (RFC 6797 §7.2: not over plain HTTP).
 final class RedirectConnection {
-    unowned let worker: Worker
+    unowned(unsafe) let worker: Worker // workers outlive their connections
     let fd: Int32
     private var buf: IOBuffer?
     private var head = RequestHead()

@@ -5,7 +5,8 @@ import Glibc
 /// A connection to one upstream server: connecting, TLS handshaking, in use by a client
 /// connection (`owner`), or idle in its pool.
 final class UpstreamConnection {
-    unowned let pool: UpstreamPool
+    /// Strong: a pool retired by a reload must live until its busy connections finish.
+    let pool: UpstreamPool
     let serverIndex: Int
     var transport: Transport
     var owner: ClientConnection?

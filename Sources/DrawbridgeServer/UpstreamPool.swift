@@ -6,7 +6,7 @@ import Glibc
 /// One upstream's servers as seen by one worker: balancing, passive health, and a keep-alive
 /// pool of idle connections per server.
 final class UpstreamPool {
-    unowned let worker: Worker
+    unowned(unsafe) let worker: Worker // workers outlive their connections
     let target: UpstreamTarget
     private var idle: [[UpstreamConnection]]
     private var active: [Int]
