@@ -33,6 +33,22 @@ import Testing
         #expect(try Echo.from(try c.readResponse()).name == "b")
     }
 
+    @Test func reloadDuringAnInFlightRequestLetsItFinish() throws {
+        let up = try Upstream()
+        let gw = try GatewayFixture(upstreams: [up])
+        let c = try gw.client()
+        try c.send("GET /slow/800 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        usleep(200_000)
+        // The new snapshot replaces the upstream pools while the old pool still has a busy connection.
+        try gw.write(upstreamsJSON: "{ app: { servers: [\"127.0.0.1:\(up.port)\"], maxIdleConnections: 4 } }")
+        try gw.reload(expect: "reloaded")
+        let r = try c.readResponse()
+        #expect(r.status == 200)
+        try c.send("GET /after HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try Echo.from(try c.readResponse()).target == "/after")
+        #expect(try gw.get("/").status == 200)
+    }
+
     @Test func sigtermFinishesInFlightRequestsAndExitsZero() throws {
         let up = try Upstream()
         let gw = try GatewayFixture(upstreams: [up])
