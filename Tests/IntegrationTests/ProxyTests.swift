@@ -157,6 +157,20 @@ import Testing
         #expect(rest.hasPrefix("HTTP/1.1 408"))
     }
 
+    @Test func connectionsOverTheWorkerLimitAreRefusedAndOthersServed() throws {
+        let up = try Upstream()
+        let gw = try GatewayFixture(upstreams: [up], extra: "limits: { maxConnectionsPerWorker: 2 },")
+        let a = try gw.client(), b = try gw.client()
+        #expect(throws: TestFailure.self) { _ = try gw.client() } // closed at accept: the handshake fails
+        for c in [a, b] {
+            try c.send("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            #expect(try c.readResponse().status == 200)
+        }
+        a.close()
+        usleep(200_000)
+        #expect(try gw.get("/").status == 200) // a slot is free again
+    }
+
     @Test func accessLogIsJSONWithoutSecrets() throws {
         let up = try Upstream()
         let gw = try GatewayFixture(upstreams: [up])
