@@ -41,7 +41,7 @@ def load(path):
 def fmt(x):
     if x is None:
         return "-"
-    if abs(x) >= 100:
+    if abs(x) >= 100 or x == int(x):
         return f"{x:,.0f}"
     return f"{x:.2f}"
 
@@ -81,7 +81,7 @@ def main():
         last = r[0]
         print(line(shown))
     print()
-    print(f"medians of {max(r[6] for r in table)} rounds; ratio = drawbridge / nginx")
+    print(f"medians over {max(r[6] for r in table)} round(s); ratio = drawbridge / nginx")
     for m in meta:
         print("  " + m)
 
@@ -91,7 +91,7 @@ def main():
         f.write("|---|---|---:|---:|---:|---|\n")
         for r in table:
             f.write(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} |\n")
-        f.write(f"\nMedians of {max(r[6] for r in table)} rounds; ratio = Drawbridge / nginx.\n\n")
+        f.write(f"\nMedians over {max(r[6] for r in table)} round(s); ratio = Drawbridge / nginx.\n\n")
         for m in meta:
             f.write(f"- {m}\n")
 
