@@ -64,7 +64,8 @@ def rows(values):
 
 def main():
     results, meta_path, md_path = sys.argv[1:4]
-    table = rows(load(results))
+    values = load(results)
+    table = rows(values)
     with open(meta_path) as f:
         meta = [l.rstrip("\n") for l in f if l.strip()]
 
@@ -94,6 +95,12 @@ def main():
         f.write(f"\nMedians over {max(r[6] for r in table)} round(s); ratio = Drawbridge / nginx.\n\n")
         for m in meta:
             f.write(f"- {m}\n")
+        # Every round's figure, in round order, to show the spread behind each median.
+        f.write("\n## Per-round figures\n\n| Metric | nginx | Drawbridge |\n|---|---|---|\n")
+        for metric, scenario, what, _ in METRICS:
+            cells = [", ".join(fmt(v) for v in values.get((p, metric), [])) or "-" for p in PROXIES]
+            if cells != ["-", "-"]:
+                f.write(f"| {scenario}: {what} | {cells[0]} | {cells[1]} |\n")
 
 
 if __name__ == "__main__":
