@@ -208,6 +208,12 @@ def run_handshakes(args):
             active += 1
         if active == 0:
             break
+        if now > deadline + 10:
+            # A response that never ends (say, a server ignoring "Connection: close") must not
+            # hang the benchmark: what is still in flight counts as failed.
+            load.errors += active
+            load.first_error = load.first_error or f"{active} connections unfinished 10 s after the end"
+            break
         active -= len(load.pump(0.5))
     elapsed = time.monotonic() - start
     print(f"handshakes={load.completed} seconds={elapsed:.2f} rate={load.completed / elapsed:.1f} "
