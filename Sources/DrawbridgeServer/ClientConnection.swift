@@ -369,6 +369,7 @@ final class ClientConnection {
             }
             resp = .awaitingHead
             respHead.reset()
+            respParser.reset() // a retry must not inherit a half-scanned head of a failed connection
             phase = .proxy
             upstreamStart = worker.now
             lastProgress = worker.now
@@ -649,7 +650,16 @@ final class ClientConnection {
         if case .contentLength(let n) = respHead.framing {
             ob.append("Content-Length: "); ob.appendDecimal(n); ob.append("\r\n")
         }
-        if chunkToClient { ob.append("Transfer-Encoding: chunked\r\n") }
+        if chunkToClient {
+            // Other codings (gzip, …) stay announced: only the chunked framing is the gateway's.
+            if respHead.hasOtherTransferCodings, let te = respHead.fieldValue(named: "transfer-encoding") {
+                ob.append("Transfer-Encoding: ")
+                respHead.bytes.withUnsafeBytes { ob.append(UnsafeRawBufferPointer(rebasing: $0[te])) }
+                ob.append(respHead.framing == .chunked ? "\r\n" : ", chunked\r\n")
+            } else {
+                ob.append("Transfer-Encoding: chunked\r\n")
+            }
+        }
         snapshot.hstsLine.withUnsafeBytes { ob.append($0) }
         ob.append("X-Request-Id: "); appendRequestId(ob); ob.append("\r\n")
         if isUpgrade {

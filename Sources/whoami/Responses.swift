@@ -2,6 +2,9 @@ import Glibc
 
 /// Set once from `--name` before any connection thread starts.
 nonisolated(unsafe) var upstreamName = "whoami"
+/// Set once from `--log`: print "request: <request line>" for every head received, so tests can
+/// prove that a rejected request never reached the upstream.
+nonisolated(unsafe) var logRequests = false
 
 /// What to do with a connection after a response.
 enum Outcome {
@@ -22,6 +25,12 @@ func serve(_ c: Connection) {
             c.closeGracefully()
             return
         case .head(let bytes):
+            if logRequests {
+                let line = bytes.prefix { $0 != 13 && $0 != 10 }
+                let text = "request: " + String(decoding: line, as: UTF8.self) + "\n"
+                _ = text.withCString { fputs($0, stdout) }
+                fflush(stdout)
+            }
             let request: Request
             do {
                 request = try parseRequest(bytes)

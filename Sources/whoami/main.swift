@@ -8,6 +8,7 @@ let usage = """
     usage: whoami [--listen HOST:PORT]... [--name NAME]
       --listen  address to serve on (default 127.0.0.1:9000; port 0 picks a free port); repeatable
       --name    name echoed in JSON bodies and the X-Upstream-Name header (default "whoami")
+      --log     print "request: <request line>" to stdout for every request head received
 
     """
 
@@ -26,6 +27,8 @@ while let arg = arguments.popFirst() {
     case "--name":
         guard let value = arguments.popFirst() else { fail("--name needs a value") }
         upstreamName = value
+    case "--log":
+        logRequests = true
     case "-h", "--help":
         print(usage, terminator: "")
         exit(0)

@@ -1,1 +1,0 @@
-// DrawbridgeConfig: JSON5 configuration files into a validated, immutable snapshot.

@@ -1,0 +1,46 @@
+/// Parses the field lines of a head already delimited by `HeadScanner` (RFC 9112 §5).
+enum FieldLines {
+    /// Parses lines from `start` up to the empty line that ends `b` into `fields`.
+    static func parse(_ b: UnsafeRawBufferPointer, from start: Int, into fields: inout [HeaderField],
+                      limits: HTTPLimits) -> HTTPError? {
+        var ls = start
+        while b[ls] != ASCII.cr {
+            var le = ls
+            while b[le] != ASCII.cr { le += 1 }
+            if let e = parseLine(b, ls..<le, into: &fields) { return e }
+            if fields.count > limits.maxHeaderCount { return .headersTooLarge }
+            ls = le + 2
+        }
+        return nil
+    }
+
+    private static func parseLine(_ b: UnsafeRawBufferPointer, _ line: Range<Int>,
+                                  into fields: inout [HeaderField]) -> HTTPError? {
+        let ls = line.lowerBound, le = line.upperBound
+        // reject obs-fold: continuation lines are joined differently by different parsers (smuggling)
+        if ASCII.isWhitespace(b[ls]) { return .badRequest("obs-fold line folding") }
+        var i = ls
+        while i < le && ASCII.isTchar(b[i]) { i += 1 }
+        guard i < le else { return .badRequest("field line without colon") }
+        if b[i] != ASCII.colon {
+            // reject "Name :": some servers strip the space, others keep it (request smuggling)
+            if ASCII.isWhitespace(b[i]) { return .badRequest("whitespace before colon") }
+            return .badRequest("invalid character in field name")
+        }
+        guard i > ls else { return .badRequest("empty field name") }
+        let name = ls..<i
+        var vs = i + 1
+        while vs < le && ASCII.isWhitespace(b[vs]) { vs += 1 }
+        var ve = le
+        while ve > vs && ASCII.isWhitespace(b[ve - 1]) { ve -= 1 }
+        var j = vs
+        while j < ve {
+            // reject control bytes in values: header injection / parser disagreement
+            guard ASCII.isFieldValueByte(b[j]) else { return .badRequest("invalid character in field value") }
+            j += 1
+        }
+        let kind = FieldKind.classify(UnsafeRawBufferPointer(rebasing: b[name]))
+        fields.append(HeaderField(name: name, value: vs..<ve, kind: kind))
+        return nil
+    }
+}

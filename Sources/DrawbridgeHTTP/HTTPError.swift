@@ -1,0 +1,39 @@
+/// Why a message was rejected; `status` is what the gateway answers.
+///
+/// For a rejected upstream *response* the gateway answers 502 whatever the case.
+public enum HTTPError: Error, Equatable, Sendable {
+    /// 400; the String is a short reason for logs, e.g. "Content-Length with Transfer-Encoding".
+    case badRequest(String)
+    /// 414
+    case uriTooLong
+    /// 431
+    case headersTooLarge
+    /// 505
+    case versionNotSupported
+
+    /// The status code to answer with.
+    public var status: Int {
+        switch self {
+        case .badRequest: return 400
+        case .uriTooLong: return 414
+        case .headersTooLarge: return 431
+        case .versionNotSupported: return 505
+        }
+    }
+
+    /// Short human text: the standard reason phrase of `status`.
+    public var reason: String {
+        switch self {
+        case .badRequest: return "Bad Request"
+        case .uriTooLong: return "URI Too Long"
+        case .headersTooLarge: return "Request Header Fields Too Large"
+        case .versionNotSupported: return "HTTP Version Not Supported"
+        }
+    }
+
+    /// Detail for logs: the `.badRequest` reason, else `reason`.
+    public var detail: String {
+        if case .badRequest(let why) = self { return why }
+        return reason
+    }
+}

@@ -1,0 +1,15 @@
+/// One field line of a head, as offsets into that head's `bytes`.
+public struct HeaderField: Sendable, Equatable {
+    /// The field name as sent (case preserved).
+    public var name: Range<Int>
+    /// The field value with optional whitespace trimmed on both sides.
+    public var value: Range<Int>
+    /// What the field is, so the proxy can filter without string compares.
+    public var kind: FieldKind
+
+    public init(name: Range<Int>, value: Range<Int>, kind: FieldKind) {
+        self.name = name
+        self.value = value
+        self.kind = kind
+    }
+}

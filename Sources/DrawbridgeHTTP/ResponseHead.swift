@@ -1,0 +1,57 @@
+/// A parsed response head from an upstream. Reuse one per upstream connection: `reset()` keeps capacity.
+///
+/// All ranges are offsets into `bytes`.
+public struct ResponseHead: Sendable {
+    /// Copy of the head's bytes, status line through the final CRLFCRLF.
+    public var bytes: [UInt8]
+    /// Bytes of the input consumed (equals `bytes.count`).
+    public var headLength: Int
+    public var version: HTTPVersion
+    public var status: Int
+    /// The reason phrase (possibly empty).
+    public var reasonPhrase: Range<Int>
+    public var fields: [HeaderField]
+    public var framing: ResponseFraming
+    /// The upstream connection can be reused after this response's body.
+    /// False for `.untilClose` framing and for 101 (the connection leaves HTTP).
+    public var keepAlive: Bool
+    /// Transfer-Encoding lists codings besides the final "chunked" (e.g. "gzip, chunked"); a proxy that
+    /// removes the chunked framing must keep announcing those.
+    public var hasOtherTransferCodings: Bool
+
+    public init() {
+        bytes = []
+        headLength = 0
+        version = .http11
+        status = 0
+        reasonPhrase = 0..<0
+        fields = []
+        framing = .none
+        keepAlive = false
+        hasOtherTransferCodings = false
+    }
+
+    /// Empties the head, keeping the capacity of `bytes` and `fields`.
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        fields.removeAll(keepingCapacity: true)
+        headLength = 0
+        version = .http11
+        status = 0
+        reasonPhrase = 0..<0
+        framing = .none
+        keepAlive = false
+        hasOtherTransferCodings = false
+    }
+
+    /// The bytes of `r`.
+    public func slice(_ r: Range<Int>) -> ArraySlice<UInt8> { bytes[r] }
+
+    /// Value of the first field with that name (ASCII case-insensitive); `lowercaseName` must be lowercase.
+    public func fieldValue(named lowercaseName: StaticString) -> Range<Int>? {
+        bytes.withUnsafeBytes { b in
+            for f in fields where ASCII.equalsCaseInsensitive(b, f.name, lowercaseName) { return f.value }
+            return nil
+        }
+    }
+}

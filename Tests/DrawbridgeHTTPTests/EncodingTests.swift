@@ -1,0 +1,60 @@
+import Testing
+import DrawbridgeHTTP
+
+/// Chunk sizes → their header.
+let chunkHeaders: [(Int, String)] = [
+    (1, "1\r\n"), (9, "9\r\n"), (10, "a\r\n"), (15, "f\r\n"), (16, "10\r\n"), (255, "ff\r\n"),
+    (4096, "1000\r\n"), (65535, "ffff\r\n"), (0x7fff_ffff_ffff_ffff, "7fffffffffffffff\r\n"),
+]
+
+@Test("chunk headers", arguments: chunkHeaders)
+func writesChunkHeader(_ size: Int, _ expected: String) {
+    var buffer: [UInt8] = [0x41]
+    ChunkedEncoding.appendChunkHeader(size: size, to: &buffer)
+    #expect(buffer == [0x41] + Array(expected.utf8))
+}
+
+@Test func encodedBodyDecodesBack() {
+    let body = (0..<5000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+    var encoded: [UInt8] = []
+    var i = 0
+    for size in [1, 16, 255, 4096, 632] {
+        ChunkedEncoding.appendChunkHeader(size: size, to: &encoded)
+        encoded += body[i..<i + size]
+        encoded += ChunkedEncoding.chunkTrailer
+        i += size
+    }
+    encoded += ChunkedEncoding.lastChunk
+    #expect(ChunkedEncoding.lastChunk == Array("0\r\n\r\n".utf8))
+    #expect(ChunkedEncoding.chunkTrailer == Array("\r\n".utf8))
+    let decoded = decode([encoded])
+    #expect(decoded.ended)
+    #expect(decoded.data == body)
+    #expect(decoded.leftover.isEmpty)
+}
+
+/// Values → decimal text.
+let decimals: [(UInt64, String)] = [
+    (0, "0"), (7, "7"), (10, "10"), (99, "99"), (100, "100"), (1234567890, "1234567890"),
+    (UInt64.max, "18446744073709551615"),
+]
+
+@Test("decimal formatting", arguments: decimals)
+func appendsDecimal(_ value: UInt64, _ expected: String) {
+    var buffer: [UInt8] = [0x2D]
+    ASCII.appendDecimal(value, to: &buffer)
+    #expect(buffer == [0x2D] + Array(expected.utf8))
+}
+
+/// Bytes, lowercase literal → equal ignoring case?
+let caseInsensitive: [(String, Bool)] = [
+    ("content-length", true), ("Content-Length", true), ("CONTENT-LENGTH", true), ("content-lengt", false),
+    ("content-lengthh", false), ("content_length", false), ("content-lengtH", true), ("", false),
+    ("content\u{0D}length", false), ("contentMlength", false),
+]
+
+@Test("case-insensitive compare", arguments: caseInsensitive)
+func comparesCaseInsensitively(_ text: String, _ expected: Bool) {
+    let bytes = Array(text.utf8)
+    #expect(bytes.withUnsafeBytes { ASCII.equalsCaseInsensitive($0, "content-length") } == expected)
+}

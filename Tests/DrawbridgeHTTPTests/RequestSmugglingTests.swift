@@ -1,0 +1,68 @@
+import Testing
+import DrawbridgeHTTP
+
+/// Framing and request-smuggling vectors: each line is a raw request and the exact rejection.
+let smugglingCases: [(String, HTTPError)] = [
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", bad("Content-Length with Transfer-Encoding")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", bad("Content-Length with Transfer-Encoding")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: x\r\n\r\n", bad("Content-Length with Transfer-Encoding")),
+    ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", bad("Transfer-Encoding in HTTP/1.0")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", bad("unsupported Transfer-Encoding")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", bad("unsupported Transfer-Encoding")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", bad("unsupported Transfer-Encoding")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;x=1\r\n\r\n", bad("unsupported Transfer-Encoding")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", bad("unsupported Transfer-Encoding")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \"chunked\"\r\n\r\n", bad("unsupported Transfer-Encoding")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", bad("unsupported Transfer-Encoding")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", bad("multiple Transfer-Encoding fields")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n", bad("whitespace before colon")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding\t: chunked\r\n\r\n", bad("whitespace before colon")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nX: y\r\n Transfer-Encoding: chunked\r\n\r\n", bad("obs-fold line folding")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\u{0B}\r\n\r\n", bad("invalid character in field value")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", bad("malformed Content-Length")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n", bad("malformed Content-Length")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\n", bad("malformed Content-Length")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n", bad("malformed Content-Length")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5.0\r\n\r\n", bad("malformed Content-Length")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", bad("malformed Content-Length")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,\r\n\r\n", bad("malformed Content-Length")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1234567890123456789\r\n\r\n", bad("malformed Content-Length")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n", bad("conflicting Content-Length values")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", bad("conflicting Content-Length values")),
+    ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 05\r\nContent-Length: 6\r\n\r\n", bad("conflicting Content-Length values")),
+    ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", bad("multiple Host fields")),
+    ("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", bad("multiple Host fields")),
+    ("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", bad("multiple Host fields")),
+    ("GET / HTTP/1.1\r\n\r\n", bad("missing Host")),
+    ("GET / HTTP/1.1\r\nHost:\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: a,b\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: a:\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: :80\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: a:x\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: a:123456\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: [::1%25eth0]\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: a%2eb\r\n\r\n", bad("invalid Host")),
+    ("GET http://u:p@a/ HTTP/1.1\r\nHost: a\r\n\r\n", bad("invalid authority in request-target")),
+    ("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", bad("invalid authority in request-target")),
+    ("GET http://a?x HTTP/1.1\r\nHost: a\r\n\r\n", bad("absolute-form with query but no path")),
+    ("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", bad("CONNECT not supported")),
+    ("GET a:443 HTTP/1.1\r\nHost: a\r\n\r\n", bad("unsupported request-target form")),
+    ("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", bad("unsupported request-target form")),
+    ("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", bad("invalid character in request-target")),
+    ("GET / HTTP/1.1\r\nHost: a\r\nConnection: close, a b\r\n\r\n", bad("invalid Connection option")),
+    ("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue-x\r\n\r\n", bad("unsupported Expect")),
+    ("GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", bad("unsupported Expect")),
+    ("GET / HTTP/1.1\r\nHost: a\r\nExpect:\r\n\r\n", bad("unsupported Expect")),
+]
+
+@Test("smuggling and framing vectors are rejected", arguments: smugglingCases)
+func rejectsSmuggling(_ raw: String, _ expected: HTTPError) {
+    let (result, _) = parseRequest(raw)
+    #expect(result == .error(expected))
+}
