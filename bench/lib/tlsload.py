@@ -135,6 +135,7 @@ class Conn:
     def finish(self, status):
         if status is None or not 200 <= status < 300:
             self.load.non2xx += 1
+            self.load.bad_statuses[status] = self.load.bad_statuses.get(status, 0) + 1
         else:
             self.load.completed += 1
         if self.load.until_eof:
@@ -163,9 +164,17 @@ class Load:
         self.sel = selectors.DefaultSelector()
         self.completed = 0
         self.non2xx = 0
+        self.bad_statuses = {}  # status -> count, for the error report
         self.errors = 0
         self.first_error = None
         self.protocol = None
+
+    def report_problems(self):
+        if self.first_error:
+            print(f"first error: {self.first_error}", file=sys.stderr)
+        if self.bad_statuses:
+            shown = ", ".join(f"{k}: {v}" for k, v in sorted(self.bad_statuses.items(), key=str))
+            print(f"non-2xx responses by status: {shown}", file=sys.stderr)
 
     def error(self, e):
         self.errors += 1
@@ -218,8 +227,7 @@ def run_handshakes(args):
     elapsed = time.monotonic() - start
     print(f"handshakes={load.completed} seconds={elapsed:.2f} rate={load.completed / elapsed:.1f} "
           f"errors={load.errors} non2xx={load.non2xx} protocol={load.protocol}")
-    if load.first_error:
-        print(f"first error: {load.first_error}", file=sys.stderr)
+    load.report_problems()
     return 0 if load.errors == 0 and load.non2xx == 0 and load.completed > 0 else 1
 
 
@@ -262,8 +270,7 @@ def run_idle(args):
     print(f"open={still_open} rss_before_kib={rss_before} rss_held_kib={rss_held} "
           f"kib_per_conn={per_conn:.2f} errors={load.errors} non2xx={load.non2xx} "
           f"protocol={load.protocol}")
-    if load.first_error:
-        print(f"first error: {load.first_error}", file=sys.stderr)
+    load.report_problems()
     for c in conns:
         if c.state != "closed":
             c.close()
