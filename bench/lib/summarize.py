@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Turns bench/run's raw results into the comparison table.
+
+usage: summarize.py RESULTS.tsv META.txt OUT.md
+
+RESULTS.tsv rows: round, proxy, metric, value. Every figure is the median over rounds.
+Prints a plain-text table on stdout and writes the same as Markdown (with META) to OUT.md.
+"""
+import statistics
+import sys
+from collections import defaultdict
+
+PROXIES = ("nginx", "drawbridge")
+
+# metric -> (scenario, what, which way is better: "higher", "lower" or "" for context only)
+METRICS = [
+    ("ka_rps", "keep-alive, small responses", "requests/s", "higher"),
+    ("ka_p99_ms", "keep-alive, small responses", "p99 latency (ms)", "lower"),
+    ("ka_per_cpu_s", "keep-alive, small responses", "requests per proxy CPU-second", "higher"),
+    ("ka_cpu_pct", "keep-alive, small responses", "proxy CPU use (%)", ""),
+    ("hs_full_rate", "new connection per request, full TLS 1.3 handshake", "handshakes/s (client-bound)", ""),
+    ("hs_full_per_cpu_s", "new connection per request, full TLS 1.3 handshake", "handshakes per proxy CPU-second", "higher"),
+    ("hs_resumed_rate", "new connection per request, resumed TLS 1.3 (wrk)", "handshakes/s (client-bound)", ""),
+    ("hs_resumed_per_cpu_s", "new connection per request, resumed TLS 1.3 (wrk)", "handshakes per proxy CPU-second", "higher"),
+    ("idle_kib_per_conn", "idle keep-alive TLS connections", "KiB per connection", "lower"),
+    ("idle_rss_before_mib", "idle keep-alive TLS connections", "RSS before (MiB)", ""),
+    ("idle_rss_held_mib", "idle keep-alive TLS connections", "RSS holding them (MiB)", ""),
+]
+
+
+def load(path):
+    values = defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                _, proxy, metric, value = line.rstrip("\n").split("\t")
+                values[(proxy, metric)].append(float(value))
+    return values
+
+
+def fmt(x):
+    if x is None:
+        return "-"
+    if abs(x) >= 100 or x == int(x):
+        return f"{x:,.0f}"
+    return f"{x:.2f}"
+
+
+def rows(values):
+    out = []
+    for metric, scenario, what, better in METRICS:
+        med = {p: statistics.median(values[(p, metric)]) if values.get((p, metric)) else None
+               for p in PROXIES}
+        if med["nginx"] is None and med["drawbridge"] is None:
+            continue
+        ratio = None
+        if med["nginx"] and med["drawbridge"] is not None:
+            ratio = med["drawbridge"] / med["nginx"]
+        n = max(len(values.get((p, metric), [])) for p in PROXIES)
+        out.append((scenario, what, fmt(med["nginx"]), fmt(med["drawbridge"]),
+                    "-" if ratio is None else f"{ratio:.2f}", better and f"{better} is better", n))
+    return out
+
+
+def main():
+    results, meta_path, md_path = sys.argv[1:4]
+    values = load(results)
+    table = rows(values)
+    with open(meta_path) as f:
+        meta = [l.rstrip("\n") for l in f if l.strip()]
+
+    header = ("scenario", "metric", "nginx", "drawbridge", "DB/nginx", "")
+    widths = [max(len(str(r[i])) for r in table + [header]) for i in range(6)]
+    line = lambda r: "  ".join(str(c).ljust(w) if i < 2 or i == 5 else str(c).rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    print()
+    print(line(header))
+    print("  ".join("-" * w for w in widths).rstrip())
+    last = None
+    for r in table:
+        shown = r[:6] if r[0] != last else ("",) + r[1:6]
+        last = r[0]
+        print(line(shown))
+    print()
+    print(f"medians over {max(r[6] for r in table)} round(s); ratio = drawbridge / nginx")
+    for m in meta:
+        print("  " + m)
+
+    with open(md_path, "w") as f:
+        f.write("# Drawbridge vs nginx\n\n")
+        f.write("| Scenario | Metric | nginx | Drawbridge | Drawbridge/nginx | |\n")
+        f.write("|---|---|---:|---:|---:|---|\n")
+        for r in table:
+            f.write(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} |\n")
+        f.write(f"\nMedians over {max(r[6] for r in table)} round(s); ratio = Drawbridge / nginx.\n\n")
+        for m in meta:
+            f.write(f"- {m}\n")
+        # Every round's figure, in round order, to show the spread behind each median.
+        f.write("\n## Per-round figures\n\n| Metric | nginx | Drawbridge |\n|---|---|---|\n")
+        for metric, scenario, what, _ in METRICS:
+            cells = [", ".join(fmt(v) for v in values.get((p, metric), [])) or "-" for p in PROXIES]
+            if cells != ["-", "-"]:
+                f.write(f"| {scenario}: {what} | {cells[0]} | {cells[1]} |\n")
+
+
+if __name__ == "__main__":
+    main()
