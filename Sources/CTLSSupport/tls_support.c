@@ -44,6 +44,8 @@ int CTLS_configure_server(SSL_CTX *ctx) {
                           SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     // Stateless tickets only: no server-side session cache to grow or lock.
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    // Read whole socket contents at once, not a 5-byte record header and then the record.
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
     CTLS_ticket_keys_install(ctx);

@@ -75,9 +75,16 @@ final class ClientConnection {
     // MARK: Events
 
     func handle(events: UInt32) {
-        if events & (CLinux_EPOLLIN | CLinux_EPOLLHUP | CLinux_EPOLLERR) != 0 { readBlocked = false }
+        if events & (CLinux_EPOLLIN | CLinux_EPOLLHUP | CLinux_EPOLLERR) != 0 {
+            readBlocked = false
+            readEventUnwanted = true // updateInterest clears it if reading is wanted after all
+        }
         drive()
     }
+
+    /// EPOLLIN stays registered while we don't read (saving two epoll_ctl calls per request) until
+    /// an event shows that it fires for nothing; then it is removed.
+    private var readEventUnwanted = false
 
     func upstreamEvent(_ events: UInt32) {
         guard let u = upstream else { return }
@@ -144,7 +151,7 @@ final class ClientConnection {
 
     private func stepProxy() -> Bool {
         guard let u = upstream else { return false }
-        var progress = flushClient()
+        var progress = false
         if u.state == .ready {
             guard let n = u.flush() else { upstreamFailed(connectFailed: false); return true }
             if n > 0 { progress = true; lastProgress = worker.now }
@@ -158,12 +165,14 @@ final class ClientConnection {
                     return true
                 }
             }
-            if upstream != nil && pumpResponse() { progress = true }
+            // Head and as much body as is here go out together: one TLS record, one write.
+            while phase == .proxy && upstream != nil && pumpResponse() { progress = true }
         }
         if phase == .proxy, upstream != nil, reqBody != .none, reqBody != .done {
             if readClient() { progress = true }
             if phase == .proxy && pumpRequestBody() { progress = true }
         }
+        if !closed && flushClient() { progress = true }
         return progress
     }
 
@@ -236,6 +245,7 @@ final class ClientConnection {
         switch transport.read(into: b.writableBytes) {
         case .bytes(let n):
             b.writeIndex += n
+            readEventUnwanted = false // the event brought data: it was wanted
             lastClientRead = worker.now
             lastProgress = worker.now
             return true
@@ -654,6 +664,9 @@ final class ClientConnection {
             phase = .head
             deadline = worker.now + snapshot.idleTimeoutNs
             headStarted = 0
+            // The next request is usually not there yet: let epoll say when it is, rather than
+            // pay a read that fails. Bytes OpenSSL already holds are read at once.
+            readBlocked = !transport.hasBufferedInput
         }
     }
 
@@ -792,6 +805,10 @@ final class ClientConnection {
         }
         if !(outBuf?.isEmpty ?? true) || transport.readNeedsWritable { ev |= CLinux_EPOLLOUT }
         if transport.writeNeedsReadable { ev |= CLinux_EPOLLIN }
+        if ev & CLinux_EPOLLIN != 0 || !readEventUnwanted {
+            ev |= registered & CLinux_EPOLLIN // lazy removal, see readEventUnwanted
+        }
+        readEventUnwanted = false
         if ev != registered {
             worker.modify(fd: transport.fd, events: ev)
             registered = ev

@@ -88,7 +88,7 @@ struct Transport {
     /// Bytes already decrypted inside OpenSSL that epoll cannot see.
     var hasBufferedInput: Bool {
         guard let ssl else { return false }
-        return SSL_pending(ssl) > 0
+        return SSL_has_pending(ssl) == 1
     }
 
     /// Closes the socket. A TLS connection gets a best-effort close_notify first.
