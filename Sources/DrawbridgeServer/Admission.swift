@@ -8,18 +8,18 @@ enum Admission {
     case forward(upstream: Int)
     case respond(Int)
 
-    static func decide(head: RequestHead, snapshot: Snapshot) -> Admission {
+    /// `path` holds the normalised target; its first `pathLength` bytes are the path (no query).
+    static func decide(head: RequestHead, path: [UInt8], pathLength: Int, snapshot: Snapshot) -> Admission {
         let host = head.host ?? 0..<0 // HTTP/1.0 may omit Host: only any-host routes match
         let route: Int? = head.bytes.withUnsafeBytes { raw in
-            let target = raw[head.target]
-            let hostBytes = UnsafeRawBufferPointer(rebasing: raw[host])
-            if target.count == 1 && target.first == UInt8(ascii: "*") { // OPTIONS *: the host's root route answers
+            path.withUnsafeBytes { p in
+                // OPTIONS * is answered by the host's root route.
+                let isAsterisk = pathLength == 1 && p[0] == UInt8(ascii: "*")
                 let root: StaticString = "/"
-                return snapshot.config.routeTable.match(host: hostBytes, path: UnsafeRawBufferPointer(start: root.utf8Start, count: 1))
+                return snapshot.config.routeTable.match(
+                    host: UnsafeRawBufferPointer(rebasing: raw[host]),
+                    path: isAsterisk ? UnsafeRawBufferPointer(start: root.utf8Start, count: 1) : UnsafeRawBufferPointer(rebasing: p[0..<pathLength]))
             }
-            let pathEnd = target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
-            return snapshot.config.routeTable.match(host: hostBytes,
-                                                    path: UnsafeRawBufferPointer(rebasing: raw[target.startIndex..<pathEnd]))
         }
         guard let route else { return .respond(404) } // no route: nothing is forwarded by default
         return .forward(upstream: snapshot.routeUpstream[route])

@@ -30,6 +30,9 @@ final class ClientConnection {
     private var head = RequestHead()
     private var parser: RequestHeadParser
     private var headStarted: UInt64 = 0
+    /// The normalised request target: what routing judges and exactly what the upstream receives.
+    private var target: [UInt8] = []
+    private var pathLength = 0
     private var upstream: UpstreamConnection?
     private var upstreamIndex = 0
     enum BodyState: Equatable { case none, length(UInt64), chunked, done }
@@ -317,6 +320,7 @@ final class ClientConnection {
         beginRequestRecord()
         headStarted = 0
         snapshot = worker.snapshot
+        target.removeAll(keepingCapacity: true)
         keepAlive = head.keepAlive && !drainRequested
         retried = false
         responseStarted = false
@@ -348,7 +352,15 @@ final class ClientConnection {
                 }
             }
         }
-        switch Admission.decide(head: head, snapshot: snapshot) {
+        // Judge the path as the upstream will see it: decoded, dot segments resolved, once.
+        let normalized = head.bytes.withUnsafeBytes { raw in
+            PathNormalizer.normalize(UnsafeRawBufferPointer(rebasing: raw[head.target]), policy: snapshot.pathPolicy, into: &target)
+        }
+        switch normalized {
+        case .success(let n): pathLength = n
+        case .failure: target.removeAll(keepingCapacity: true); respondError(400, close: true); return
+        }
+        switch Admission.decide(head: head, path: target, pathLength: pathLength, snapshot: snapshot) {
         case .respond(let code):
             respondError(code, close: reqBody != .none && reqBody != .done)
         case .forward(let upstreamIndex):
@@ -405,7 +417,7 @@ final class ClientConnection {
         head.bytes.withUnsafeBytes { raw in
             ob.append(UnsafeRawBufferPointer(rebasing: raw[head.method]))
             ob.append(byte: 32)
-            ob.append(UnsafeRawBufferPointer(rebasing: raw[head.target]))
+            target.withUnsafeBytes { ob.append($0) } // exactly the path that was judged
             ob.append(" HTTP/1.1\r\n")
             for f in head.fields {
                 switch f.kind {
@@ -731,18 +743,23 @@ final class ClientConnection {
         if logged || !worker.accessLog.enabled { logged = true; return }
         logged = true
         if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
-        let pathEnd = head.bytes[head.target].firstIndex(of: UInt8(ascii: "?")) ?? head.target.upperBound
         let label: [UInt8]? = upstreamStart == 0 ? nil : upstreamLabel
+        // The judged path when there is one (never the query), else the raw target's path.
+        let useNormalized = !target.isEmpty
+        let rawPathEnd = head.bytes[head.target].firstIndex(of: UInt8(ascii: "?")) ?? head.target.upperBound
         head.bytes.withUnsafeBytes { raw in
-            peerIP.withUnsafeBytes { ip in
-              requestIdHex.withUnsafeBytes { rid in
-                worker.accessLog.log(AccessLog.Entry(
-                    requestId: rid, client: ip,
-                    method: UnsafeRawBufferPointer(rebasing: raw[head.method]),
-                    path: UnsafeRawBufferPointer(rebasing: raw[head.target.lowerBound..<pathEnd]),
-                    status: status, bytes: bytesSent, durationNs: worker.now - requestStart,
-                    upstream: label, upstreamNs: upstreamHeadAt > 0 ? upstreamHeadAt - upstreamStart : nil))
-              }
+            target.withUnsafeBytes { norm in
+                peerIP.withUnsafeBytes { ip in
+                    requestIdHex.withUnsafeBytes { rid in
+                        worker.accessLog.log(AccessLog.Entry(
+                            requestId: rid, client: ip,
+                            method: UnsafeRawBufferPointer(rebasing: raw[head.method]),
+                            path: useNormalized ? UnsafeRawBufferPointer(rebasing: norm[0..<pathLength])
+                                                : UnsafeRawBufferPointer(rebasing: raw[head.target.lowerBound..<rawPathEnd]),
+                            status: status, bytes: bytesSent, durationNs: worker.now - requestStart,
+                            upstream: label, upstreamNs: upstreamHeadAt > 0 ? upstreamHeadAt - upstreamStart : nil))
+                    }
+                }
             }
         }
     }

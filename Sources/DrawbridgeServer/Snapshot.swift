@@ -26,6 +26,9 @@ final class Snapshot {
     /// "Strict-Transport-Security: ...\r\n", added to every response over TLS.
     let hstsLine: [UInt8]
     let httpLimits: HTTPLimits
+    /// How request paths are normalised before routing (strict: encoded slash, backslash and
+    /// path parameters rejected; repeated slashes merged).
+    let pathPolicy = PathPolicy()
     let bufferSize: Int
     let headerTimeoutNs: UInt64, bodyTimeoutNs: UInt64, idleTimeoutNs: UInt64, sendTimeoutNs: UInt64
     let connectTimeoutNs: UInt64, responseTimeoutNs: UInt64
