@@ -122,12 +122,15 @@ import Testing
         #expect(PasswordHash.verify("hunter2", against: p))
     }
 
-    /// A fixed string from an independent implementation (Python hashlib.pbkdf2_hmac, base64url).
-    @Test func verifiesKnownPBKDF2String() {
-        // salt = "0123456789abcdef", password = "password", i = 1000, 32-byte hash.
-        let encoded = "$pbkdf2-sha256$i=1000$MDEyMzQ1Njc4OWFiY2RlZg$" + Base64URL.encode(
-            try! PBKDF2.sha256(password: Array("password".utf8), salt: Array("0123456789abcdef".utf8), iterations: 1000, length: 32))
+    /// Fixed strings computed independently (Python hashlib.pbkdf2_hmac / hashlib.scrypt,
+    /// base64url without padding), salt "0123456789abcdef", password "password".
+    @Test(arguments: [
+        "$pbkdf2-sha256$i=1000$MDEyMzQ1Njc4OWFiY2RlZg$hRRjgXWkW8ResfIvBP99J_T4vkgEmMRV_0tJTOjR59I",
+        "$scrypt$ln=10,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$ZEBCzLptWM7dhpNJDU2HbQ945ovKHmVEozHkePPbSqw",
+    ])
+    func verifiesKnownStrings(_ encoded: String) {
         #expect(PasswordHash.verify("password", against: encoded))
+        #expect(!PasswordHash.verify("Password", against: encoded))
     }
 
     static let good = "$pbkdf2-sha256$i=1000$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
