@@ -7,6 +7,12 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <openssl/pem.h>
+#include <openssl/kdf.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/crypto.h>
 
 static inline long COpenSSL_set_tlsext_host_name(SSL *ssl, const char *name) {
     return SSL_set_tlsext_host_name(ssl, name);
@@ -23,4 +29,9 @@ static inline long COpenSSL_CTX_set_max_proto(SSL_CTX *ctx, int v) { return SSL_
 static inline long COpenSSL_set_min_proto(SSL *ssl, int v) { return SSL_set_min_proto_version(ssl, v); }
 static inline long COpenSSL_set_max_proto(SSL *ssl, int v) { return SSL_set_max_proto_version(ssl, v); }
 static inline long COpenSSL_session_reused(SSL *ssl) { return SSL_session_reused(ssl); }
+// DrawbridgeCrypto: composite macros Swift cannot import.
+static inline int COpenSSL_EVP_PKEY_PUBLIC_KEY(void) { return EVP_PKEY_PUBLIC_KEY; }
+static inline int COpenSSL_EVP_CTRL_GCM_GET_TAG(void) { return EVP_CTRL_GCM_GET_TAG; }
+static inline int COpenSSL_EVP_CTRL_GCM_SET_TAG(void) { return EVP_CTRL_GCM_SET_TAG; }
+static inline int COpenSSL_EVP_CTRL_GCM_SET_IVLEN(void) { return EVP_CTRL_GCM_SET_IVLEN; }
 #endif
