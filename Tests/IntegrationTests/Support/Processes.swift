@@ -22,6 +22,24 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
+/// Every child started by the tests, killed when the test process exits (shared fixtures live
+/// in statics, which are never deinitialised).
+enum ChildRegistry {
+    nonisolated(unsafe) private static var pids: Set<Int32> = []
+    private static let lock = NSLock()
+    private static let installed: Void = { atexit { ChildRegistry.killAll() } }()
+
+    static func add(_ pid: Int32) {
+        _ = installed
+        lock.lock(); pids.insert(pid); lock.unlock()
+    }
+    static func remove(_ pid: Int32) { lock.lock(); pids.remove(pid); lock.unlock() }
+    static func killAll() {
+        lock.lock(); let all = pids; lock.unlock()
+        for p in all { kill(p, SIGKILL) }
+    }
+}
+
 /// A child process with its output captured to files, stopped when the test is done.
 final class ChildProcess: @unchecked Sendable {
     let process = Process()
@@ -40,6 +58,7 @@ final class ChildProcess: @unchecked Sendable {
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)
         try process.run()
+        ChildRegistry.add(process.processIdentifier)
     }
 
     var stdout: String { (try? String(contentsOf: outURL, encoding: .utf8)) ?? "" }
@@ -74,6 +93,7 @@ final class ChildProcess: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        ChildRegistry.remove(process.processIdentifier)
     }
 
     /// Resident memory in KiB, from /proc.
