@@ -316,6 +316,7 @@ final class ClientConnection {
     }
 
     private func startRequest() {
+        trimmed = false
         inBuf!.consume(head.headLength)
         beginRequestRecord()
         headStarted = 0
@@ -784,6 +785,19 @@ final class ClientConnection {
             drive()
         }
     }
+
+    /// Called by the sweep: a keep-alive connection idle for a second gives back the storage of
+    /// its last request and response heads (busy connections keep it, so requests don't allocate).
+    func trimIfIdle(now: UInt64) {
+        guard phase == .head, headStarted == 0, !trimmed, now &- lastProgress > 1_000_000_000,
+              inBuf == nil, outBuf == nil else { return }
+        head = RequestHead()
+        respHead = ResponseHead()
+        target = []
+        upstreamLabel = []
+        trimmed = true
+    }
+    private var trimmed = false
 
     func beginDrain() {
         drainRequested = true

@@ -159,7 +159,7 @@ final class Worker {
         for i in 0..<handlers.count {
             guard let h = handlers[i] else { continue }
             switch h {
-            case .client(let c): if c.deadline <= now { c.timedOut() }
+            case .client(let c): if c.deadline <= now { c.timedOut() } else { c.trimIfIdle(now: now) }
             case .redirect(let r): if r.deadline <= now { r.close() }
             case .upstream(let u): if u.owner == nil && u.deadline <= now { u.pool.discard(u) }
             default: break
