@@ -137,6 +137,20 @@ import Testing
         #expect(names[0] != names[1] && names[1] != names[2])
     }
 
+    @Test func leastConnectionsAvoidsTheBusyServer() throws {
+        let a = try Upstream(name: "a"), b = try Upstream(name: "b")
+        let gw = try GatewayFixture(upstreams: [a, b],
+            upstreamsJSON: "{ app: { servers: [\"127.0.0.1:\(a.port)\", \"127.0.0.1:\(b.port)\"], balance: \"least_connections\" } }")
+        let slow = try gw.client()
+        try slow.send("GET /slow/1500 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        usleep(300_000)
+        // While one server holds the slow request, every other request goes to the idle one.
+        var names: [String] = []
+        for _ in 0..<4 { names.append(try Echo.from(try gw.get("/")).name) }
+        let busy = try Echo.from(try slow.readResponse()).name
+        #expect(names.count == 4 && names.allSatisfy { $0 != busy }, "busy \(busy), others \(names)")
+    }
+
     @Test func upstreamTooSlowGives504AndServingContinues() throws {
         let up = try Upstream()
         let gw = try GatewayFixture(upstreams: [up], extra: "timeouts: { upstreamResponseSeconds: 1 },")
