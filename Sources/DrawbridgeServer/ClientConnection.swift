@@ -670,7 +670,12 @@ final class ClientConnection {
                 u.pool.abandon(u)
             }
         }
-        if !keepAlive || (reqBody != .done && reqBody != .none) {
+        endExchange(closing: !keepAlive || (reqBody != .done && reqBody != .none))
+    }
+
+    /// After a response: close once it is sent, or wait for the next request on this connection.
+    private func endExchange(closing: Bool) {
+        if closing {
             phase = .closing
             deadline = worker.now + snapshot.sendTimeoutNs
         } else {
@@ -678,7 +683,8 @@ final class ClientConnection {
             deadline = worker.now + snapshot.idleTimeoutNs
             headStarted = 0
             // The next request is usually not there yet: let epoll say when it is, rather than
-            // pay a read that fails. Bytes OpenSSL already holds are read at once.
+            // pay a read that fails. Bytes OpenSSL already holds, or a pipelined request already
+            // in inBuf, are handled at once.
             readBlocked = !transport.hasBufferedInput
         }
     }
@@ -706,14 +712,7 @@ final class ClientConnection {
         bytesSent = UInt64(body.count)
         resp = .done
         logRequest()
-        if closing {
-            phase = .closing
-            deadline = worker.now + snapshot.sendTimeoutNs
-        } else {
-            phase = .head
-            deadline = worker.now + snapshot.idleTimeoutNs
-            headStarted = 0
-        }
+        endExchange(closing: closing)
     }
 
     private func upstreamFailed(connectFailed: Bool) {

@@ -27,7 +27,10 @@ struct TestFailure: Error, CustomStringConvertible {
 enum ChildRegistry {
     nonisolated(unsafe) private static var pids: Set<Int32> = []
     private static let lock = NSLock()
-    private static let installed: Void = { atexit { ChildRegistry.killAll() } }()
+    private static let installed: Void = {
+        signal(SIGPIPE, SIG_IGN) // a child closing a pipe or socket must not kill the test process
+        atexit { ChildRegistry.killAll() }
+    }()
 
     static func add(_ pid: Int32) {
         _ = installed

@@ -21,7 +21,11 @@ final class RawClient {
     private(set) var closedByPeer = false
 
     /// tlsVersion: force one protocol version (e.g. TLS1_1_VERSION) to test refusals.
+    /// A peer that closes while we write must fail the write, not kill the test process.
+    private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
     init(port: UInt16, tls: Bool = true, serverName: String? = "localhost", tlsVersion: Int32? = nil, timeout: Double = 10) throws {
+        _ = Self.ignoreSIGPIPE
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
