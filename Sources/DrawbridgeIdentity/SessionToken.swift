@@ -1,0 +1,81 @@
+import DrawbridgeCrypto
+
+/// Why a session cookie was refused, for the audit log only (the client just gets 401).
+public enum SessionRejection: Error, Hashable, Sendable {
+    /// Too long, or not strict unpadded Base64URL.
+    case malformedEncoding
+    /// Shorter than version + key id + nonce + tag.
+    case truncated
+    case unsupportedVersion(UInt8)
+    case unknownKeyId(UInt8)
+    /// The AES-GCM tag did not verify: tampered, truncated inside, or sealed under another key.
+    case authenticationFailed
+    /// Authentic but undecodable or inconsistent claims (would mean a bug or a leaked key).
+    case malformedClaims
+    case expired
+}
+
+public enum SessionSealError: Error, Hashable, Sendable {
+    /// A user id, org id or provider name is longer than the layout allows.
+    case claimTooLong
+}
+
+/// The sealed session cookie value:
+///
+///     Base64URL( version(1) | keyId(1) | nonce(12) | AES-256-GCM(claims) | tag(16) )
+///
+/// with AAD = version | keyId | "drawbridge-session-v1", so the header bytes cannot be swapped
+/// without failing authentication and the ciphertext cannot be replayed as another kind of token
+/// sealed under the same key.
+public enum SessionToken {
+    public static let version: UInt8 = 1
+    static let context = Array("drawbridge-session-v1".utf8)
+    static let headerSize = 2
+    static let minimumSize = headerSize + AESGCM.nonceSize + AESGCM.tagSize
+    /// Browsers cap a cookie at about 4 KiB; refuse anything longer before decoding it.
+    public static let maxEncodedLength = 4096
+
+    public static func seal(_ claims: SessionClaims, with ring: SessionKeyRing) throws(SessionSealError) -> String {
+        guard let plaintext = ClaimsCodec.encode(claims) else { throw .claimTooLong }
+        let key = ring.current
+        let header = [version, key.id]
+        // The ring only holds 32-byte keys, so sealing cannot fail on input; a failure is OpenSSL's.
+        guard let sealed = try? AESGCM.sealCombined(key: key.material, plaintext: plaintext, aad: header + context) else {
+            fatalError("AES-GCM seal failed with a valid key")
+        }
+        return Base64URL.encode(header + sealed)
+    }
+
+    public static func open(_ cookie: String, with ring: SessionKeyRing, now: UInt64) -> Result<SessionClaims, SessionRejection> {
+        // Bound the work an unauthenticated client can make us do.
+        guard cookie.utf8.count <= maxEncodedLength, let raw = Base64URL.decode(cookie) else {
+            return .failure(.malformedEncoding)
+        }
+        return open(raw: raw, with: ring, now: now)
+    }
+
+    /// For callers holding the cookie value as bytes (e.g. straight from the header buffer).
+    public static func open(_ cookie: some Collection<UInt8>, with ring: SessionKeyRing, now: UInt64) -> Result<SessionClaims, SessionRejection> {
+        guard cookie.count <= maxEncodedLength else { return .failure(.malformedEncoding) }
+        // Invalid UTF-8 turns into U+FFFD, which the strict Base64URL decoder refuses.
+        return open(String(decoding: cookie, as: UTF8.self), with: ring, now: now)
+    }
+
+    static func open(raw: [UInt8], with ring: SessionKeyRing, now: UInt64) -> Result<SessionClaims, SessionRejection> {
+        guard raw.count >= minimumSize else { return .failure(.truncated) }
+        guard raw[0] == version else { return .failure(.unsupportedVersion(raw[0])) }
+        guard let key = ring.key(id: raw[1]) else { return .failure(.unknownKeyId(raw[1])) }
+        let header = Array(raw[0..<headerSize])
+        guard let plaintext = try? AESGCM.openCombined(key: key.material, combined: Array(raw[headerSize...]),
+                                                       aad: header + context) else {
+            return .failure(.authenticationFailed)
+        }
+        guard let claims = ClaimsCodec.decode(plaintext),
+              claims.issuedAt <= claims.lastSeen, claims.lastSeen <= claims.expiresAt else {
+            return .failure(.malformedClaims)
+        }
+        // Absolute expiry is inside the token: refuse it before anything touches the directory.
+        guard now < claims.expiresAt else { return .failure(.expired) }
+        return .success(claims)
+    }
+}
