@@ -422,6 +422,8 @@ final class ClientConnection {
             ob.append(" HTTP/1.1\r\n")
             for f in head.fields {
                 switch f.kind {
+                case .other where SpoofableHeaders.matches(UnsafeRawBufferPointer(rebasing: raw[f.name])):
+                    break // identity the client claims for itself, or a method override: never passed on
                 case .other, .host:
                     ob.append(UnsafeRawBufferPointer(rebasing: raw[f.name]))
                     ob.append(": ")

@@ -59,6 +59,20 @@ import Testing
         #expect(e.header("X-Kept") == "yes")
     }
 
+    static let spoofed = ["X-Drawbridge-User", "x-drawbridge-org", "X-DRAWBRIDGE-ROLES", "X-Forwarded-User", "x-remote-user",
+                          "Remote-User", "X-Auth-Request-Email", "X-HTTP-Method-Override", "x-http-method", "X-Method-Override"]
+
+    @Test func spoofableIdentityAndMethodOverrideHeadersAreRemoved() throws {
+        let up = try Upstream()
+        let gw = try GatewayFixture(upstreams: [up])
+        let headers = Self.spoofed.map { "\($0): attacker\r\n" }.joined()
+            + "X-Drawbridge-User: second\r\nX-Remote-Username: kept\r\nX-Drawbridgeish: kept\r\n"
+        let e = try Echo.from(try gw.get("/", headers: headers))
+        for name in Self.spoofed { #expect(e.header(name) == nil, "\(name) reached the upstream") }
+        #expect(e.method == "GET")
+        #expect(e.header("X-Remote-Username") == "kept" && e.header("X-Drawbridgeish") == "kept")
+    }
+
     @Test func chunkedBothWaysAndCloseDelimited() throws {
         let up = try Upstream()
         let gw = try GatewayFixture(upstreams: [up])
