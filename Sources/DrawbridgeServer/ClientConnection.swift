@@ -395,6 +395,15 @@ final class ClientConnection {
             if u.inBuf == nil { u.inBuf = worker.buffers.take() }
             if u.outBuf == nil { u.outBuf = worker.buffers.take() }
             u.inBuf!.clear()
+            // The rewritten head repeats Host (X-Forwarded-Host) and adds the gateway's fields:
+            // refuse a head that would not fit rather than write past the buffer.
+            let need = head.headLength + (head.host?.count ?? 0) + 512
+            guard u.outBuf!.reserve(need) else {
+                upstream = nil
+                u.pool.abandon(u)
+                respondError(431, close: true)
+                return
+            }
             writeUpstreamHead(u.outBuf!)
             if head.expectContinue && reqBody != .none && reqBody != .done && !retried {
                 let ob = ensureOut()
@@ -413,8 +422,8 @@ final class ClientConnection {
 
     /// The request head for the upstream: hop-by-hop and client-sent forwarding headers removed,
     /// framing re-stated, X-Forwarded-* and X-Request-Id set by the gateway.
+    /// The caller has reserved room for the head, the repeated Host and 512 bytes of added fields.
     private func writeUpstreamHead(_ ob: IOBuffer) {
-        _ = ob.reserve(head.headLength + 1024)
         head.bytes.withUnsafeBytes { raw in
             ob.append(UnsafeRawBufferPointer(rebasing: raw[head.method]))
             ob.append(byte: 32)

@@ -49,6 +49,8 @@ final class IOBuffer {
     }
 
     @inline(__always) func append(_ bytes: UnsafeRawBufferPointer) {
+        // Callers reserve first; this is the last line of defence against a heap overflow.
+        precondition(bytes.count <= writable, "IOBuffer overflow")
         (base + writeIndex).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         writeIndex += bytes.count
     }
@@ -59,6 +61,7 @@ final class IOBuffer {
         append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
     @inline(__always) func append(byte: UInt8) {
+        precondition(writeIndex < capacity, "IOBuffer overflow")
         base.storeBytes(of: byte, toByteOffset: writeIndex, as: UInt8.self)
         writeIndex += 1
     }

@@ -83,6 +83,15 @@ import Testing
         #expect(up.requestCount == before + 1, "the upstream saw the rejected request")
     }
 
+    @Test func hugeHostCannotOverflowTheRewrittenHead() throws {
+        let (_, gw) = Self.shared
+        // X-Forwarded-Host repeats Host: a 30 KB Host makes the upstream head larger than the client's.
+        let host = String(repeating: "a", count: 30_000) + ".example"
+        let r = try gw.request("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+        #expect(r.status == 431)
+        #expect(try gw.get("/still-serving").status == 200)
+    }
+
     @Test func validFormsStillPass() throws {
         let (_, gw) = Self.shared
         for raw in ["GET / HTTP/1.0\r\nHost: a\r\n\r\n",
