@@ -38,6 +38,7 @@ final class ClientConnection {
     enum BodyState: Equatable { case none, length(UInt64), chunked, done }
     private var reqBody = BodyState.none
     private var reqDecoder: ChunkedDecoder
+    private var chunkedBodyBytes: UInt64 = 0
     private var respHead = ResponseHead()
     private var respParser: ResponseHeadParser
     enum ResponseState: Equatable { case awaitingHead, length(UInt64), chunked, untilClose, done }
@@ -328,7 +329,7 @@ final class ClientConnection {
         switch head.framing {
         case .none: reqBody = .none
         case .contentLength(let n): reqBody = n == 0 ? .done : .length(n)
-        case .chunked: reqBody = .chunked; reqDecoder.reset()
+        case .chunked: reqBody = .chunked; reqDecoder.reset(); chunkedBodyBytes = 0
         }
 
         // Absolute-form whose authority differs from Host: routing would judge one host and reach another.
@@ -491,7 +492,13 @@ final class ClientConnection {
             if left == 0 { bodyDoneAt = worker.now }
             return true
         case .chunked:
-            let (end, consumed, _) = BodyCopy.dechunk(&reqDecoder, from: ib, to: ob, rechunk: true)
+            let (end, consumed, data) = BodyCopy.dechunk(&reqDecoder, from: ib, to: ob, rechunk: true)
+            chunkedBodyBytes += UInt64(data)
+            let maxBody = snapshot.config.limits.maxRequestBodyBytes
+            if maxBody > 0 && chunkedBodyBytes > UInt64(maxBody) { // the limit holds for chunked bodies too
+                if responseStarted { abortBoth() } else { respondError(413, close: true) }
+                return true
+            }
             switch end {
             case .end:
                 reqBody = .done

@@ -51,6 +51,10 @@ import Testing
         #expect(r.status == 413)
         #expect(up.requestCount == before)
         #expect(try gw.request("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\nConnection: close\r\n\r\n" + String(repeating: "x", count: 100)).status == 200)
+        // The same limit for a chunked body, whose size is only known as it arrives.
+        let chunked = try gw.request("POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     + "64\r\n" + String(repeating: "y", count: 100) + "\r\n1\r\nz\r\n0\r\n\r\n")
+        #expect(chunked.status == 413)
     }
 
     @Test func headAnd304KeepTheirLengthWithoutBody() throws {
