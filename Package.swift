@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "DrawbridgeServer",
                 dependencies: ["CLinux", "COpenSSL", "CTLSSupport", "DrawbridgeHTTP", "DrawbridgeConfig"],
                 path: "Sources/DrawbridgeServer", swiftSettings: hotPath),
-        .executableTarget(name: "drawbridge", dependencies: ["DrawbridgeServer", "DrawbridgeConfig"],
+        .executableTarget(name: "drawbridge", dependencies: ["DrawbridgeServer", "DrawbridgeConfig", "DrawbridgeCrypto"],
                           path: "Sources/drawbridge"),
         .executableTarget(name: "whoami", dependencies: ["CLinux"], path: "Sources/whoami"),
         .testTarget(name: "DrawbridgeHTTPTests", dependencies: ["DrawbridgeHTTP"]),
@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "DrawbridgeIdentityTests", dependencies: ["DrawbridgeIdentity"]),
         .testTarget(name: "DrawbridgeCryptoTests", dependencies: ["DrawbridgeCrypto"],
                     resources: [.copy("Vectors")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["COpenSSL", "CLinux"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["COpenSSL", "CLinux", "DrawbridgeCrypto"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,3 +1,4 @@
+import DrawbridgeCrypto
 import DrawbridgeServer
 import Foundation
 
@@ -6,6 +7,8 @@ let usage = """
 usage: drawbridge [serve] [--config DIR]     start the gateway (default configuration directory: conf)
        drawbridge check-config [--config DIR]
                                              validate the configuration and exit (0: valid, 1: invalid)
+       drawbridge hash-password [--pbkdf2]   read a password from standard input, print its hash
+                                             (scrypt N=2^15 r=8 p=1 by default; PBKDF2-SHA256 600,000 rounds)
        drawbridge help
 
 """
@@ -26,6 +29,28 @@ if let first = args.first, !first.hasPrefix("-") {
     args.removeFirst()
 }
 var configDir = ProcessInfo.processInfo.environment["DRAWBRIDGE_CONFIG"] ?? "conf"
+
+if command == "hash-password" {
+    var scheme = PasswordHash.Scheme.scrypt()
+    for a in args {
+        switch a {
+        case "--pbkdf2": scheme = .pbkdf2SHA256()
+        default: fail("drawbridge hash-password: unknown argument '\(a)'\n" + usage)
+        }
+    }
+    // One line from standard input (a pipe or a typed line); never from the command line, where
+    // it would land in shell history and in the process list.
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        fail("drawbridge hash-password: no password on standard input", code: 1)
+    }
+    do {
+        print(try PasswordHash.hash(line, scheme: scheme))
+        exit(0)
+    } catch {
+        fail("drawbridge hash-password: \(error)", code: 1)
+    }
+}
+
 while !args.isEmpty {
     let a = args.removeFirst()
     switch a {

@@ -1,3 +1,4 @@
+import DrawbridgeCrypto
 import Foundation
 import Glibc
 import Testing
@@ -74,5 +75,29 @@ import Testing
         try gw.write(routesJSON: "[ { pathPrefix: \"/\", upstream: \"ghost\" } ]")
         let bad2 = try run(Binaries.drawbridge, ["check-config", "--config", gw.dir])
         #expect(bad2.status == 1 && bad2.err.contains("routes[0].upstream") && bad2.err.contains("ghost"))
+    }
+}
+
+@Suite struct CLITests {
+    @Test(arguments: [[], ["--pbkdf2"]])
+    func hashPasswordReadsStdinAndPrintsAVerifiableHash(_ flags: [String]) throws {
+        let r = try run(Binaries.drawbridge, ["hash-password"] + flags, stdin: Data("correct horse\n".utf8))
+        #expect(r.status == 0, "\(r.err)")
+        let hash = r.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(hash.hasPrefix(flags.isEmpty ? "$scrypt$" : "$pbkdf2-sha256$"))
+        #expect(PasswordHash.verify("correct horse", against: hash))
+        #expect(!PasswordHash.verify("correct horse ", against: hash))
+        #expect(!r.out.contains("correct horse"))
+    }
+
+    @Test func hashPasswordRefusesEmptyInputAndUnknownFlags() throws {
+        #expect(try run(Binaries.drawbridge, ["hash-password"], stdin: Data()).status == 1)
+        let bad = try run(Binaries.drawbridge, ["hash-password", "--md5"], stdin: Data("x\n".utf8))
+        #expect(bad.status == 2 && bad.err.contains("--md5"))
+    }
+
+    @Test func unknownCommandIsNamed() throws {
+        let r = try run(Binaries.drawbridge, ["frobnicate"])
+        #expect(r.status == 2 && r.err.contains("frobnicate"))
     }
 }
