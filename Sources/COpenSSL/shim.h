@@ -29,6 +29,7 @@ static inline long COpenSSL_CTX_set_max_proto(SSL_CTX *ctx, int v) { return SSL_
 static inline long COpenSSL_set_min_proto(SSL *ssl, int v) { return SSL_set_min_proto_version(ssl, v); }
 static inline long COpenSSL_set_max_proto(SSL *ssl, int v) { return SSL_set_max_proto_version(ssl, v); }
 static inline long COpenSSL_session_reused(SSL *ssl) { return SSL_session_reused(ssl); }
+static inline const char *COpenSSL_servername(const SSL *ssl) { return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name); }
 // DrawbridgeCrypto: composite macros Swift cannot import.
 static inline int COpenSSL_EVP_PKEY_PUBLIC_KEY(void) { return EVP_PKEY_PUBLIC_KEY; }
 static inline int COpenSSL_EVP_CTRL_GCM_GET_TAG(void) { return EVP_CTRL_GCM_GET_TAG; }

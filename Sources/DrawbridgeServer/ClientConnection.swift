@@ -18,6 +18,8 @@ final class ClientConnection {
     enum Phase { case handshake, head, proxy, tunnel, closing }
     private(set) var phase = Phase.handshake
     private var handshakeWantsWrite = false
+    /// The server name the client asked for in the TLS handshake (lowercase), empty without SNI.
+    private var sni: [UInt8] = []
     private var readBlocked = false
     private var peerEOF = false
     private var lingering = false
@@ -120,6 +122,12 @@ final class ClientConnection {
         case .done:
             phase = .head
             deadline = worker.now + snapshot.idleTimeoutNs
+            if let ssl = transport.ssl, let name = COpenSSL_servername(ssl) {
+                var p = name
+                // Folded the same way as Host bytes below (| 0x20: letters to lowercase; digits, '-' and '.' unchanged).
+                while p.pointee != 0 { sni.append(UInt8(bitPattern: p.pointee) | 0x20); p += 1 }
+                if sni.last == UInt8(ascii: ".") { sni.removeLast() }
+            }
             return true
         case .wantRead: handshakeWantsWrite = false; return false
         case .wantWrite: handshakeWantsWrite = true; return false
@@ -336,6 +344,11 @@ final class ClientConnection {
         if let a = head.absoluteAuthority, let h = head.host, !sameHost(a, h) {
             respondError(400, close: true); return
         }
+        // Host must name the host the TLS session was opened for: a request for another host on
+        // this connection would be routed (and judged) as that host (domain fronting).
+        if !sni.isEmpty, !hostMatchesSNI(head.host) {
+            respondError(421, close: true); return
+        }
         let maxBody = snapshot.config.limits.maxRequestBodyBytes
         if maxBody > 0, case .contentLength(let n) = head.framing, n > UInt64(maxBody) {
             respondError(413, close: true); return
@@ -368,6 +381,23 @@ final class ClientConnection {
         case .forward(let upstreamIndex):
             self.upstreamIndex = upstreamIndex
             connectUpstream(excluding: -1)
+        }
+    }
+
+    /// Host without its port and trailing dot, compared ASCII case-insensitively with the SNI.
+    private func hostMatchesSNI(_ host: Range<Int>?) -> Bool {
+        guard let host else { return true } // HTTP/1.0 without Host: routed as no host, only any-host routes match
+        return head.bytes.withUnsafeBufferPointer { p in
+            var end = host.upperBound
+            if p[host.lowerBound] != UInt8(ascii: "[") { // an IP literal never equals a server name
+                var i = host.upperBound - 1
+                while i > host.lowerBound && p[i] >= UInt8(ascii: "0") && p[i] <= UInt8(ascii: "9") { i -= 1 }
+                if i < host.upperBound - 1 && p[i] == UInt8(ascii: ":") { end = i }
+            }
+            if end > host.lowerBound && p[end - 1] == UInt8(ascii: ".") { end -= 1 }
+            if end - host.lowerBound != sni.count { return false }
+            for k in 0..<sni.count where (p[host.lowerBound + k] | 0x20) != sni[k] { return false }
+            return true
         }
     }
 

@@ -8,6 +8,7 @@ enum GatewayResponses {
         case 408: return "Request Timeout"
         case 413: return "Content Too Large"
         case 414: return "URI Too Long"
+        case 421: return "Misdirected Request"
         case 431: return "Request Header Fields Too Large"
         case 502: return "Bad Gateway"
         case 503: return "Service Unavailable"
@@ -19,7 +20,7 @@ enum GatewayResponses {
 
     private static let bodies: [Int: [UInt8]] = {
         var d: [Int: [UInt8]] = [:]
-        for c in [308, 400, 404, 408, 413, 414, 431, 502, 503, 504, 505] {
+        for c in [308, 400, 404, 408, 413, 414, 421, 431, 502, 503, 504, 505] {
             d[c] = Array("\(c) \(reason(c))\n".utf8)
         }
         return d
