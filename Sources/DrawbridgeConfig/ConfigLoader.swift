@@ -233,14 +233,15 @@ struct Validator {
         guard let value = top.value("limits"),
               let limits = ObjectReader(value, path: "limits", known: keys, issues: issues)
         else { return LimitsConfig() }
+        let d = LimitsConfig()
         return LimitsConfig(
-            maxRequestLineBytes: limits.int("maxRequestLineBytes", default: 8192, range: 256...1_048_576),
-            maxHeaderBytes: limits.int("maxHeaderBytes", default: 32768, range: 1024...1_048_576),
-            maxHeaderCount: limits.int("maxHeaderCount", default: 100, range: 1...10_000),
-            maxChunkLineBytes: limits.int("maxChunkLineBytes", default: 1024, range: 16...65_536),
-            maxTrailerBytes: limits.int("maxTrailerBytes", default: 8192, range: 0...1_048_576),
-            maxRequestBodyBytes: limits.int64("maxRequestBodyBytes", default: 0, range: 0...Int64.max),
-            maxConnectionsPerWorker: limits.int("maxConnectionsPerWorker", default: 10000, range: 1...1_000_000))
+            maxRequestLineBytes: limits.int("maxRequestLineBytes", default: d.maxRequestLineBytes, range: 256...1_048_576),
+            maxHeaderBytes: limits.int("maxHeaderBytes", default: d.maxHeaderBytes, range: 1024...1_048_576),
+            maxHeaderCount: limits.int("maxHeaderCount", default: d.maxHeaderCount, range: 1...10_000),
+            maxChunkLineBytes: limits.int("maxChunkLineBytes", default: d.maxChunkLineBytes, range: 16...65_536),
+            maxTrailerBytes: limits.int("maxTrailerBytes", default: d.maxTrailerBytes, range: 0...1_048_576),
+            maxRequestBodyBytes: limits.int64("maxRequestBodyBytes", default: d.maxRequestBodyBytes, range: 0...Int64.max),
+            maxConnectionsPerWorker: limits.int("maxConnectionsPerWorker", default: d.maxConnectionsPerWorker, range: 1...1_000_000))
     }
 
     private func timeoutsSection(_ top: ObjectReader) -> TimeoutsConfig {

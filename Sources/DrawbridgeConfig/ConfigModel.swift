@@ -1,3 +1,4 @@
+import DrawbridgeHTTP
 import Foundation
 
 /// A validated gateway configuration. Produced by `ConfigLoader`; all file paths are absolute.
@@ -154,7 +155,8 @@ public struct HSTSConfig: Sendable, Equatable {
     }
 }
 
-/// Request-parsing and connection limits (this module's own type; DrawbridgeHTTP may map it).
+/// Request-parsing and connection limits. The parsing defaults are DrawbridgeHTTP's own, so there
+/// is one place that says what a safe default is.
 public struct LimitsConfig: Sendable, Equatable {
     public var maxRequestLineBytes: Int
     public var maxHeaderBytes: Int
@@ -165,9 +167,12 @@ public struct LimitsConfig: Sendable, Equatable {
     public var maxRequestBodyBytes: Int64
     public var maxConnectionsPerWorker: Int
 
-    public init(maxRequestLineBytes: Int = 8192, maxHeaderBytes: Int = 32768, maxHeaderCount: Int = 100,
-                maxChunkLineBytes: Int = 1024, maxTrailerBytes: Int = 8192, maxRequestBodyBytes: Int64 = 0,
-                maxConnectionsPerWorker: Int = 10000) {
+    public init(maxRequestLineBytes: Int = HTTPLimits().maxRequestLineBytes,
+                maxHeaderBytes: Int = HTTPLimits().maxHeaderBytes,
+                maxHeaderCount: Int = HTTPLimits().maxHeaderCount,
+                maxChunkLineBytes: Int = HTTPLimits().maxChunkLineBytes,
+                maxTrailerBytes: Int = HTTPLimits().maxTrailerBytes,
+                maxRequestBodyBytes: Int64 = 0, maxConnectionsPerWorker: Int = 10000) {
         self.maxRequestLineBytes = maxRequestLineBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderCount = maxHeaderCount
@@ -175,6 +180,13 @@ public struct LimitsConfig: Sendable, Equatable {
         self.maxTrailerBytes = maxTrailerBytes
         self.maxRequestBodyBytes = maxRequestBodyBytes
         self.maxConnectionsPerWorker = maxConnectionsPerWorker
+    }
+
+    /// The parsing limits as the HTTP parsers take them.
+    public var http: HTTPLimits {
+        HTTPLimits(maxRequestLineBytes: maxRequestLineBytes, maxHeaderBytes: maxHeaderBytes,
+                   maxHeaderCount: maxHeaderCount, maxChunkLineBytes: maxChunkLineBytes,
+                   maxTrailerBytes: maxTrailerBytes)
     }
 }
 

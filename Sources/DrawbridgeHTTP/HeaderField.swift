@@ -13,3 +13,13 @@ public struct HeaderField: Sendable, Equatable {
         self.kind = kind
     }
 }
+
+extension HeaderField {
+    /// Value range of the first of `fields` named `lowercaseName` (ASCII case-insensitive).
+    static func firstValue(named lowercaseName: StaticString, in fields: [HeaderField], of bytes: [UInt8]) -> Range<Int>? {
+        bytes.withUnsafeBytes { b in
+            for f in fields where ASCII.equalsCaseInsensitive(b, f.name, lowercaseName) { return f.value }
+            return nil
+        }
+    }
+}

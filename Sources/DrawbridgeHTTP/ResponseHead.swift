@@ -31,17 +31,15 @@ public struct ResponseHead: Sendable {
         hasOtherTransferCodings = false
     }
 
-    /// Empties the head, keeping the capacity of `bytes` and `fields`.
+    /// Empties the head, keeping the capacity of `bytes` and `fields`. Every other property goes
+    /// back to `init()`'s value, so a property added later cannot survive into the next message.
     public mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
-        fields.removeAll(keepingCapacity: true)
-        headLength = 0
-        version = .http11
-        status = 0
-        reasonPhrase = 0..<0
-        framing = .none
-        keepAlive = false
-        hasOtherTransferCodings = false
+        var keptBytes = bytes, keptFields = fields
+        self = ResponseHead()  // drops the other reference first, so emptying below copies nothing
+        keptBytes.removeAll(keepingCapacity: true)
+        keptFields.removeAll(keepingCapacity: true)
+        bytes = keptBytes
+        fields = keptFields
     }
 
     /// The bytes of `r`.
@@ -49,9 +47,6 @@ public struct ResponseHead: Sendable {
 
     /// Value of the first field with that name (ASCII case-insensitive); `lowercaseName` must be lowercase.
     public func fieldValue(named lowercaseName: StaticString) -> Range<Int>? {
-        bytes.withUnsafeBytes { b in
-            for f in fields where ASCII.equalsCaseInsensitive(b, f.name, lowercaseName) { return f.value }
-            return nil
-        }
+        HeaderField.firstValue(named: lowercaseName, in: fields, of: bytes)
     }
 }

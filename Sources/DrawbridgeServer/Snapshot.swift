@@ -62,9 +62,7 @@ final class Snapshot {
         routeUpstream = config.routes.map { index[$0.upstream] ?? 0 }
         hstsLine = Array("Strict-Transport-Security: \(config.hsts.headerValue)\r\n".utf8)
         let l = config.limits
-        httpLimits = HTTPLimits(maxRequestLineBytes: l.maxRequestLineBytes, maxHeaderBytes: l.maxHeaderBytes,
-                                maxHeaderCount: l.maxHeaderCount, maxChunkLineBytes: l.maxChunkLineBytes,
-                                maxTrailerBytes: l.maxTrailerBytes)
+        httpLimits = l.http
         // A whole head must fit in one buffer, with room for the headers the gateway adds.
         bufferSize = max(16384, l.maxHeaderBytes + 8192)
         let t = config.timeouts
