@@ -1,4 +1,5 @@
 import CLinux
+import DrawbridgeHTTP
 import Glibc
 
 /// Access log as JSON lines, one buffer per worker, written once per loop iteration.
@@ -41,9 +42,9 @@ final class AccessLog {
         buf.append(contentsOf: #"","path":""#.utf8)
         appendEscaped(e.path)
         buf.append(contentsOf: #"","status":"#.utf8)
-        appendInt(UInt64(e.status))
+        ASCII.appendDecimal(UInt64(e.status), to: &buf)
         buf.append(contentsOf: #","bytes":"#.utf8)
-        appendInt(e.bytes)
+        ASCII.appendDecimal(e.bytes, to: &buf)
         buf.append(contentsOf: #","duration_ms":"#.utf8)
         appendMillis(e.durationNs)
         if let u = e.upstream {
@@ -81,14 +82,9 @@ final class AccessLog {
         buf.removeAll(keepingCapacity: true)
     }
 
-    private func appendInt(_ v: UInt64) {
-        if v >= 10 { appendInt(v / 10) }
-        buf.append(UInt8(48 + v % 10))
-    }
-
     private func appendMillis(_ ns: UInt64) {
         let us = ns / 1000
-        appendInt(us / 1000)
+        ASCII.appendDecimal(us / 1000, to: &buf)
         buf.append(UInt8(ascii: "."))
         let frac = us % 1000
         buf.append(UInt8(48 + frac / 100)); buf.append(UInt8(48 + frac / 10 % 10)); buf.append(UInt8(48 + frac % 10))

@@ -902,7 +902,6 @@ final class ClientConnection {
         }
 
         if phase == .proxy {
-            let now = worker.now
             if let u = upstream, u.state != .ready {
                 deadline = upstreamStart + snapshot.connectTimeoutNs
             } else if !responseStarted {
@@ -912,7 +911,6 @@ final class ClientConnection {
             } else {
                 deadline = lastProgress + max(snapshot.responseTimeoutNs, snapshot.sendTimeoutNs)
             }
-            _ = now
         } else if phase == .tunnel {
             deadline = lastProgress + max(snapshot.idleTimeoutNs, snapshot.responseTimeoutNs)
         }

@@ -59,9 +59,8 @@ final class UpstreamPool {
             active[server] += 1
             return .connection(c)
         }
-        let (fd, connected, err) = Sockets.connect(target.addresses[server])
+        let (fd, connected, _) = Sockets.connect(target.addresses[server])
         if fd < 0 {
-            _ = err
             markFailed(server)
             return .failed
         }
