@@ -1,0 +1,2 @@
+/// OpenID Connect relying-party pieces (discovery, JWKS, PKCE, code exchange, ID token checks).
+enum DrawbridgeOIDCModule {}
