@@ -61,7 +61,8 @@ struct Validator {
     let issues: IssueCollector
     let baseDirectory: String
 
-    static let topLevelKeys = ["workers", "listen", "tls", "hsts", "limits", "timeouts", "upstreams", "routes", "accessLog"]
+    static let topLevelKeys = ["workers", "listen", "tls", "hsts", "limits", "timeouts", "upstreams", "routes", "accessLog",
+                                "auth", "organizations"]
 
     mutating func gatewayConfig(_ root: JSONValue) -> GatewayConfig? {
         guard let top = ObjectReader(root, path: "", known: Self.topLevelKeys, issues: issues) else {
@@ -74,13 +75,16 @@ struct Validator {
         let limits = limitsSection(top)
         let timeouts = timeoutsSection(top)
         let upstreams = upstreamsSection(top)
-        let routes = routesSection(top, upstreams: upstreams)
-        let accessLog = accessLogSetting(top)
+        let auth = authSection(top)
+        let organizations = organizationsSection(top, auth: auth)
+        let routes = routesSection(top, upstreams: upstreams, authConfigured: auth != nil)
+        let accessLog = logTarget(top, "accessLog", default: .stdout)
 
         guard let listen, let tls, let upstreams, let routes else { return nil }
         return GatewayConfig(workers: workers, httpsListen: listen.https, httpRedirectListen: listen.redirect,
                              redirectPort: listen.redirectPort, tls: tls, hsts: hsts, limits: limits,
-                             timeouts: timeouts, upstreams: upstreams, routes: routes, accessLog: accessLog)
+                             timeouts: timeouts, upstreams: upstreams, routes: routes, accessLog: accessLog,
+                             auth: auth, organizations: organizations)
     }
 
     // MARK: - listen
@@ -184,7 +188,7 @@ struct Validator {
     }
 
     /// A file path field: resolved against the config directory, must be a readable regular file.
-    private func readableFile(_ object: ObjectReader, _ key: String, required: Bool) -> String? {
+    func readableFile(_ object: ObjectReader, _ key: String, required: Bool) -> String? {
         guard let raw = required ? object.requiredString(key) : object.string(key) else { return nil }
         if raw.isEmpty {
             issues.add(object.fieldPath(key), "must not be empty")
@@ -333,7 +337,7 @@ struct Validator {
 
     // MARK: - routes
 
-    private func routesSection(_ top: ObjectReader, upstreams: [String: UpstreamConfig]?) -> [RouteConfig]? {
+    private func routesSection(_ top: ObjectReader, upstreams: [String: UpstreamConfig]?, authConfigured: Bool) -> [RouteConfig]? {
         guard let value = top.required("routes") else { return nil }
         guard case .array(let elements) = value else {
             issues.add("routes", "expected an array of routes, got \(value.kindDescription)")
@@ -350,7 +354,7 @@ struct Validator {
         var seen: [String: String] = [:]
         for (index, element) in elements.enumerated() {
             let path = "routes[\(index)]"
-            guard let route = ObjectReader(element, path: path, known: ["host", "pathPrefix", "upstream"], issues: issues)
+            guard let route = ObjectReader(element, path: path, known: ["host", "pathPrefix", "upstream", "public"], issues: issues)
             else { continue }
             var ok = true
 
@@ -379,6 +383,12 @@ struct Validator {
                 issues.add(route.fieldPath("upstream"), "unknown upstream \"\(upstream)\" (defined: \(definedNames))")
                 ok = false
             }
+            let isPublic = route.bool("public", default: false)
+            // Deny by default: a route is protected unless it says otherwise, and protection needs identity.
+            if !isPublic, !authConfigured {
+                issues.add(path, "protected route but no auth section: configure auth, or mark the route public: true")
+                ok = false
+            }
             guard ok, let upstream else { continue }
 
             let key = "\(host ?? "*") \(prefix)"
@@ -387,7 +397,7 @@ struct Validator {
                 continue
             }
             seen[key] = path
-            routes.append(RouteConfig(host: host, pathPrefix: prefix, upstream: upstream))
+            routes.append(RouteConfig(host: host, pathPrefix: prefix, upstream: upstream, isPublic: isPublic))
         }
         return routes
     }
@@ -404,27 +414,5 @@ struct Validator {
             return "must not contain \".\" or \"..\" segments"
         }
         return nil
-    }
-
-    // MARK: - accessLog
-
-    private func accessLogSetting(_ top: ObjectReader) -> LogTarget {
-        guard let text = top.string("accessLog") else { return .stdout }
-        switch text {
-        case "stdout": return .stdout
-        case "stderr": return .stderr
-        case "off": return .off
-        case "":
-            issues.add("accessLog", "must not be empty (use \"stdout\", \"stderr\", \"off\" or a file path)")
-            return .stdout
-        default:
-            let path = ConfigLoader.absolute(text, base: baseDirectory)
-            let directory = (path as NSString).deletingLastPathComponent
-            var isDirectory: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
-                issues.add("accessLog", "directory does not exist: \(directory)")
-            }
-            return .file(path)
-        }
     }
 }

@@ -20,6 +20,9 @@ public struct GatewayConfig: Sendable {
     /// Routes in file order; `routeTable.match` returns indices into this array.
     public var routes: [RouteConfig]
     public var accessLog: LogTarget
+    /// Identity: nil = no auth section (then every route must be public).
+    public var auth: AuthConfig?
+    public var organizations: [OrganizationConfig]
     /// Compiled from `routes`.
     public var routeTable: RouteTable
 
@@ -27,7 +30,10 @@ public struct GatewayConfig: Sendable {
     public init(workers: Int = 0, httpsListen: [ListenAddress], httpRedirectListen: [ListenAddress] = [],
                 redirectPort: UInt16? = nil, tls: TLSConfig, hsts: HSTSConfig = HSTSConfig(),
                 limits: LimitsConfig = LimitsConfig(), timeouts: TimeoutsConfig = TimeoutsConfig(),
-                upstreams: [String: UpstreamConfig], routes: [RouteConfig], accessLog: LogTarget = .stdout) {
+                upstreams: [String: UpstreamConfig], routes: [RouteConfig], accessLog: LogTarget = .stdout,
+                auth: AuthConfig? = nil, organizations: [OrganizationConfig] = []) {
+        self.auth = auth
+        self.organizations = organizations
         self.workers = workers
         self.httpsListen = httpsListen
         self.httpRedirectListen = httpRedirectListen
@@ -297,9 +303,12 @@ public struct RouteConfig: Sendable, Equatable {
     public var pathPrefix: String
     /// Name of an upstream in `GatewayConfig.upstreams`.
     public var upstream: String
+    /// Reachable without a credential. Routes are protected unless they say `public: true`.
+    public var isPublic: Bool
 
     /// `host` "*" is normalised to nil; other hosts are lowercased.
-    public init(host: String? = nil, pathPrefix: String = "/", upstream: String) {
+    public init(host: String? = nil, pathPrefix: String = "/", upstream: String, isPublic: Bool = false) {
+        self.isPublic = isPublic
         if let host, host != "*" {
             self.host = host.lowercased()
         } else {

@@ -38,7 +38,7 @@ import Testing
         #expect(whoami.balance == .roundRobin)
         #expect(whoami.maxIdleConnections == 32)
         #expect(whoami.idleTimeoutSeconds == 60)
-        #expect(config.routes == [RouteConfig(host: nil, pathPrefix: "/", upstream: "whoami")])
+        #expect(config.routes == [RouteConfig(host: nil, pathPrefix: "/", upstream: "whoami", isPublic: true)])
         #expect(config.accessLog == .stdout)
         #expect(config.routeTable.match(host: "anything", path: "/x") == 0)
     }
@@ -65,8 +65,8 @@ import Testing
             whoami: { servers: ["127.0.0.1:9000"] },
           },
           routes: [
-            { host: "API.example.com", pathPrefix: "/v1", upstream: "api" },
-            { host: "*", upstream: "whoami" },
+            { host: "API.example.com", pathPrefix: "/v1", upstream: "api", public: true },
+            { host: "*", upstream: "whoami", public: true },
           ],
           accessLog: "access.log",
         }
@@ -92,8 +92,8 @@ import Testing
         #expect(api.servers.map(\.description) == ["[::1]:9001", "backend.internal:9002"])
         #expect(api.tls && api.caFile == fixture.directory + "/ca.pem" && api.serverName == "api.internal")
         #expect(api.balance == .leastConnections && api.maxIdleConnections == 0 && api.idleTimeoutSeconds == 1.5)
-        #expect(config.routes == [RouteConfig(host: "api.example.com", pathPrefix: "/v1", upstream: "api"),
-                                  RouteConfig(host: nil, pathPrefix: "/", upstream: "whoami")])
+        #expect(config.routes == [RouteConfig(host: "api.example.com", pathPrefix: "/v1", upstream: "api", isPublic: true),
+                                  RouteConfig(host: nil, pathPrefix: "/", upstream: "whoami", isPublic: true)])
         #expect(config.accessLog == .file(fixture.directory + "/access.log"))
     }
 
@@ -146,8 +146,13 @@ import Testing
         #expect(config.httpRedirectListen == [ListenAddress(host: "0.0.0.0", port: 8080)])
         #expect(config.tls.certificates[0].certFile == fixture.directory + "/certs/dev.crt")
         #expect(config.upstreams["whoami"]?.servers == [UpstreamServer(host: "127.0.0.1", port: 9000)])
-        #expect(config.routes == [RouteConfig(pathPrefix: "/", upstream: "whoami")])
+        // Shipped protected: the default route needs a session or API key.
+        #expect(config.routes == [RouteConfig(pathPrefix: "/", upstream: "whoami", isPublic: false)])
         #expect(config.accessLog == .stdout)
+        #expect(config.auth?.masterKeyFile == fixture.directory + "/.state/master.key")
+        #expect(config.auth?.usersFile == base + "/users.json")
+        #expect(config.auth?.modes == [.password, .apiKey])
+        #expect(config.organizations.map(\.id) == ["example"])
     }
 }
 
@@ -160,14 +165,14 @@ import Testing
              comment */ "listen": { "https": "0.0.0.0:8443" }, // trailing comment
           "tls": { "certificates": [ { "cert": "certs/a.crt", "key": "certs/a.key" } ] },
           "upstreams": { "whoami": { "servers": ["127.0.0.1:9000"] } },
-          "routes": [ { "upstream": "whoami" } ] }
+          "routes": [ { "upstream": "whoami", "public": true } ] }
         """,
         // trailing commas everywhere, unquoted keys, single quotes
         """
         { listen: { https: ['0.0.0.0:8443',], },
           tls: { certificates: [ { cert: 'certs/a.crt', key: 'certs/a.key', }, ], },
           upstreams: { whoami: { servers: ['127.0.0.1:9000',], }, },
-          routes: [ { upstream: 'whoami', }, ], }
+          routes: [ { upstream: 'whoami', public: true, }, ], }
         """,
         // hex numbers and + sign
         minimalConfig(extra: "workers: 0x2, limits: { maxHeaderCount: +50 },"),
@@ -199,7 +204,7 @@ import Testing
         Case(name: "unknown nested key with suggestion",
              text: minimalConfig(extra: "timeouts: { clientHeaderSecond: 5 },"),
              path: "timeouts.clientHeaderSecond", reason: "unknown key (did you mean clientHeaderSeconds?)"),
-        Case(name: "unknown key in a route", text: minimalConfig(routes: #"routes: [ { upstream: "whoami", prefix: "/x" } ],"#),
+        Case(name: "unknown key in a route", text: minimalConfig(routes: #"routes: [ { upstream: "whoami", public: true, prefix: "/x" } ],"#),
              path: "routes[0].prefix", reason: "unknown key"),
         Case(name: "unknown key in an upstream",
              text: minimalConfig(upstreams: #"upstreams: { whoami: { servers: ["127.0.0.1:9000"], timeout: 3 } },"#),
@@ -234,7 +239,7 @@ import Testing
              path: "tls.certificates[0].cert", reason: "file not found: "),
         Case(name: "unknown upstream in a route",
              text: minimalConfig(upstreams: #"upstreams: { whoami: { servers: ["127.0.0.1:9000"] }, api: { servers: ["127.0.0.1:9001"] } },"#,
-                                 routes: #"routes: [ { upstream: "whoami" }, { pathPrefix: "/a", upstream: "api" }, { pathPrefix: "/b", upstream: "billing" } ],"#),
+                                 routes: #"routes: [ { upstream: "whoami", public: true }, { pathPrefix: "/a", upstream: "api", public: true }, { pathPrefix: "/b", upstream: "billing", public: true } ],"#),
              path: "routes[2].upstream", reason: #"unknown upstream "billing" (defined: api, whoami)"#),
         Case(name: "two default certificates",
              text: minimalConfig(tls: #"tls: { certificates: [ { cert: "certs/a.crt", key: "certs/a.key", default: true }, { cert: "certs/b.crt", key: "certs/b.key", default: true } ] },"#),
@@ -254,13 +259,13 @@ import Testing
         Case(name: "preload with short max-age", text: minimalConfig(extra: "hsts: { maxAgeSeconds: 86400 },"),
              path: "hsts.preload", reason: "preload requires maxAgeSeconds >= 31536000"),
         Case(name: "duplicate routes",
-             text: minimalConfig(routes: #"routes: [ { host: "a.example.com", pathPrefix: "/x", upstream: "whoami" }, { host: "A.example.com", pathPrefix: "/x", upstream: "whoami" } ],"#),
+             text: minimalConfig(routes: #"routes: [ { host: "a.example.com", pathPrefix: "/x", upstream: "whoami", public: true }, { host: "A.example.com", pathPrefix: "/x", upstream: "whoami", public: true } ],"#),
              path: "routes[1]", reason: "duplicate route: same host (a.example.com) and pathPrefix (/x) as routes[0]"),
-        Case(name: "duplicate any-host routes", text: minimalConfig(routes: #"routes: [ { upstream: "whoami" }, { host: "*", pathPrefix: "/", upstream: "whoami" } ],"#),
+        Case(name: "duplicate any-host routes", text: minimalConfig(routes: #"routes: [ { upstream: "whoami", public: true }, { host: "*", pathPrefix: "/", upstream: "whoami", public: true } ],"#),
              path: "routes[1]", reason: "duplicate route"),
-        Case(name: "path prefix without slash", text: minimalConfig(routes: #"routes: [ { pathPrefix: "api", upstream: "whoami" } ],"#),
+        Case(name: "path prefix without slash", text: minimalConfig(routes: #"routes: [ { pathPrefix: "api", upstream: "whoami", public: true } ],"#),
              path: "routes[0].pathPrefix", reason: "must start with \"/\""),
-        Case(name: "route host with port", text: minimalConfig(routes: #"routes: [ { host: "a.example.com:443", upstream: "whoami" } ],"#),
+        Case(name: "route host with port", text: minimalConfig(routes: #"routes: [ { host: "a.example.com:443", upstream: "whoami", public: true } ],"#),
              path: "routes[0].host", reason: "must not contain a port"),
         Case(name: "bad upstream name", text: minimalConfig(upstreams: #"upstreams: { "who ami": { servers: ["127.0.0.1:9000"] } },"#),
              path: "upstreams.who ami", reason: "invalid upstream name"),
@@ -331,7 +336,7 @@ import Testing
     @Test func allSemanticErrorsAreCollectedInOnePass() {
         let text = minimalConfig(
             listen: #"listen: { https: "0.0.0.0:0" },"#,
-            routes: #"routes: [ { upstream: "nope" } ],"#,
+            routes: #"routes: [ { upstream: "nope", public: true } ],"#,
             extra: "workers: -1, limits: { maxHeaderCount: 0 }, timeouts: { drainSecond: 1 }, hsts: { includeSubDomains: false },")
         let issues = Fixture().issues(text)
         #expect(Set(issues.map(\.path)) == ["listen.https", "routes[0].upstream", "workers", "limits.maxHeaderCount",

@@ -36,7 +36,7 @@ struct Fixture {
 func minimalConfig(listen: String = #"listen: { https: "0.0.0.0:8443" },"#,
                    tls: String = #"tls: { certificates: [ { cert: "certs/a.crt", key: "certs/a.key" } ] },"#,
                    upstreams: String = #"upstreams: { whoami: { servers: ["127.0.0.1:9000"] } },"#,
-                   routes: String = #"routes: [ { upstream: "whoami" } ],"#,
+                   routes: String = #"routes: [ { upstream: "whoami", public: true } ],"#,
                    extra: String = "") -> String {
     """
     {

@@ -13,7 +13,7 @@ import Testing
         #expect(gw.process.stderr.contains("drawbridge.json5"))
         #expect(try gw.get("/").status == 200)
         // A route to an unknown upstream is rejected whole: nothing is half-applied.
-        try gw.write(routesJSON: "[ { pathPrefix: \"/\", upstream: \"app\" }, { pathPrefix: \"/x\", upstream: \"nope\" } ]")
+        try gw.write(routesJSON: "[ { pathPrefix: \"/\", upstream: \"app\", public: true }, { pathPrefix: \"/x\", upstream: \"nope\", public: true } ]")
         try gw.reload(expect: "reload rejected")
         #expect(try gw.get("/x").status == 200)
     }
@@ -26,7 +26,7 @@ import Testing
         try c.send("GET /new/x HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try Echo.from(try c.readResponse()).name == "a")
         try gw.write(upstreamsJSON: "{ app: { servers: [\"127.0.0.1:\(a.port)\"] }, b: { servers: [\"127.0.0.1:\(b.port)\"] } }",
-                     routesJSON: "[ { pathPrefix: \"/\", upstream: \"app\" }, { pathPrefix: \"/new\", upstream: \"b\" } ]")
+                     routesJSON: "[ { pathPrefix: \"/\", upstream: \"app\", public: true }, { pathPrefix: \"/new\", upstream: \"b\", public: true } ]")
         try gw.reload(expect: "reloaded")
         #expect(try Echo.from(try gw.get("/new/x")).name == "b")
         // The old connection was not dropped, and its next request uses the new snapshot.
@@ -72,7 +72,7 @@ import Testing
         let bad = try run(Binaries.drawbridge, ["check-config", "--config", gw.dir])
         #expect(bad.status == 1)
         #expect(bad.err.contains("drawbridge.json5") && bad.err.contains("timeouts.clientHeaderSecond"))
-        try gw.write(routesJSON: "[ { pathPrefix: \"/\", upstream: \"ghost\" } ]")
+        try gw.write(routesJSON: "[ { pathPrefix: \"/\", upstream: \"ghost\", public: true } ]")
         let bad2 = try run(Binaries.drawbridge, ["check-config", "--config", gw.dir])
         #expect(bad2.status == 1 && bad2.err.contains("routes[0].upstream") && bad2.err.contains("ghost"))
     }

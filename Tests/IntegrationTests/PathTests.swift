@@ -8,7 +8,7 @@ import Testing
         let admin = try! Upstream(name: "admin", logRequests: true)
         let gw = try! GatewayFixture(upstreams: [pub, admin],
             upstreamsJSON: "{ pub: { servers: [\"127.0.0.1:\(pub.port)\"] }, admin: { servers: [\"127.0.0.1:\(admin.port)\"] } }",
-            routesJSON: "[ { pathPrefix: \"/public\", upstream: \"pub\" }, { pathPrefix: \"/admin\", upstream: \"admin\" } ]")
+            routesJSON: "[ { pathPrefix: \"/public\", upstream: \"pub\", public: true }, { pathPrefix: \"/admin\", upstream: \"admin\", public: true } ]")
         return (pub, admin, gw)
     }()
 

@@ -114,7 +114,7 @@ import Testing
         let dead = freePort()
         let gw = try GatewayFixture(upstreams: [up],
             upstreamsJSON: "{ app: { servers: [\"127.0.0.1:\(up.port)\"] }, dead: { servers: [\"127.0.0.1:\(dead)\"] } }",
-            routesJSON: "[ { pathPrefix: \"/app\", upstream: \"app\" }, { pathPrefix: \"/dead\", upstream: \"dead\" } ]")
+            routesJSON: "[ { pathPrefix: \"/app\", upstream: \"app\", public: true }, { pathPrefix: \"/dead\", upstream: \"dead\", public: true } ]")
         let ok = try gw.get("/app/x")
         #expect(ok.status == 200 && ok.header("Strict-Transport-Security") == Self.hsts)
         let nf = try gw.get("/nothing-here")

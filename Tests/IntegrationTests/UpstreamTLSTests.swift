@@ -28,8 +28,8 @@ import Testing
               wrongName: { servers: ["127.0.0.1:\(port)"], tls: true, caFile: "\(TestCertificate.cert)", serverName: "other.example" },
               wrongCA: { servers: ["127.0.0.1:\(port)"], tls: true, caFile: "\(other)", serverName: "localhost" } }
             """, routesJSON: """
-            [ { pathPrefix: "/good", upstream: "good" }, { pathPrefix: "/name", upstream: "wrongName" },
-              { pathPrefix: "/ca", upstream: "wrongCA" } ]
+            [ { pathPrefix: "/good", upstream: "good", public: true }, { pathPrefix: "/name", upstream: "wrongName", public: true },
+              { pathPrefix: "/ca", upstream: "wrongCA", public: true } ]
             """)
         let ok = try gw.get("/good")
         #expect(ok.status == 200)
