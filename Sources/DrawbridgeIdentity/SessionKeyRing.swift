@@ -8,7 +8,7 @@ public enum SessionKeyRingError: Error, Hashable, Sendable {
 /// One AES-256-GCM session key and the 1-byte id written in front of every token it seals.
 public struct SessionKey: Sendable {
     public let id: UInt8
-    let material: [UInt8]
+    public let material: [UInt8]
 
     public init(id: UInt8, material: [UInt8]) throws(SessionKeyRingError) {
         guard material.count == AESGCM.keySize else { throw .wrongKeyLength(id: id) }

@@ -1,11 +1,11 @@
 import DrawbridgeConfig
 import DrawbridgeHTTP
 
-/// The decision step between "head parsed" and "upstream chosen". Today: route matching.
-/// Identity (sessions, API keys, per-org auth modes) and policy (RBAC) plug in here, before any
-/// upstream is contacted.
+/// The decision step between "head parsed" and "upstream chosen": route matching. The caller then
+/// checks the credential when the route is protected (see `Authenticator`); policy (RBAC) plugs in
+/// here, before any upstream is contacted.
 enum Admission {
-    case forward(upstream: Int)
+    case forward(upstream: Int, route: Int)
     case respond(Int)
 
     /// `path` holds the normalised target; its first `pathLength` bytes are the path (no query).
@@ -22,6 +22,6 @@ enum Admission {
             }
         }
         guard let route else { return .respond(404) } // no route: nothing is forwarded by default
-        return .forward(upstream: snapshot.routeUpstream[route])
+        return .forward(upstream: snapshot.routeUpstream[route], route: route)
     }
 }

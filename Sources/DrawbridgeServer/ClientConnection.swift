@@ -1,6 +1,7 @@
 import CLinux
 import COpenSSL
 import DrawbridgeHTTP
+import DrawbridgeIdentity
 import Glibc
 
 /// One client TLS connection and, while a request is in flight, the upstream connection serving
@@ -15,7 +16,7 @@ final class ClientConnection {
     var inBuf: IOBuffer?
     var outBuf: IOBuffer?
 
-    enum Phase { case handshake, head, proxy, tunnel, closing }
+    enum Phase { case handshake, head, local, proxy, tunnel, closing }
     private(set) var phase = Phase.handshake
     private var handshakeWantsWrite = false
     /// The server name the client asked for in the TLS handshake (lowercase), empty without SNI.
@@ -51,6 +52,14 @@ final class ClientConnection {
     private var responseStarted = false
     private var keepAlive = true
     private var retried = false
+    /// Who the request is from (protected routes), for the identity fields sent upstream.
+    private var identity: RequestIdentity?
+    /// A renewed session cookie value to send with the response (sliding idle window).
+    private var renewedSession: String?
+    /// Local endpoint in progress: body bytes still expected, and the job serial it waits for.
+    private var localBodyLength = 0
+    private var localSerial: UInt64 = 0
+    private var localWaiting = false
 
     // For timeouts and the access log.
     private var requestId: (UInt64, UInt64) = (0, 0)
@@ -106,6 +115,7 @@ final class ClientConnection {
             switch phase {
             case .handshake: progress = stepHandshake()
             case .head: progress = stepHead()
+            case .local: progress = stepLocal()
             case .proxy: progress = stepProxy()
             case .tunnel: progress = stepTunnel()
             case .closing: progress = stepClosing()
@@ -334,6 +344,8 @@ final class ClientConnection {
         keepAlive = head.keepAlive && !drainRequested
         retried = false
         responseStarted = false
+        identity = nil
+        renewedSession = nil
         switch head.framing {
         case .none: reqBody = .none
         case .contentLength(let n): reqBody = n == 0 ? .done : .length(n)
@@ -375,10 +387,23 @@ final class ClientConnection {
         case .success(let n): pathLength = n
         case .failure: target.removeAll(keepingCapacity: true); respondError(400, close: true); return
         }
+        if isReservedPath() { startLocal(); return }
         switch Admission.decide(head: head, path: target, pathLength: pathLength, snapshot: snapshot) {
         case .respond(let code):
             respondError(code, close: reqBody != .none && reqBody != .done)
-        case .forward(let upstreamIndex):
+        case .forward(let upstreamIndex, let route):
+            if !snapshot.config.routes[route].isPublic {
+                // Deny by default: a protected route is forwarded only with a credential that checks out now.
+                guard let auth = snapshot.auth else { respondError(404, close: true); return }
+                switch Authenticator.authenticate(head: head, auth: auth, revocations: worker.revocations, now: unixNow()) {
+                case .user(let i, let renewal): identity = .user(i); renewedSession = renewal
+                case .apiKey(let k): identity = .apiKey(k)
+                case .missing: respondUnauthenticated(); return
+                case .rejected(let reason, let kind, let subject):
+                    auditRejected(reason: reason, kind: kind, subject: subject)
+                    respondUnauthenticated(); return
+                }
+            }
             self.upstreamIndex = upstreamIndex
             connectUpstream(excluding: -1)
         }
@@ -428,7 +453,7 @@ final class ClientConnection {
             u.inBuf!.clear()
             // The rewritten head repeats Host (X-Forwarded-Host) and adds the gateway's fields:
             // refuse a head that would not fit rather than write past the buffer.
-            let need = head.headLength + (head.host?.count ?? 0) + 512
+            let need = head.headLength + (head.host?.count ?? 0) + 512 + IdentityFields.size(identity)
             guard u.outBuf!.reserve(need) else {
                 upstream = nil
                 u.pool.abandon(u)
@@ -464,6 +489,11 @@ final class ClientConnection {
                 switch f.kind {
                 case .other where SpoofableHeaders.matches(UnsafeRawBufferPointer(rebasing: raw[f.name])):
                     break // identity the client claims for itself, or a method override: never passed on
+                case .other where f.name.count == 6 && ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "cookie"):
+                    appendCookieWithoutSession(ob, raw, f) // the session token is the gateway's: never shown to an upstream
+                case .other where f.name.count == 13 && Authenticator.bearerToken(raw, f.value) != nil
+                    && ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "authorization"):
+                    break // a Drawbridge API key is the gateway's credential, not the upstream's
                 case .other, .host:
                     ob.append(UnsafeRawBufferPointer(rebasing: raw[f.name]))
                     ob.append(": ")
@@ -494,8 +524,31 @@ final class ClientConnection {
             }
             ob.append("X-Request-Id: ")
             appendRequestId(ob)
-            ob.append("\r\n\r\n")
+            ob.append("\r\n")
+            if let identity { IdentityFields.append(identity, to: ob) }
+            ob.append("\r\n")
         }
+    }
+
+    /// A Cookie field minus the gateway's own session cookie; left out when nothing else remains.
+    private func appendCookieWithoutSession(_ ob: IOBuffer, _ raw: UnsafeRawBufferPointer, _ f: HeaderField) {
+        let name = AuthRuntime.sessionCookieBytes
+        var first = true
+        var i = f.value.lowerBound
+        while i < f.value.upperBound {
+            while i < f.value.upperBound && (raw[i] == 0x20 || raw[i] == 0x09) { i += 1 }
+            let start = i
+            while i < f.value.upperBound && raw[i] != UInt8(ascii: ";") { i += 1 }
+            let end = i
+            i += 1
+            if end == start { continue }
+            var ours = end - start > name.count && raw[start + name.count] == UInt8(ascii: "=")
+            if ours { for k in 0..<name.count where raw[start + k] != name[k] { ours = false; break } }
+            if ours { continue }
+            if first { ob.append(UnsafeRawBufferPointer(rebasing: raw[f.name])); ob.append(": "); first = false } else { ob.append("; ") }
+            ob.append(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
+        }
+        if !first { ob.append("\r\n") }
     }
 
     /// The request id as 32 hex digits, formatted once per request and written up to three times.
@@ -575,7 +628,7 @@ final class ClientConnection {
                     return true
                 }
                 let ob = ensureOut()
-                guard ob.reserve(respHead.headLength + snapshot.hstsLine.count + 256) else { return false }
+                guard ob.reserve(respHead.headLength + snapshot.hstsLine.count + 256 + (renewedSession.map { $0.utf8.count + 128 } ?? 0)) else { return false }
                 writeResponseHead(ob)
                 ub.consume(respHead.headLength)
                 responseStarted = true
@@ -695,6 +748,7 @@ final class ClientConnection {
         }
         snapshot.hstsLine.withUnsafeBytes { ob.append($0) }
         ob.append("X-Request-Id: "); appendRequestId(ob); ob.append("\r\n")
+        if let renewed = renewedSession { appendSessionCookie(ob, renewed) }
         if isUpgrade {
             ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n")
         } else if !keepAlive {
@@ -812,12 +866,180 @@ final class ClientConnection {
         }
     }
 
+    // MARK: Identity: refusals and the gateway's own endpoints
+
+    /// A browser is sent to sign in and comes back here afterwards; an API client (JSON accepted,
+    /// an Authorization field, or a method a redirect would turn into GET) gets 401 with JSON.
+    private func respondUnauthenticated() {
+        let isAPI = head.fieldValue(named: "authorization") != nil || !(isMethod("get") || isMethod("head"))
+            || (head.fieldValue(named: "accept").map { r in
+                String(decoding: head.bytes[r], as: UTF8.self).lowercased().contains("application/json") } ?? false)
+        if isAPI || snapshot.auth == nil {
+            respondLocal(Unauthenticated.json)
+            return
+        }
+        let host = head.host.map { String(decoding: head.bytes[$0], as: UTF8.self) } ?? ""
+        let rawTarget = String(decoding: head.bytes[head.target], as: UTF8.self)
+        let rd = ReturnAddress.seal(host: host, pathAndQuery: rawTarget, ring: snapshot.auth!.ring, now: unixNow())
+        respondLocal(.redirect("/.drawbridge/login?rd=\(Forms.percentEncode(rd))", status: 302))
+    }
+
+    private func isMethod(_ m: StaticString) -> Bool {
+        head.bytes.withUnsafeBytes { ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: $0[head.method]), m) }
+    }
+
+    private func auditRejected(reason: String, kind: String, subject: String) {
+        let audit = worker.services.audit
+        guard audit.enabled else { return }
+        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
+        audit.record("credential_rejected", [("kind", kind), ("subject", subject.isEmpty ? nil : subject), ("reason", reason),
+                                             ("client", String(decoding: peerIP, as: UTF8.self)),
+                                             ("request_id", String(decoding: requestIdHex, as: UTF8.self))])
+    }
+
+    private func appendSessionCookie(_ ob: IOBuffer, _ value: String) {
+        ob.append("Set-Cookie: ")
+        ob.append(AuthRuntime.sessionCookie)
+        ob.append("=")
+        ob.append(value)
+        ob.append("; Path=/; Secure; HttpOnly; SameSite=Lax\r\n")
+    }
+
+    /// `/.drawbridge/` belongs to the gateway whatever the routes say.
+    private func isReservedPath() -> Bool {
+        let p: StaticString = "/.drawbridge/"
+        guard pathLength >= p.utf8CodeUnitCount else { return false }
+        for i in 0..<p.utf8CodeUnitCount where target[i] != p.utf8Start[i] { return false }
+        return true
+    }
+
+    private func startLocal() {
+        guard snapshot.auth != nil else { respondError(404, close: reqBody != .none && reqBody != .done); return }
+        switch head.framing {
+        case .none: localBodyLength = 0
+        case .contentLength(let n):
+            // Sign-in forms are small; anything bigger is not one of ours.
+            guard n <= 16384 else { respondError(413, close: true); return }
+            localBodyLength = Int(n)
+        case .chunked:
+            respondLocal(LocalResponse(status: 411, headers: [("Content-Type", "text/plain; charset=utf-8")],
+                                       body: Array("411 Length Required\n".utf8)), close: true)
+            return
+        }
+        phase = .local
+        localWaiting = false
+        deadline = worker.now + snapshot.bodyTimeoutNs
+    }
+
+    private func stepLocal() -> Bool {
+        if localWaiting { return flushClient() }
+        if localBodyLength > 0 && (inBuf?.readable ?? 0) < localBodyLength {
+            if peerEOF { close(); return false }
+            return readClient()
+        }
+        var body: [UInt8] = []
+        if localBodyLength > 0, let b = inBuf {
+            body = Array(b.readableBytes.prefix(localBodyLength))
+            b.consume(localBodyLength)
+        }
+        reqBody = .done
+        guard let auth = snapshot.auth else { respondError(404, close: true); return true }
+        let request = localRequest(body: body)
+        let session = Authenticator.authenticate(head: head, auth: auth, revocations: worker.revocations, now: request.now)
+        let endpoints = LoginEndpoints(auth: auth, services: worker.services, request: request.value, session: session, now: request.now)
+        switch endpoints.handle() {
+        case .now(let response):
+            respondLocal(response)
+        case .later(let work):
+            localSerial &+= 1
+            localWaiting = true
+            deadline = worker.now + 30_000_000_000
+            let completion = (box: LocalCompletionTarget(self), serial: localSerial, mailbox: worker.mailbox)
+            worker.services.submit {
+                let response = work()
+                completion.mailbox.postCompletion(LocalCompletion(connection: completion.box.connection, serial: completion.serial, response: response))
+            }
+        }
+        return true
+    }
+
+    /// Called on this connection's worker thread when a job finished.
+    func completeLocal(serial: UInt64, response: LocalResponse) {
+        guard !closed, phase == .local, localWaiting, serial == localSerial else { return }
+        localWaiting = false
+        respondLocal(response)
+        drive()
+    }
+
+    private func localRequest(body: [UInt8]) -> (value: LocalRequest, now: UInt64) {
+        func field(_ name: StaticString) -> String? { head.fieldValue(named: name).map { String(decoding: head.bytes[$0], as: UTF8.self) } }
+        var cookies: [String: String] = [:]
+        var sessionCount = 0
+        head.bytes.withUnsafeBytes { raw in
+            for f in head.fields where f.kind == .other && ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "cookie") {
+                for pair in head.bytes[f.value].split(separator: UInt8(ascii: ";")) {
+                    let kv = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+                    guard kv.count == 2 else { continue }
+                    let name = String(decoding: kv[0], as: UTF8.self).trimmingSpaces
+                    if name == AuthRuntime.sessionCookie { sessionCount += 1 }
+                    cookies[name] = String(decoding: kv[1], as: UTF8.self).trimmingSpaces
+                }
+            }
+        }
+        let rawTarget = head.bytes[head.target]
+        let query = rawTarget.firstIndex(of: UInt8(ascii: "?")).map { Forms.parse(rawTarget[($0 + 1)...]) } ?? [:]
+        let contentType = field("content-type") ?? ""
+        let isForm = contentType.lowercased().hasPrefix("application/x-www-form-urlencoded")
+        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
+        let r = LocalRequest(method: String(decoding: head.bytes[head.method], as: UTF8.self),
+                             path: String(decoding: target[0..<pathLength], as: UTF8.self), query: query,
+                             host: head.host.map { String(decoding: head.bytes[$0], as: UTF8.self) } ?? "",
+                             cookies: cookies, accept: field("accept") ?? "", origin: field("origin"), contentType: contentType,
+                             form: isForm ? Forms.parse(body) : [:], clientAddress: String(decoding: peerIP, as: UTF8.self),
+                             requestId: String(decoding: requestIdHex, as: UTF8.self), sessionCookieCount: sessionCount)
+        return (r, unixNow())
+    }
+
+    /// Writes a response the gateway made itself (sign-in pages, 401s, redirects).
+    private func respondLocal(_ r: LocalResponse, close: Bool = false) {
+        if let u = upstream { u.pool.abandon(u); upstream = nil }
+        status = r.status
+        var headerBytes = 0
+        for (k, v) in r.headers { headerBytes += k.utf8.count + v.utf8.count + 4 }
+        let ob = ensureOut()
+        guard ob.reserve(snapshot.hstsLine.count + headerBytes + r.body.count + 256) else { self.close(); return }
+        ob.append("HTTP/1.1 ")
+        ob.appendDecimal(UInt64(r.status))
+        ob.append(byte: 32)
+        ob.append(LocalResponseReason.text(r.status))
+        ob.append("\r\n")
+        for (k, v) in r.headers { ob.append(k); ob.append(": "); ob.append(v); ob.append("\r\n") }
+        ob.append("Content-Length: ")
+        ob.appendDecimal(UInt64(r.body.count))
+        ob.append("\r\n")
+        snapshot.hstsLine.withUnsafeBytes { ob.append($0) }
+        ob.append("X-Request-Id: "); appendRequestId(ob); ob.append("\r\n")
+        let closing = close || !keepAlive || (reqBody != .none && reqBody != .done)
+        if closing { ob.append("Connection: close\r\n") }
+        ob.append("\r\n")
+        if !head.isHEAD { ob.append(r.body) }
+        bytesSent = UInt64(r.body.count)
+        resp = .done
+        logRequest()
+        endExchange(closing: closing)
+    }
+
     // MARK: Timeouts, drain, close
 
     func timedOut() {
         switch phase {
         case .handshake, .closing, .tunnel:
             close()
+        case .local:
+            // A body that never came, or a job that never finished.
+            respondError(localWaiting ? 504 : 408, close: true)
+            localWaiting = false
+            drive()
         case .head:
             if headStarted == 0 && (inBuf?.isEmpty ?? true) { close(); return } // idle keep-alive
             beginRequestRecord()
@@ -874,6 +1096,8 @@ final class ClientConnection {
             ev = handshakeWantsWrite ? CLinux_EPOLLOUT : CLinux_EPOLLIN
         case .head:
             if !peerEOF && (inBuf.map { $0.free > 0 } ?? true) { ev |= CLinux_EPOLLIN }
+        case .local:
+            if !localWaiting && !peerEOF && (inBuf.map { $0.free > 0 } ?? true) { ev |= CLinux_EPOLLIN }
         case .proxy:
             if reqBody != .none && reqBody != .done && !peerEOF && (inBuf.map { $0.free > 0 } ?? true) { ev |= CLinux_EPOLLIN }
         case .tunnel:

@@ -38,6 +38,8 @@ public final class Gateway {
         _ = CLinux_block_signals() // before any thread starts: only the main thread takes signals
         let config = snapshot.config
         let accessFd = try openLog(config.accessLog)
+        // The audit log target is read at start; changing it takes a restart.
+        let services = AuthServices(audit: AuditLog(fd: try openLog(config.auth?.auditLog ?? .off, what: "auth.auditLog")))
         let n = config.resolvedWorkers
         var listenerSets: [([Int32], [Int32])] = []
         for _ in 0..<n {
@@ -48,10 +50,11 @@ public final class Gateway {
             listenerSets.append((https, plain))
         }
         for i in 0..<n {
-            let w = Worker(index: i, snapshot: snapshot, accessLog: AccessLog(fd: accessFd),
+            let w = Worker(index: i, snapshot: snapshot, accessLog: AccessLog(fd: accessFd), services: services,
                            httpsListeners: listenerSets[i].0, redirectListeners: listenerSets[i].1)
             workers.append(w)
         }
+        services.attach(workers.map(\.mailbox))
         for w in workers { threads.append(startThread(w)) }
         log("drawbridge: serving https on \(config.httpsListen.map(\.description).joined(separator: ", "))"
             + (config.httpRedirectListen.isEmpty ? "" : ", redirecting http on \(config.httpRedirectListen.map(\.description).joined(separator: ", "))")
@@ -104,14 +107,14 @@ public final class Gateway {
         return try Sockets.listen(addr)
     }
 
-    private func openLog(_ t: LogTarget) throws -> Int32 {
+    private func openLog(_ t: LogTarget, what: String = "accessLog") throws -> Int32 {
         switch t {
         case .off: return -1
         case .stdout: return 1
         case .stderr: return 2
         case .file(let path):
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-            if fd < 0 { throw SocketError.system("accessLog \(path)", CLinux_errno()) }
+            if fd < 0 { throw SocketError.system("\(what) \(path)", CLinux_errno()) }
             return fd
         }
     }

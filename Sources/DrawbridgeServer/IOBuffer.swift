@@ -60,6 +60,11 @@ final class IOBuffer {
     @inline(__always) func append(_ s: StaticString) {
         append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
+    /// For the gateway's own (rare) responses; the proxy path appends bytes.
+    func append(_ s: String) {
+        var s = s
+        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
     @inline(__always) func append(byte: UInt8) {
         precondition(writeIndex < capacity, "IOBuffer overflow")
         base.storeBytes(of: byte, toByteOffset: writeIndex, as: UInt8.self)

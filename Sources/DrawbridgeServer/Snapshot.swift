@@ -1,6 +1,7 @@
 import COpenSSL
 import DrawbridgeConfig
 import DrawbridgeHTTP
+import DrawbridgeStore
 
 /// One upstream service as the workers use it: resolved addresses, TLS client context, limits.
 struct UpstreamTarget {
@@ -32,6 +33,8 @@ final class Snapshot {
     let bufferSize: Int
     let headerTimeoutNs: UInt64, bodyTimeoutNs: UInt64, idleTimeoutNs: UInt64, sendTimeoutNs: UInt64
     let connectTimeoutNs: UInt64, responseTimeoutNs: UInt64
+    /// Identity for this snapshot; nil when the configuration has no auth section (all routes public).
+    let auth: AuthRuntime?
 
     init(config: GatewayConfig, generation: Int) throws {
         self.config = config
@@ -72,6 +75,14 @@ final class Snapshot {
         sendTimeoutNs = Snapshot.ns(t.clientSendSeconds)
         connectTimeoutNs = Snapshot.ns(t.upstreamConnectSeconds)
         responseTimeoutNs = Snapshot.ns(t.upstreamResponseSeconds)
+        if let a = config.auth {
+            // Users, keys and secrets are read with the rest: a bad file rejects the whole reload.
+            let data: IdentityData
+            do { data = try IdentityStore.load(a) } catch { throw AuthSetupError(description: "\(error)") }
+            auth = try AuthRuntime(config: config, data: data)
+        } else {
+            auth = nil
+        }
     }
 
     static func ns(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1_000_000_000) }

@@ -23,6 +23,10 @@ final class Worker {
     var pools: [UpstreamPool] = []
     var buffers: BufferPool
     let accessLog: AccessLog
+    let services: AuthServices
+    /// Signed-out sessions, this worker's copy (see `Revocations`).
+    var revocations = Revocations()
+    private var nextPrune: UInt64 = 0
     var random: FastRandom
 
     private var handlers: [Handler?] = []
@@ -35,9 +39,10 @@ final class Worker {
     private var drainDeadline: UInt64 = 0
     private(set) var draining = false
 
-    init(index: Int, snapshot: Snapshot, accessLog: AccessLog,
+    init(index: Int, snapshot: Snapshot, accessLog: AccessLog, services: AuthServices,
          httpsListeners: [Int32], redirectListeners: [Int32]) {
         self.index = index
+        self.services = services
         self.snapshot = snapshot
         self.accessLog = accessLog
         epfd = CLinux_epoll_create()
@@ -99,6 +104,10 @@ final class Worker {
             if now >= nextSweep {
                 sweep()
                 nextSweep = now + 200_000_000
+            }
+            if now >= nextPrune {
+                revocations.prune(now: unixNow(), maxSessionSeconds: 31_536_000)
+                nextPrune = now + 60_000_000_000
             }
             accessLog.flush()
             if draining && (clientCount == 0 || now >= drainDeadline) { break }
@@ -170,7 +179,9 @@ final class Worker {
     // MARK: Reload and drain
 
     private func checkMailbox() {
-        let (next, stop) = mailbox.read()
+        let (next, stop, revoked, done) = mailbox.read()
+        for r in revoked { revocations.apply(r) }
+        for d in done { d.connection.completeLocal(serial: d.serial, response: d.response) }
         if let next, next.generation != snapshot.generation {
             let old = pools
             snapshot = next
@@ -209,6 +220,8 @@ final class SnapshotMailbox: @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var pending: Snapshot?
     private var stopAfterNs: UInt64?
+    private var revocations: [Revocation] = []
+    private var completions: [LocalCompletion] = []
     private let wakeFd: Int32
 
     init(wakeFd: Int32) {
@@ -224,11 +237,30 @@ final class SnapshotMailbox: @unchecked Sendable {
         pthread_mutex_lock(&lock); stopAfterNs = drainNs; pthread_mutex_unlock(&lock)
         _ = CLinux_eventfd_signal(wakeFd)
     }
-    func read() -> (Snapshot?, UInt64?) {
+    func postRevocation(_ r: Revocation) {
+        pthread_mutex_lock(&lock); revocations.append(r); pthread_mutex_unlock(&lock)
+        _ = CLinux_eventfd_signal(wakeFd)
+    }
+    /// A job's response for a connection of this worker (written on the worker's own thread).
+    func postCompletion(_ c: LocalCompletion) {
+        pthread_mutex_lock(&lock); completions.append(c); pthread_mutex_unlock(&lock)
+        _ = CLinux_eventfd_signal(wakeFd)
+    }
+    func read() -> (Snapshot?, UInt64?, [Revocation], [LocalCompletion]) {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
         let s = pending; pending = nil
-        return (s, stopAfterNs)
+        let r = revocations, c = completions
+        revocations = []; completions = []
+        return (s, stopAfterNs, r, c)
     }
+}
+
+/// A finished job and the connection waiting for it. The connection is only touched again on
+/// its worker's thread (the mailbox hands it back there).
+struct LocalCompletion: @unchecked Sendable {
+    let connection: ClientConnection
+    let serial: UInt64
+    let response: LocalResponse
 }
 
 /// xoshiro256** seeded from the kernel once per worker: request ids need uniqueness, not secrecy,

@@ -1,0 +1,116 @@
+import DrawbridgeConfig
+import DrawbridgeCrypto
+import DrawbridgeIdentity
+import DrawbridgeStore
+
+/// Why the identity part of a configuration could not be loaded (the old one keeps serving).
+struct AuthSetupError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Everything the identity layer needs for one configuration snapshot: the directory (orgs,
+/// users, API keys), the mode rule's inputs, the session key ring and the OIDC providers.
+/// Built off the loops at (re)load, then read-only and shared by every worker.
+final class AuthRuntime: @unchecked Sendable {
+    let config: AuthConfig
+    let directory: Directory
+    let global: GlobalAuthSettings
+    let ring: SessionKeyRing
+    let totpSecrets: [String: [UInt8]]
+    let providers: [String: OIDCProvider]
+    /// Org id by lowercased email domain (identifier-first routing of unknown users).
+    let orgByDomain: [String: String]
+    let cookieName: [UInt8] = Array(AuthRuntime.sessionCookie.utf8)
+
+    static let sessionCookie = "__Host-drawbridge"
+    static let sessionCookieBytes: [UInt8] = Array(sessionCookie.utf8)
+
+    init(config: GatewayConfig, data: IdentityData) throws {
+        guard let auth = config.auth else { throw AuthSetupError(description: "no auth section") }
+        self.config = auth
+        let orgs = config.organizations.map(Self.organization)
+        let users = data.users
+        do {
+            directory = try Directory(organizations: orgs, users: users, apiKeys: data.apiKeys)
+        } catch {
+            throw AuthSetupError(description: "\(auth.usersFile): \(Self.describe(error))")
+        }
+        global = GlobalAuthSettings(enabledModes: Set(auth.modes.map(Self.mode)),
+                                    idleTimeoutSeconds: UInt64(auth.idleTimeoutSeconds),
+                                    absoluteTimeoutSeconds: UInt64(auth.absoluteTimeoutSeconds))
+        // The highest key id seals; the others still open, so adding a key logs nobody out.
+        let keys = data.sessionKeys.sorted { $0.id < $1.id }
+        guard let current = keys.last else {
+            throw AuthSetupError(description: "\(auth.secretsFile): no session key: create one with `drawbridge secret set session-key-1 --random`")
+        }
+        do { ring = try SessionKeyRing(current: current, previous: Array(keys.dropLast())) }
+        catch { throw AuthSetupError(description: "\(auth.secretsFile): session keys: \(error)") }
+        totpSecrets = data.totpSecrets
+        var providers: [String: OIDCProvider] = [:]
+        for (name, p) in auth.oidc {
+            guard let secret = data.secrets[p.clientSecretName] else {
+                throw AuthSetupError(description: "auth.oidc.\(name).clientSecret: no secret named \"\(p.clientSecretName)\" in \(auth.secretsFile) (set it with `drawbridge secret set \(p.clientSecretName)`)")
+            }
+            providers[name] = OIDCProvider(config: p, clientSecret: String(decoding: secret, as: UTF8.self))
+        }
+        self.providers = providers
+        var byDomain: [String: String] = [:]
+        for o in config.organizations { for d in o.emailDomains { byDomain[d] = o.id } }
+        orgByDomain = byDomain
+    }
+
+    static func mode(_ m: AuthModeName) -> AuthMode {
+        switch m {
+        case .password: return .password
+        case .apiKey: return .apiKey
+        case .oidc(let name): return .oidc(provider: name)
+        }
+    }
+
+    static func organization(_ o: OrganizationConfig) -> Organization {
+        let policy: OrgModePolicy
+        switch o.modes {
+        case .inherit: policy = .inheritGlobal
+        case .only(let list): policy = .only(Set(list.map(mode)))
+        case .disable(let list): policy = .disable(Set(list.map(mode)))
+        }
+        return Organization(id: o.id, displayName: o.name, emailDomains: o.emailDomains, modePolicy: policy,
+                            mfaRequired: o.mfaRequired, idleTimeoutSeconds: o.idleTimeoutSeconds.map(UInt64.init),
+                            absoluteTimeoutSeconds: o.absoluteTimeoutSeconds.map(UInt64.init))
+    }
+
+    static func describe(_ e: DirectoryError) -> String {
+        switch e {
+        case .duplicateOrganization(let id): return "organisation \(id) defined twice"
+        case .duplicateUser(let id): return "user id \(id) used twice"
+        case .duplicateEmail(let email): return "email \(email) used by two users"
+        case .membershipInUnknownOrganization(let u, let o): return "user \(u) is a member of unknown organisation \(o) (not in drawbridge.json5)"
+        case .duplicateAPIKey(let id): return "API key id \(id) used twice"
+        case .apiKeyInUnknownOrganization(let k, let o): return "API key \(k) belongs to unknown organisation \(o)"
+        }
+    }
+
+    /// The org an email belongs to: the user's membership (by domain when several), else the
+    /// org owning the email's domain. nil: nobody we know.
+    func organization(forEmail email: String) -> (user: User?, org: Organization?) {
+        let lower = email.lowercased()
+        let domain = lower.split(separator: "@").last.map(String.init) ?? ""
+        if let user = directory.user(email: lower) {
+            let preferred = orgByDomain[domain].flatMap { id in user.membership(in: id) != nil ? id : nil }
+            let orgId = preferred ?? user.memberships.first?.orgId
+            return (user, orgId.flatMap { directory.organization(id: $0) })
+        }
+        return (nil, orgByDomain[domain].flatMap { directory.organization(id: $0) })
+    }
+
+    /// The modes the org allows, as the login page and refusal messages name them.
+    func allowedModes(_ org: Organization) -> [AuthMode] {
+        AuthModeResolver.allowedModes(for: org, global: global)
+    }
+}
+
+/// One configured OIDC provider with its client secret opened.
+struct OIDCProvider: Sendable {
+    let config: OIDCProviderConfig
+    let clientSecret: String
+}

@@ -1,0 +1,138 @@
+import DrawbridgeHTTP
+import DrawbridgeIdentity
+
+/// Who the request is from, once a credential checked out.
+enum RequestIdentity {
+    case user(Identity)
+    case apiKey(APIKeyIdentity)
+}
+
+/// The outcome of looking at a request's credentials.
+enum AuthResult {
+    /// `renewal`: a re-sealed cookie value to send back (sliding idle window), or nil.
+    case user(Identity, renewal: String?)
+    case apiKey(APIKeyIdentity)
+    case missing
+    /// A credential was presented and refused; `reason` is for the audit log only (the client
+    /// learns nothing about which check failed). `subject` names the key id or user when known.
+    case rejected(reason: String, kind: String, subject: String)
+}
+
+/// Finds and checks the credential of a request: the API key in `Authorization: Bearer db_…`,
+/// or the session cookie `__Host-drawbridge`. Runs for every request to a protected route.
+enum Authenticator {
+    static func authenticate(head: RequestHead, auth: AuthRuntime, revocations: Revocations, now: UInt64) -> AuthResult {
+        var bearer: Range<Int>? = nil
+        var cookie: Range<Int>? = nil
+        var cookieCount = 0
+        var authorizationCount = 0
+        head.bytes.withUnsafeBytes { raw in
+            for f in head.fields where f.kind == .other {
+                let name = UnsafeRawBufferPointer(rebasing: raw[f.name])
+                if name.count == 13, ASCII.equalsCaseInsensitive(name, "authorization") {
+                    authorizationCount += 1
+                    bearer = bearerToken(raw, f.value)
+                } else if name.count == 6, ASCII.equalsCaseInsensitive(name, "cookie") {
+                    Self.findCookie(raw, f.value, name: auth.cookieName) { r in cookie = r; cookieCount += 1 }
+                }
+            }
+        }
+        // Two credentials of one kind: which one counts would depend on the parser (smuggling).
+        if authorizationCount > 1 { return .rejected(reason: "several Authorization fields", kind: "credential", subject: "") }
+        if cookieCount > 1 { return .rejected(reason: "session cookie sent more than once", kind: "session", subject: "") }
+        if let bearer {
+            let presented = String(decoding: head.bytes[bearer], as: UTF8.self)
+            switch APIKey.verify(presented, directory: auth.directory, global: auth.global) {
+            case .success(let key): return .apiKey(key)
+            case .failure(let why):
+                let keyId = APIKey.parse(presented)?.keyId ?? ""
+                return .rejected(reason: "api key: \(why)", kind: "api_key", subject: keyId)
+            }
+        }
+        guard let cookie else { return .missing }
+        let claims: SessionClaims
+        switch SessionToken.open(head.bytes[cookie], with: auth.ring, now: now) {
+        case .success(let c): claims = c
+        case .failure(let why): return .rejected(reason: "session: \(why)", kind: "session", subject: "")
+        }
+        if revocations.isRevoked(claims) {
+            return .rejected(reason: "session: revoked (signed out)", kind: "session", subject: claims.userId)
+        }
+        switch SessionValidator.validate(claims, directory: auth.directory, global: auth.global,
+                                         isRevoked: { _ in false }, now: now) {
+        case .failure(let why):
+            return .rejected(reason: "session: \(why)", kind: "session", subject: claims.userId)
+        case .success(let identity):
+            var renewal: String? = nil
+            if SessionValidator.needsRenewal(claims, idleTimeoutSeconds: identity.timeouts.idleSeconds, now: now) {
+                renewal = try? SessionToken.seal(claims.renewed(now: now), with: auth.ring)
+            }
+            return .user(identity, renewal: renewal)
+        }
+    }
+
+    /// `Bearer <token>` (scheme case-insensitive) with a token in Drawbridge's API key shape; other
+    /// schemes are not the gateway's and are left to the upstream.
+    static func bearerToken(_ raw: UnsafeRawBufferPointer, _ value: Range<Int>) -> Range<Int>? {
+        guard value.count > 7, ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[value.lowerBound..<value.lowerBound + 7]), "bearer ")
+        else { return nil }
+        var start = value.lowerBound + 7
+        while start < value.upperBound && raw[start] == 0x20 { start += 1 }
+        guard value.upperBound - start >= 3, raw[start] == UInt8(ascii: "d"), raw[start + 1] == UInt8(ascii: "b"),
+              raw[start + 2] == UInt8(ascii: "_") else { return nil }
+        return start..<value.upperBound
+    }
+
+    /// Calls `found` with the value range of every `name=value` pair in a Cookie field value.
+    static func findCookie(_ raw: UnsafeRawBufferPointer, _ value: Range<Int>, name: [UInt8], _ found: (Range<Int>) -> Void) {
+        var i = value.lowerBound
+        while i < value.upperBound {
+            while i < value.upperBound && (raw[i] == 0x20 || raw[i] == 0x09) { i += 1 }
+            let pairStart = i
+            while i < value.upperBound && raw[i] != UInt8(ascii: ";") { i += 1 }
+            let pairEnd = i
+            i += 1
+            // Cookie names are case-sensitive (RFC 6265 §5.3): "__host-drawbridge" is another cookie.
+            let n = name.count
+            guard pairEnd - pairStart > n, raw[pairStart + n] == UInt8(ascii: "=") else { continue }
+            var same = true
+            for k in 0..<n where raw[pairStart + k] != name[k] { same = false; break }
+            if same {
+                var end = pairEnd
+                while end > pairStart + n + 1 && (raw[end - 1] == 0x20 || raw[end - 1] == 0x09) { end -= 1 }
+                found((pairStart + n + 1)..<end)
+            }
+        }
+    }
+}
+
+/// Sessions ended by sign-out, mirrored in every worker (updated through its mailbox, so the
+/// request path reads it without a lock). Entries go once the session could not be valid anyway.
+struct Revocations {
+    private var sessions: [SessionID: UInt64] = [:]          // session id -> its absolute expiry
+    private var usersBefore: [String: UInt64] = [:]          // user id -> sessions issued at or before this end
+
+    func isRevoked(_ c: SessionClaims) -> Bool {
+        if sessions.isEmpty && usersBefore.isEmpty { return false }
+        if sessions[c.sessionId] != nil { return true }
+        if let t = usersBefore[c.userId], c.issuedAt <= t { return true }
+        return false
+    }
+
+    mutating func apply(_ r: Revocation) {
+        switch r {
+        case .session(let id, let expiresAt): sessions[id] = expiresAt
+        case .allOfUser(let user, let before): usersBefore[user] = max(usersBefore[user] ?? 0, before)
+        }
+    }
+
+    mutating func prune(now: UInt64, maxSessionSeconds: UInt64) {
+        sessions = sessions.filter { $0.value > now }
+        usersBefore = usersBefore.filter { $0.value &+ maxSessionSeconds > now }
+    }
+}
+
+enum Revocation: Sendable {
+    case session(SessionID, expiresAt: UInt64)
+    case allOfUser(String, issuedAtOrBefore: UInt64)
+}

@@ -1,0 +1,68 @@
+import DrawbridgeIdentity
+
+/// The identity the gateway verified, as request fields for the upstream. Clients cannot send
+/// these themselves: every X-Drawbridge-* field they send is removed (SpoofableHeaders).
+enum IdentityFields {
+    static func append(_ identity: RequestIdentity, to ob: IOBuffer) {
+        switch identity {
+        case .user(let i):
+            line(ob, "X-Drawbridge-User: ", i.userId)
+            line(ob, "X-Drawbridge-Email: ", i.email)
+            line(ob, "X-Drawbridge-Org: ", i.orgId)
+            line(ob, "X-Drawbridge-Roles: ", i.roles.joined(separator: ","))
+            line(ob, "X-Drawbridge-Groups: ", i.groups.joined(separator: ","))
+            line(ob, "X-Drawbridge-Auth-Mode: ", i.authMode.description)
+            line(ob, "X-Drawbridge-MFA: ", i.mfa ? "true" : "false")
+        case .apiKey(let k):
+            line(ob, "X-Drawbridge-API-Key: ", k.keyId)
+            line(ob, "X-Drawbridge-Org: ", k.orgId)
+            line(ob, "X-Drawbridge-Roles: ", k.roles.joined(separator: ","))
+            line(ob, "X-Drawbridge-Auth-Mode: ", "api_key")
+        }
+    }
+
+    /// Room the fields need (the caller reserves it before writing the head).
+    static func size(_ identity: RequestIdentity?) -> Int {
+        switch identity {
+        case nil: return 0
+        case .user(let i):
+            return 256 + i.userId.utf8.count + i.email.utf8.count + i.orgId.utf8.count
+                + i.roles.reduce(0) { $0 + $1.utf8.count + 1 } + i.groups.reduce(0) { $0 + $1.utf8.count + 1 }
+        case .apiKey(let k):
+            return 160 + k.keyId.utf8.count + k.orgId.utf8.count + k.roles.reduce(0) { $0 + $1.utf8.count + 1 }
+        }
+    }
+
+    /// Values come from the directory, which the store validates; bytes that could end a field
+    /// are dropped all the same (no header injection through a stored value).
+    private static func line(_ ob: IOBuffer, _ name: StaticString, _ value: String) {
+        ob.append(name)
+        for b in value.utf8 where b >= 0x20 && b != 0x7F { ob.append(byte: b) }
+        ob.append("\r\n")
+    }
+}
+
+/// Reason phrases for the statuses the gateway's own endpoints use.
+enum LocalResponseReason {
+    static func text(_ code: Int) -> StaticString {
+        switch code {
+        case 200: return "OK"
+        case 302: return "Found"
+        case 303: return "See Other"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 405: return "Method Not Allowed"
+        case 411: return "Length Required"
+        case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        default: return GatewayResponses.reason(code)
+        }
+    }
+}
+
+/// Carries a connection into a job closure; only its worker's thread touches it again.
+final class LocalCompletionTarget: @unchecked Sendable {
+    let connection: ClientConnection
+    init(_ c: ClientConnection) { connection = c }
+}

@@ -1,0 +1,66 @@
+import DrawbridgeIdentity
+
+/// A request to one of the gateway's own endpoints under `/.drawbridge/`, decoded once (these
+/// are rare: sign-in pages, not the proxied hot path, so Strings are fine here).
+struct LocalRequest: Sendable {
+    var method: String
+    /// The normalised path.
+    var path: String
+    var query: [String: String]
+    /// The Host field as sent (with its port), for same-origin checks and redirect targets.
+    var host: String
+    /// Cookies by name (the last one wins; only the gateway's own are looked at).
+    var cookies: [String: String]
+    var accept: String
+    var origin: String?
+    var contentType: String
+    var form: [String: String]
+    var clientAddress: String
+    var requestId: String
+    /// Whether several Cookie pairs had the session cookie's name (then none is trusted).
+    var sessionCookieCount: Int
+}
+
+/// A response the gateway writes itself. The connection adds HSTS, X-Request-Id and framing.
+struct LocalResponse: Sendable {
+    var status: Int
+    var headers: [(String, String)]
+    var body: [UInt8]
+
+    init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// Pages: no caching, no framing, no scripts, no referrer (a callback URL carries a code).
+    static func html(_ status: Int, _ page: String, headers: [(String, String)] = []) -> LocalResponse {
+        LocalResponse(status: status, headers: [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'"),
+            ("X-Frame-Options", "DENY"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+        ] + headers, body: Array(page.utf8))
+    }
+
+    static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> LocalResponse {
+        LocalResponse(status: status, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                                                ("X-Content-Type-Options", "nosniff")] + headers,
+                      body: Array((text + "\n").utf8))
+    }
+
+    /// 303 after a POST (the browser follows with GET), 302 otherwise.
+    static func redirect(_ location: String, status: Int = 303, headers: [(String, String)] = []) -> LocalResponse {
+        LocalResponse(status: status, headers: [("Location", location), ("Cache-Control", "no-store"),
+                                                ("Referrer-Policy", "no-referrer")] + headers)
+    }
+}
+
+/// What handling a local request gives: a response now, or work for the job queue (password
+/// hashing, calls to an OIDC issuer) whose response the worker writes when it is done.
+enum LocalReply {
+    case now(LocalResponse)
+    case later(@Sendable () -> LocalResponse)
+}

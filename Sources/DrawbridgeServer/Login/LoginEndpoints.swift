@@ -1,0 +1,337 @@
+import DrawbridgeCrypto
+import DrawbridgeIdentity
+
+/// The gateway's own endpoints under `/.drawbridge/`: identifier-first sign-in, password, TOTP,
+/// OIDC, sign-out and a who-am-I for API clients.
+struct LoginEndpoints {
+    let auth: AuthRuntime
+    let services: AuthServices
+    let request: LocalRequest
+    /// The request's session, if it carried a valid one (for sign-out and who-am-I).
+    let session: AuthResult
+    let now: UInt64
+
+    static let prefix = "/.drawbridge/"
+    static let csrfCookie = "__Host-drawbridge-csrf"
+    static let mfaCookie = "__Host-drawbridge-mfa"
+    static let oidcCookie = "__Host-drawbridge-oidc"
+
+    func handle() -> LocalReply {
+        switch (request.method, request.path) {
+        case ("GET", "/.drawbridge/login"), ("HEAD", "/.drawbridge/login"):
+            return .now(identifierPage(message: nil))
+        case ("POST", "/.drawbridge/login"):
+            return guarded { identify() }
+        case ("POST", "/.drawbridge/login/password"):
+            return guardedLater { passwordLogin() }
+        case ("POST", "/.drawbridge/login/totp"):
+            return guardedLater { totpStep() }
+        case ("GET", "/.drawbridge/logout"):
+            return .now(.html(200, LoginPages.logout(csrf: csrfToken.value), headers: csrfToken.setCookie))
+        case ("POST", "/.drawbridge/logout"):
+            return guarded { logout() }
+        case ("GET", "/.drawbridge/whoami"):
+            return .now(whoami())
+        case ("GET", "/.drawbridge/oidc/start"):
+            return .later { OIDCFlow(endpoints: self).start() }
+        case ("GET", "/.drawbridge/oidc/callback"):
+            return .later { OIDCFlow(endpoints: self).callback() }
+        case (_, "/.drawbridge/login"), (_, "/.drawbridge/login/password"), (_, "/.drawbridge/login/totp"),
+             (_, "/.drawbridge/logout"), (_, "/.drawbridge/whoami"), (_, "/.drawbridge/oidc/start"), (_, "/.drawbridge/oidc/callback"):
+            return .now(LocalResponse(status: 405, headers: [("Allow", "GET, POST"), ("Content-Type", "text/plain; charset=utf-8")],
+                                      body: Array("405 Method Not Allowed\n".utf8)))
+        default:
+            return .now(LocalResponse(status: 404, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array("404 Not Found\n".utf8)))
+        }
+    }
+
+    // MARK: CSRF
+
+    /// The double-submit token: the cookie value, or a fresh one set with this response.
+    var csrfToken: (value: String, setCookie: [(String, String)]) {
+        if let v = request.cookies[Self.csrfCookie], v.utf8.count == 43 { return (v, []) }
+        let v = Base64URL.encode(SecureRandom.bytes(32))
+        return (v, [("Set-Cookie", "\(Self.csrfCookie)=\(v); Path=/; Secure; HttpOnly; SameSite=Strict")])
+    }
+
+    /// A form post must come from our own page: same Origin when the browser says, and the form's
+    /// token equal to the cookie's (a cross-site page can neither read nor set a __Host- cookie).
+    private func csrfOK() -> Bool {
+        if let origin = request.origin, origin != "https://\(request.host)" && origin != "https://\(hostWithoutPort(request.host))" {
+            return false
+        }
+        guard let cookie = request.cookies[Self.csrfCookie], let field = request.form["csrf"], !cookie.isEmpty else { return false }
+        return ConstantTime.equals(Array(cookie.utf8), Array(field.utf8))
+    }
+
+    private func guarded(_ body: () -> LocalResponse) -> LocalReply {
+        guard csrfOK() else { return .now(csrfFailure()) }
+        return .now(body())
+    }
+
+    private func guardedLater(_ body: @escaping @Sendable () -> LocalResponse) -> LocalReply {
+        guard csrfOK() else { return .now(csrfFailure()) }
+        return .later(body)
+    }
+
+    private func csrfFailure() -> LocalResponse {
+        services.audit.record("login_failure", [("reason", "csrf check failed"), ("client", request.clientAddress), ("request_id", request.requestId)])
+        return .html(403, LoginPages.message("Sign in", "The form expired or did not come from this site. Please start again."))
+    }
+
+    // MARK: Pages
+
+    func identifierPage(message: String?, status: Int = 200) -> LocalResponse {
+        let t = csrfToken
+        return .html(status, LoginPages.identifier(csrf: t.value, returnTo: request.query["rd"] ?? request.form["rd"] ?? "", message: message),
+                     headers: t.setCookie)
+    }
+
+    /// Identifier first: the email decides the organisation, which decides the methods shown.
+    private func identify() -> LocalResponse {
+        let email = (request.form["email"] ?? "").trimmingSpaces.lowercased()
+        guard Self.plausibleEmail(email) else { return identifierPage(message: "Enter your email address.", status: 400) }
+        let (_, org) = auth.organization(forEmail: email)
+        let rd = request.form["rd"] ?? ""
+        // Unknown emails get the gateway-wide methods, so the page does not reveal who has an account.
+        let modes = org.map(auth.allowedModes) ?? auth.global.enabledModes.sorted { $0.description < $1.description }
+        let password = modes.contains(.password)
+        let providers: [LoginPages.ProviderButton] = modes.compactMap {
+            guard case .oidc(let name) = $0, let p = auth.providers[name] else { return nil }
+            return .init(name: name, label: p.config.displayName)
+        }
+        if !password && providers.isEmpty {
+            let allowed = modes.map(\.description).joined(separator: ", ")
+            return .html(403, LoginPages.message("Sign in", "Your organisation does not allow signing in here. It allows: \(allowed.isEmpty ? "nothing" : allowed)."))
+        }
+        return .html(200, LoginPages.methods(orgName: org?.displayName ?? "Drawbridge", email: email, csrf: request.form["csrf"] ?? "",
+                                             returnTo: rd, password: password, providers: providers))
+    }
+
+    // MARK: Password
+
+    private func passwordLogin() -> LocalResponse {
+        let email = (request.form["email"] ?? "").trimmingSpaces.lowercased()
+        let password = request.form["password"] ?? ""
+        let limits = auth.config.loginLimits
+        let seconds = Double(now)
+        switch services.throttle.attempt(address: request.clientAddress, account: email, limits: limits, now: seconds) {
+        case .addressLimited:
+            audit("login_failure", email: email, reason: "rate limited (client address)")
+            return tooMany()
+        case .accountLocked:
+            audit("login_failure", email: email, reason: "account locked")
+            return tooMany()
+        case .allowed: break
+        }
+        let (user, org) = auth.organization(forEmail: email)
+        // The mode rule first: a disabled mode is refused, naming what the org allows.
+        if let user, let org, !AuthModeResolver.isUsable(.password, for: user, in: org, global: auth.global) {
+            audit("login_failure", email: email, user: user.id, org: org.id, reason: "mode disabled: password")
+            return modeRefused(.password, org: org)
+        }
+        // Same work whether or not the account exists: no timing difference for enumeration.
+        let ok = PasswordHash.verify(password, against: user?.passwordHash ?? services.dummyHash) && user?.passwordHash != nil
+        guard ok, let user, let org else {
+            let reason = user == nil ? "unknown account" : (org == nil ? "no organisation" : "wrong password")
+            fail(email: email, user: user?.id, reason: reason)
+            return wrongCredentials(email: email)
+        }
+        if let refusal = accountRefusal(user) {
+            fail(email: email, user: user.id, reason: refusal)
+            return wrongCredentials(email: email)
+        }
+        services.throttle.succeeded(account: email)
+        return completeFirstFactor(user: user, org: org, mode: .password)
+    }
+
+    /// After the first factor: the second one when the org requires it or the user enrolled it,
+    /// else the session.
+    func completeFirstFactor(user: User, org: Organization, mode: AuthMode) -> LocalResponse {
+        let hasTOTP = auth.totpSecrets[user.id] != nil
+        if org.mfaRequired || hasTOTP {
+            guard hasTOTP else {
+                audit("login_failure", email: user.email, user: user.id, org: org.id, reason: "mfa required, no second factor enrolled")
+                return .html(403, LoginPages.message("Sign in", "Your organisation requires two-step verification, and none is set up for your account. Ask an administrator to enrol one (drawbridge totp enroll)."))
+            }
+            let pending = Sealed.seal([user.id, org.id, mode.description, user.email, returnTo()], purpose: "mfa",
+                                      expiresAt: now + 300, ring: auth.ring)
+            let t = csrfToken
+            return .html(200, LoginPages.totp(csrf: t.value),
+                         headers: t.setCookie + [("Set-Cookie", "\(Self.mfaCookie)=\(pending); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=300")])
+        }
+        return issueSession(user: user, org: org, mode: mode, mfa: false)
+    }
+
+    private func totpStep() -> LocalResponse {
+        guard let sealed = request.cookies[Self.mfaCookie],
+              let f = Sealed.open(sealed, purpose: "mfa", ring: auth.ring, now: now, count: 5) else {
+            return .html(401, LoginPages.message("Two-step verification", "The sign-in step expired. Please sign in again."))
+        }
+        let (userId, orgId, modeText, email, rd) = (f[0], f[1], f[2], f[3], f[4])
+        let limits = auth.config.loginLimits
+        switch services.throttle.attempt(address: request.clientAddress, account: email, limits: limits, now: Double(now)) {
+        case .addressLimited, .accountLocked:
+            audit("login_failure", email: email, user: userId, reason: "totp: rate limited or locked")
+            return tooMany()
+        case .allowed: break
+        }
+        guard let user = auth.directory.user(id: userId), let org = auth.directory.organization(id: orgId),
+              let mode = auth.global.enabledModes.first(where: { $0.description == modeText }),
+              let secret = auth.totpSecrets[user.id] else {
+            return .html(401, LoginPages.message("Two-step verification", "The sign-in step expired. Please sign in again."))
+        }
+        let code = (request.form["code"] ?? "").trimmingSpaces
+        // ±1 step of clock drift; each code once (a code seen on the wire cannot be replayed).
+        guard let counter = TOTP.matchingCounter(code, secret: secret, time: now),
+              services.throttle.acceptTOTP(user: user.id, counter: counter) else {
+            fail(email: email, user: user.id, reason: "wrong or reused totp code")
+            let t = csrfToken
+            return .html(401, LoginPages.totp(csrf: t.value, message: "That code is not valid. Try the next one."), headers: t.setCookie)
+        }
+        if let refusal = accountRefusal(user) {
+            fail(email: email, user: user.id, reason: refusal)
+            return wrongCredentials(email: email)
+        }
+        guard AuthModeResolver.isUsable(mode, for: user, in: org, global: auth.global) else {
+            return modeRefused(mode, org: org)
+        }
+        services.throttle.succeeded(account: email)
+        return issueSession(user: user, org: org, mode: mode, mfa: true, returnTo: rd,
+                            extraCookies: [("Set-Cookie", "\(Self.mfaCookie)=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")])
+    }
+
+    // MARK: Session issue and sign-out
+
+    /// A fresh session id on every sign-in (no fixation), the cookie, and back to where the user was going.
+    func issueSession(user: User, org: Organization, mode: AuthMode, mfa: Bool, returnTo rd: String? = nil,
+                      extraCookies: [(String, String)] = []) -> LocalResponse {
+        let claims = SessionClaims.issue(user: user, org: org, mode: mode, mfa: mfa, global: auth.global, now: now)
+        guard let token = try? SessionToken.seal(claims, with: auth.ring) else {
+            return .html(500, LoginPages.message("Sign in", "The session could not be created."))
+        }
+        services.audit.record("login_success", [("user", user.id), ("email", user.email), ("org", org.id), ("mode", mode.description),
+                                                ("mfa", mfa ? "true" : "false"), ("session", claims.sessionId.text),
+                                                ("client", request.clientAddress), ("request_id", request.requestId)])
+        let cookie = "\(AuthRuntime.sessionCookie)=\(token); Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=\(claims.expiresAt - now)"
+        return .redirect(ReturnAddress.resolve(rd ?? returnTo(), requestHost: request.host, allowed: auth.config.returnHosts,
+                                               ring: auth.ring, now: now),
+                         headers: extraCookies + [("Set-Cookie", cookie)])
+    }
+
+    private func logout() -> LocalResponse {
+        let clear = ("Set-Cookie", "\(AuthRuntime.sessionCookie)=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
+        if case .user(let identity, _) = session {
+            let all = request.form["all"] == "1"
+            // Broadcast before answering: every worker refuses the session from its next request on.
+            if all {
+                services.broadcast(.allOfUser(identity.userId, issuedAtOrBefore: now))
+            } else {
+                services.broadcast(.session(identity.sessionId, expiresAt: now + identity.timeouts.absoluteSeconds))
+            }
+            services.audit.record("logout", [("user", identity.userId), ("org", identity.orgId), ("session", identity.sessionId.text),
+                                             ("scope", all ? "all sessions" : "this session"), ("client", request.clientAddress),
+                                             ("request_id", request.requestId)])
+        }
+        return .html(200, LoginPages.message("Signed out", "You are signed out."), headers: [clear])
+    }
+
+    private func whoami() -> LocalResponse {
+        switch session {
+        case .user(let i, _):
+            let roles = i.roles.map(AuditLog.quote).joined(separator: ",")
+            return .json(200, "{\"user\":\(AuditLog.quote(i.userId)),\"email\":\(AuditLog.quote(i.email)),\"org\":\(AuditLog.quote(i.orgId)),\"roles\":[\(roles)],\"mode\":\(AuditLog.quote(i.authMode.description)),\"mfa\":\(i.mfa)}")
+        case .apiKey(let k):
+            let roles = k.roles.map(AuditLog.quote).joined(separator: ",")
+            return .json(200, "{\"apiKey\":\(AuditLog.quote(k.keyId)),\"org\":\(AuditLog.quote(k.orgId)),\"roles\":[\(roles)],\"mode\":\"api_key\"}")
+        case .missing, .rejected:
+            return Unauthenticated.json
+        }
+    }
+
+    // MARK: Helpers
+
+    /// The sealed return address carried through the forms (opened only at the end).
+    func returnTo() -> String { request.form["rd"] ?? request.query["rd"] ?? "" }
+
+    /// Why an account that proved its credential still may not sign in (audit only).
+    func accountRefusal(_ user: User) -> String? {
+        if user.status != .active { return "user disabled" }
+        if let end = user.expiresAt, now >= end { return "user expired" }
+        return nil
+    }
+
+    func modeRefused(_ mode: AuthMode, org: Organization) -> LocalResponse {
+        let allowed = auth.allowedModes(org).map(\.description).joined(separator: ", ")
+        return .html(403, LoginPages.message("Sign in", "Signing in with \(mode.description) is disabled for \(org.displayName). Your organisation allows: \(allowed.isEmpty ? "nothing" : allowed)."))
+    }
+
+    private func wrongCredentials(email: String) -> LocalResponse {
+        let t = csrfToken
+        return .html(401, LoginPages.identifier(csrf: t.value, returnTo: returnTo(), message: "Wrong email or password."), headers: t.setCookie)
+    }
+
+    private func tooMany() -> LocalResponse {
+        var r = LocalResponse.html(429, LoginPages.message("Sign in", "Too many attempts. Wait a minute and try again."))
+        r.headers.append(("Retry-After", String(Int(auth.config.loginLimits.lockoutSeconds))))
+        return r
+    }
+
+    private func fail(email: String, user: String?, reason: String) {
+        audit("login_failure", email: email, user: user, reason: reason)
+        if let until = services.throttle.failed(account: email, limits: auth.config.loginLimits, now: Double(now)) {
+            audit("lockout", email: email, user: user, reason: "locked for \(Int(until - Double(now)))s after repeated failures")
+        }
+    }
+
+    func audit(_ event: String, email: String, user: String? = nil, org: String? = nil, reason: String) {
+        services.audit.record(event, [("email", email), ("user", user), ("org", org), ("reason", reason),
+                                      ("client", request.clientAddress), ("request_id", request.requestId)])
+    }
+
+    private func hostWithoutPort(_ h: String) -> String {
+        if h.hasPrefix("[") { return h }
+        return String(h.split(separator: ":", maxSplits: 1).first ?? "")
+    }
+
+    static func plausibleEmail(_ e: String) -> Bool {
+        let parts = e.split(separator: "@", omittingEmptySubsequences: false)
+        return e.utf8.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
+            && !e.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first?.isWhitespace == true { s.removeFirst() }
+        while s.last?.isWhitespace == true { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// The answers to a request without a usable credential.
+enum Unauthenticated {
+    static let json = LocalResponse.json(401, "{\"error\":\"unauthenticated\",\"message\":\"a valid session or API key is required\"}",
+                                         headers: [("WWW-Authenticate", "Bearer realm=\"drawbridge\"")])
+}
+
+/// Where to go after signing in: carried sealed (so it cannot be swapped for another site), then
+/// followed only to the host the sign-in happened on or to an exactly configured host.
+enum ReturnAddress {
+    static func seal(host: String, pathAndQuery: String, ring: SessionKeyRing, now: UInt64) -> String {
+        Sealed.seal([host.lowercased(), pathAndQuery], purpose: "return", expiresAt: now + 3600, ring: ring)
+    }
+
+    static func resolve(_ sealed: String, requestHost: String, allowed: [String], ring: SessionKeyRing, now: UInt64) -> String {
+        guard let f = Sealed.open(sealed, purpose: "return", ring: ring, now: now, count: 2) else { return "/" }
+        let (host, path) = (f[0], f[1])
+        // Only an absolute path: "//evil.example" or "/\evil" would leave the site.
+        guard path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains("\\"),
+              !path.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else { return "/" }
+        let bare = host.split(separator: ":").first.map(String.init) ?? host
+        if host == requestHost.lowercased() { return path }
+        if allowed.contains(bare) { return "https://\(host)\(path)" }
+        return "/"
+    }
+}
