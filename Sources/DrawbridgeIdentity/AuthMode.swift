@@ -13,7 +13,7 @@ extension AuthMode: CustomStringConvertible {
         switch self {
         case .password: return "password"
         case .oidc(let provider): return "oidc:\(provider)"
-        case .apiKey: return "api-key"
+        case .apiKey: return "api_key"   // as written in the configuration
         }
     }
 }

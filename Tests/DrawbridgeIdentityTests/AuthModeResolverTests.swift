@@ -59,8 +59,8 @@ struct AuthModeResolverTests {
 
     @Test func allowedModesAreSortedAndFiltered() {
         #expect(AuthModeResolver.allowedModes(for: Fixture.noPassword, global: Fixture.global).map(\.description)
-                == ["api-key", "oidc:github", "oidc:google"])
+                == ["api_key", "oidc:github", "oidc:google"])
         #expect(AuthModeResolver.allowedModes(for: Fixture.acme, global: Fixture.global).map(\.description)
-                == ["api-key", "oidc:github", "oidc:google", "password"])
+                == ["api_key", "oidc:github", "oidc:google", "password"])
     }
 }

@@ -52,11 +52,14 @@ final class GatewayFixture {
 
     /// `upstreamsJSON` and `routesJSON` replace the defaults (one upstream "app", route "/").
     /// `replaceTLS`: `extra` brings its own `tls` section.
-    init(upstreams: [Upstream], upstreamsJSON: String? = nil, routesJSON: String? = nil, extra: String = "", replaceTLS: Bool = false) throws {
+    /// `prepare` runs with the configuration directory before the gateway starts (identity files).
+    init(upstreams: [Upstream], upstreamsJSON: String? = nil, routesJSON: String? = nil, extra: String = "", replaceTLS: Bool = false,
+         prepare: ((String) throws -> Void)? = nil) throws {
         self.upstreams = upstreams
         self.replaceTLS = replaceTLS
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-conf-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try prepare?(dir)
         try write(upstreamsJSON: upstreamsJSON, routesJSON: routesJSON, extra: extra)
         process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge")
         try process.waitFor("serving")
