@@ -43,6 +43,7 @@ let package = Package(
         .testTarget(name: "DrawbridgeStoreTests", dependencies: ["DrawbridgeStore", "DrawbridgeIdentity", "DrawbridgeCrypto"]),
         .testTarget(name: "DrawbridgeCryptoTests", dependencies: ["DrawbridgeCrypto"],
                     resources: [.copy("Vectors")]),
+        .testTarget(name: "DrawbridgeServerTests", dependencies: ["DrawbridgeServer", "DrawbridgeIdentity", "DrawbridgeCrypto", "DrawbridgeConfig"]),
         .testTarget(name: "IntegrationTests", dependencies: ["COpenSSL", "CLinux", "DrawbridgeCrypto", "DrawbridgeIdentity"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,157 @@
+import DrawbridgeConfig
+import DrawbridgeCrypto
+import DrawbridgeIdentity
+import Testing
+@testable import DrawbridgeServer
+
+@Suite struct FormsTests {
+    @Test(arguments: [
+        ("a=1&b=2", ["a": "1", "b": "2"]),
+        ("email=a%40b.test&x=+y+", ["email": "a@b.test", "x": " y "]),
+        ("a=1&a=2", ["a": "1"]),                 // first wins: a later duplicate cannot override a checked value
+        ("bad=%zz%4", ["bad": "%zz%4"]),         // invalid escapes stay literal
+        ("flag&=v&&", ["flag": "", "": "v"]),
+        ("n=%00x", ["n": "\u{0}x"]),
+    ])
+    func parse(_ input: String, _ expected: [String: String]) {
+        #expect(Forms.parse(Array(input.utf8)) == expected)
+    }
+
+    @Test func percentEncodeKeepsOnlyUnreserved() {
+        #expect(Forms.percentEncode("a b/c?d=é~._-") == "a%20b%2Fc%3Fd%3D%C3%A9~._-")
+    }
+
+    @Test func htmlEscapesEveryMarkupCharacter() {
+        #expect(Forms.html("<a href=\"x\" onclick='y'>&</a>") == "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;")
+    }
+}
+
+@Suite struct SealedValueTests {
+    let ring = try! SessionKeyRing(current: SessionKey.generate(id: 2), previous: [SessionKey.generate(id: 1)])
+
+    @Test func roundTripAndPurposeBinding() {
+        let s = Sealed.seal(["u1", "acme"], purpose: "mfa", expiresAt: 2000, ring: ring)
+        #expect(Sealed.open(s, purpose: "mfa", ring: ring, now: 1000, count: 2) == ["u1", "acme"])
+        #expect(Sealed.open(s, purpose: "return", ring: ring, now: 1000, count: 2) == nil)  // minted for another purpose
+        #expect(Sealed.open(s, purpose: "mfa", ring: ring, now: 2000, count: 2) == nil)     // expired
+        #expect(Sealed.open(s, purpose: "mfa", ring: ring, now: 1000, count: 3) == nil)     // wrong shape
+        let other = try! SessionKeyRing(current: SessionKey.generate(id: 2))
+        #expect(Sealed.open(s, purpose: "mfa", ring: other, now: 1000, count: 2) == nil)    // another key
+        var bytes = Base64URL.decode(s)!
+        for i in [0, 1, 14, bytes.count - 1] {
+            var t = bytes
+            t[i] ^= 1
+            #expect(Sealed.open(Base64URL.encode(t), purpose: "mfa", ring: ring, now: 1000, count: 2) == nil, "byte \(i)")
+        }
+        bytes.removeLast()
+        #expect(Sealed.open(Base64URL.encode(bytes), purpose: "mfa", ring: ring, now: 1000, count: 2) == nil)
+    }
+
+    struct ReturnCase: Sendable {
+        let host: String, path: String, requestHost: String, expected: String
+    }
+
+    @Test(arguments: [
+        ReturnCase(host: "app.test", path: "/x?y=1", requestHost: "app.test", expected: "/x?y=1"),
+        ReturnCase(host: "App.Test:8443", path: "/x", requestHost: "app.test:8443", expected: "/x"),
+        ReturnCase(host: "other.test", path: "/x", requestHost: "app.test", expected: "/"),              // not configured
+        ReturnCase(host: "allowed.test", path: "/x", requestHost: "app.test", expected: "https://allowed.test/x"),
+        ReturnCase(host: "app.test", path: "//evil.test/x", requestHost: "app.test", expected: "/"),     // scheme-relative
+        ReturnCase(host: "app.test", path: "/\\evil.test", requestHost: "app.test", expected: "/"),
+        ReturnCase(host: "app.test", path: "https://evil.test/", requestHost: "app.test", expected: "/"),
+        ReturnCase(host: "app.test", path: "/a\r\nSet-Cookie: x=1", requestHost: "app.test", expected: "/"),
+    ])
+    func returnAddress(_ c: ReturnCase) {
+        let sealed = ReturnAddress.seal(host: c.host, pathAndQuery: c.path, ring: ring, now: 1000)
+        #expect(ReturnAddress.resolve(sealed, requestHost: c.requestHost, allowed: ["allowed.test"], ring: ring, now: 1001) == c.expected)
+    }
+
+    @Test func unsealedReturnAddressIsIgnored() {
+        #expect(ReturnAddress.resolve("https://evil.test/", requestHost: "app.test", allowed: [], ring: ring, now: 1) == "/")
+        #expect(ReturnAddress.resolve("", requestHost: "app.test", allowed: [], ring: ring, now: 1) == "/")
+    }
+}
+
+@Suite struct LoginThrottleTests {
+    let limits = LoginLimitsConfig(perAddress: 5, perAccountFailures: 3, windowSeconds: 60, lockoutSeconds: 10, maxLockoutSeconds: 40)
+
+    @Test func accountLocksAfterFailuresAndTheLockDoublesThenDecays() {
+        let t = LoginThrottle()
+        #expect(t.failed(account: "a", limits: limits, now: 0) == nil)
+        #expect(t.failed(account: "a", limits: limits, now: 1) == nil)
+        #expect(t.failed(account: "a", limits: limits, now: 2) == 12)           // 3rd failure: 10 s
+        #expect(t.attempt(address: "ip1", account: "a", limits: limits, now: 5) == .accountLocked(untilSeconds: 12))
+        #expect(t.attempt(address: "ip1", account: "b", limits: limits, now: 5) == .allowed) // other accounts unaffected
+        for s in 13...14 { _ = t.failed(account: "a", limits: limits, now: Double(s)) }
+        #expect(t.failed(account: "a", limits: limits, now: 15) == 35)          // next lockout: 20 s
+        for s in 36...37 { _ = t.failed(account: "a", limits: limits, now: Double(s)) }
+        #expect(t.failed(account: "a", limits: limits, now: 38) == 78)          // 40 s: capped at maxLockoutSeconds
+        // Quiet for long enough: the level decays back and the next lockout is short again.
+        for s in 300...301 { _ = t.failed(account: "a", limits: limits, now: Double(s)) }
+        #expect(t.failed(account: "a", limits: limits, now: 302) == 312)
+    }
+
+    @Test func addressLimitCountsEveryAttemptAndResetsWithTheWindow() {
+        let t = LoginThrottle()
+        for i in 0..<5 { #expect(t.attempt(address: "ip", account: "u\(i)", limits: limits, now: 0) == .allowed) }
+        #expect(t.attempt(address: "ip", account: "new", limits: limits, now: 1) == .addressLimited)
+        #expect(t.attempt(address: "other", account: "new", limits: limits, now: 1) == .allowed)
+        #expect(t.attempt(address: "ip", account: "new", limits: limits, now: 61) == .allowed)
+    }
+
+    @Test func successClearsTheFailureCount() {
+        let t = LoginThrottle()
+        _ = t.failed(account: "a", limits: limits, now: 0)
+        _ = t.failed(account: "a", limits: limits, now: 1)
+        t.succeeded(account: "a")
+        #expect(t.failed(account: "a", limits: limits, now: 2) == nil)
+    }
+
+    @Test func totpCountersAreSingleUse() {
+        let t = LoginThrottle()
+        #expect(t.acceptTOTP(user: "u", counter: 10))
+        #expect(!t.acceptTOTP(user: "u", counter: 10))
+        #expect(!t.acceptTOTP(user: "u", counter: 9))
+        #expect(t.acceptTOTP(user: "u", counter: 11))
+        #expect(t.acceptTOTP(user: "v", counter: 10))
+    }
+}
+
+@Suite struct CredentialParsingTests {
+    static func cookies(_ value: String) -> [String] {
+        let bytes = Array(value.utf8)
+        var found: [String] = []
+        bytes.withUnsafeBytes { raw in
+            Authenticator.findCookie(raw, 0..<bytes.count, name: Array("__Host-drawbridge".utf8)) {
+                found.append(String(decoding: bytes[$0], as: UTF8.self))
+            }
+        }
+        return found
+    }
+
+    @Test(arguments: [
+        ("__Host-drawbridge=abc", ["abc"]),
+        ("a=1; __Host-drawbridge=abc ;b=2", ["abc"]),
+        ("__Host-drawbridge-csrf=x; __Host-drawbridge=abc", ["abc"]),
+        ("__host-drawbridge=abc", []),                         // names are case-sensitive
+        ("x__Host-drawbridge=abc", []),
+        ("__Host-drawbridge=a; __Host-drawbridge=b", ["a", "b"]), // both found: the caller refuses
+        ("__Host-drawbridge", []),
+    ])
+    func sessionCookie(_ header: String, _ expected: [String]) {
+        #expect(Self.cookies(header) == expected)
+    }
+
+    @Test(arguments: [
+        ("Bearer db_abc", "db_abc"),
+        ("bearer   db_abc", "db_abc"),
+        ("Bearer eyJhbGciOi", nil),   // not ours: left to the upstream
+        ("Basic ZGI6eA==", nil),
+        ("Bearer", nil),
+    ] as [(String, String?)])
+    func bearer(_ header: String, _ expected: String?) {
+        let bytes = Array(header.utf8)
+        let r = bytes.withUnsafeBytes { Authenticator.bearerToken($0, 0..<bytes.count) }
+        #expect(r.map { String(decoding: bytes[$0], as: UTF8.self) } == expected)
+    }
+}
