@@ -135,6 +135,29 @@ import Testing
         let audit = (try? String(contentsOfFile: gw.dir + "/audit.log", encoding: .utf8)) ?? ""
         #expect(audit.contains("credential_rejected") && audit.contains("revoked"))
         #expect(!audit.contains(good))
+        // The org switches API keys off: the key stops working at the reload, no restart.
+        try gw.write(routesJSON: #"[ { pathPrefix: "/", upstream: "app" } ]"#, extra: files.configSections(
+            orgs: #"{ acme: { name: "Acme", disabledModes: ["api_key"] }, beta: { name: "Beta" } }"#))
+        try gw.reload(expect: "reloaded")
+        #expect(try gw.get("/api/x", headers: "Authorization: Bearer \(good)\r\n").status == 401)
+        #expect(upstream.requestCount == 1)
+    }
+
+    @Test func addingASessionKeyLogsNobodyOut() throws {
+        let w = try World()
+        let c = SignInClient(w.gw)
+        #expect(try c.signIn(email: "alice@acme.test", password: Self.password).status == 303)
+        let oldToken = try #require(c.cookies["__Host-drawbridge"])
+        w.files.extraSessionKeys[2] = SecureRandom.bytes(32)
+        try w.files.write(to: w.gw.dir)
+        try w.gw.reload(expect: "reloaded")
+        #expect(try c.get("/app").status == 200)       // sealed under key 1, still opens
+        let fresh = SignInClient(w.gw)
+        #expect(try fresh.signIn(email: "bob@beta.test", password: Self.password).status == 303)
+        let newToken = try #require(fresh.cookies["__Host-drawbridge"])
+        #expect(Base64URL.decode(newToken)?[1] == 2)   // new sessions are sealed under the newest key
+        #expect(Base64URL.decode(oldToken)?[1] == 1)
+        #expect(try fresh.get("/app").status == 200)
     }
 
     @Test func tamperedTruncatedAndForeignSessionCookiesAreRefused() throws {
