@@ -1,5 +1,10 @@
+import DrawbridgeCrypto
+
 /// Syntax of the names and identifiers stored in the identity files (shared by the loader and the CLI).
 public enum StoreNames {
+    /// A new random user id: `u_` + 16 lowercase hex characters (64 random bits).
+    public static func newUserId() -> String { "u_" + MasterKey.hexEncode(SecureRandom.bytes(8)) }
+
     /// `u_` + 16 lowercase hex characters.
     public static func isUserId(_ s: String) -> Bool {
         let u = Array(s.utf8)
