@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "DrawbridgeStoreTests", dependencies: ["DrawbridgeStore", "DrawbridgeIdentity", "DrawbridgeCrypto"]),
         .testTarget(name: "DrawbridgeCryptoTests", dependencies: ["DrawbridgeCrypto"],
                     resources: [.copy("Vectors")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["COpenSSL", "CLinux", "DrawbridgeCrypto"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["COpenSSL", "CLinux", "DrawbridgeCrypto", "DrawbridgeConfig", "DrawbridgeStore"]),
     ],
     swiftLanguageModes: [.v5]
 )
