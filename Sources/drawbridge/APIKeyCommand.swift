@@ -11,7 +11,7 @@ enum APIKeyCommand {
         """
 
     static func run(_ argv: [String]) -> Never {
-        guard let sub = argv.first else { usageError("apikey", "missing subcommand", usage: usage) }
+        let sub = subcommand(argv, "apikey", usage: usage)
         let command = "apikey \(sub)"
         let rest = Array(argv.dropFirst())
         switch sub {

@@ -22,6 +22,12 @@ func runtimeError(_ command: String, _ problem: Any) -> Never {
     fail("drawbridge \(command): \(problem)", code: 1)
 }
 
+/// The first argument, which must name a subcommand (not be an option or missing).
+func subcommand(_ argv: [String], _ group: String, usage: String) -> String {
+    guard let sub = argv.first, !sub.hasPrefix("-") else { usageError(group, "missing subcommand", usage: usage) }
+    return sub
+}
+
 /// The arguments of one subcommand: positionals, repeatable `--option VALUE`s and flags.
 /// `--config DIR` (`-c`) and `--pid-file PATH` are accepted everywhere.
 struct Arguments {

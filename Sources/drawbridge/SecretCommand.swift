@@ -13,7 +13,7 @@ enum SecretCommand {
     static let masterKeyUsage = "drawbridge master-key generate FILE"
 
     static func run(_ argv: [String]) -> Never {
-        guard let sub = argv.first else { usageError("secret", "missing subcommand", usage: usage) }
+        let sub = subcommand(argv, "secret", usage: usage)
         let command = "secret \(sub)"
         let rest = Array(argv.dropFirst())
         switch sub {
@@ -79,9 +79,8 @@ enum SecretCommand {
     }
 
     static func masterKey(_ argv: [String]) -> Never {
-        guard argv.first == "generate" else {
-            usageError("master-key", argv.isEmpty ? "missing subcommand" : "unknown subcommand '\(argv[0])'", usage: masterKeyUsage)
-        }
+        let sub = subcommand(argv, "master-key", usage: masterKeyUsage)
+        guard sub == "generate" else { usageError("master-key", "unknown subcommand '\(sub)'", usage: masterKeyUsage) }
         let args = Arguments(Array(argv.dropFirst()), command: "master-key generate", usage: masterKeyUsage)
         let file = args.positionals("FILE")[0]
         // The configuration is not loaded: a key is usually made before the config is complete.

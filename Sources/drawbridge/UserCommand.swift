@@ -12,7 +12,7 @@ enum UserCommand {
         """
 
     static func run(_ argv: [String]) -> Never {
-        guard let sub = argv.first else { usageError("user", "missing subcommand", usage: usage) }
+        let sub = subcommand(argv, "user", usage: usage)
         let command = "user \(sub)"
         switch sub {
         case "add":
