@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "DrawbridgeCryptoTests", dependencies: ["DrawbridgeCrypto"],
                     resources: [.copy("Vectors")]),
         .testTarget(name: "DrawbridgeServerTests", dependencies: ["DrawbridgeServer", "DrawbridgeIdentity", "DrawbridgeCrypto", "DrawbridgeConfig"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["COpenSSL", "CLinux", "DrawbridgeCrypto", "DrawbridgeIdentity"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["COpenSSL", "CLinux", "DrawbridgeCrypto", "DrawbridgeIdentity", "DrawbridgeConfig", "DrawbridgeStore"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -35,17 +35,17 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 }
 
 /// Accumulates issues for one file during a validation pass.
-final class IssueCollector {
-    let file: String
-    private(set) var issues: [ConfigIssue] = []
+package final class IssueCollector {
+    package let file: String
+    package private(set) var issues: [ConfigIssue] = []
 
-    init(file: String) {
+    package init(file: String) {
         self.file = file
     }
 
-    func add(_ path: String, _ message: String) {
+    package func add(_ path: String, _ message: String) {
         issues.append(ConfigIssue(file: file, path: path, message: message))
     }
 
-    var isEmpty: Bool { issues.isEmpty }
+    package var isEmpty: Bool { issues.isEmpty }
 }

@@ -3,7 +3,7 @@ import Foundation
 /// A generic JSON value, decoded with Foundation's `JSONDecoder` (`allowsJSON5 = true`).
 /// The config is decoded into this first and then validated field by field, so that
 /// unknown keys, wrong types and bad values can all be reported in one pass with their paths.
-indirect enum JSONValue: Decodable, Equatable {
+package indirect enum JSONValue: Decodable, Equatable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -19,7 +19,7 @@ indirect enum JSONValue: Decodable, Equatable {
         init?(intValue: Int) { nil }
     }
 
-    init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         if let object = try? decoder.container(keyedBy: AnyKey.self) {
             var members: [String: JSONValue] = [:]
             for key in object.allKeys {
@@ -51,7 +51,7 @@ indirect enum JSONValue: Decodable, Equatable {
     }
 
     /// "an object", "a string", ... for error messages.
-    var kindDescription: String {
+    package var kindDescription: String {
         switch self {
         case .null: return "null"
         case .bool(let b): return "a boolean (\(b))"
@@ -64,11 +64,11 @@ indirect enum JSONValue: Decodable, Equatable {
     }
 }
 
-enum JSON5 {
+package enum JSON5 {
     /// Decodes `text` with `JSONDecoder` (JSON5 mode). On a syntax error the issue names the line and column
     /// (located by `JSON5Checker`, because Foundation's error carries no position). Duplicate keys are
     /// reported too (Foundation silently keeps one of them).
-    static func decode(_ text: String, issues: IssueCollector) -> JSONValue? {
+    package static func decode(_ text: String, issues: IssueCollector) -> JSONValue? {
         let decoder = JSONDecoder()
         decoder.allowsJSON5 = true
         let value: JSONValue

@@ -1,13 +1,13 @@
 /// Reads typed fields out of one JSON object, reporting wrong types, bad ranges and unknown keys
 /// (with a "did you mean" suggestion) to an `IssueCollector`. On a problem the getters return
 /// the default so that validation can carry on and report everything in one pass.
-struct ObjectReader {
-    let members: [String: JSONValue]
-    let path: String
-    let issues: IssueCollector
+package struct ObjectReader {
+    package let members: [String: JSONValue]
+    package let path: String
+    package let issues: IssueCollector
 
     /// Returns nil (after reporting) when `value` is not an object. `known` lists the allowed keys.
-    init?(_ value: JSONValue, path: String, known: [String], issues: IssueCollector) {
+    package init?(_ value: JSONValue, path: String, known: [String], issues: IssueCollector) {
         guard case .object(let members) = value else {
             issues.add(path, "expected an object, got \(value.kindDescription)")
             return nil
@@ -26,15 +26,15 @@ struct ObjectReader {
         }
     }
 
-    func fieldPath(_ key: String) -> String { join(path, key) }
+    package func fieldPath(_ key: String) -> String { join(path, key) }
 
     /// The value of `key`, or nil when absent or `null`.
-    func value(_ key: String) -> JSONValue? {
+    package func value(_ key: String) -> JSONValue? {
         guard let value = members[key], value != .null else { return nil }
         return value
     }
 
-    func required(_ key: String) -> JSONValue? {
+    package func required(_ key: String) -> JSONValue? {
         guard let value = value(key) else {
             issues.add(fieldPath(key), "missing required key")
             return nil
@@ -42,7 +42,7 @@ struct ObjectReader {
         return value
     }
 
-    func bool(_ key: String, default defaultValue: Bool) -> Bool {
+    package func bool(_ key: String, default defaultValue: Bool) -> Bool {
         guard let value = value(key) else { return defaultValue }
         guard case .bool(let b) = value else {
             issues.add(fieldPath(key), "expected a boolean (true or false), got \(value.kindDescription)")
@@ -51,11 +51,11 @@ struct ObjectReader {
         return b
     }
 
-    func int(_ key: String, default defaultValue: Int, range: ClosedRange<Int>) -> Int {
+    package func int(_ key: String, default defaultValue: Int, range: ClosedRange<Int>) -> Int {
         Int(int64(key, default: Int64(defaultValue), range: Int64(range.lowerBound)...Int64(range.upperBound)))
     }
 
-    func int64(_ key: String, default defaultValue: Int64, range: ClosedRange<Int64>) -> Int64 {
+    package func int64(_ key: String, default defaultValue: Int64, range: ClosedRange<Int64>) -> Int64 {
         guard let value = value(key) else { return defaultValue }
         guard case .int(let i) = value else {
             issues.add(fieldPath(key), "expected an integer, got \(value.kindDescription)")
@@ -69,7 +69,7 @@ struct ObjectReader {
     }
 
     /// A number of seconds: > 0 and <= `maximum`.
-    func seconds(_ key: String, default defaultValue: Double, maximum: Double = 86400) -> Double {
+    package func seconds(_ key: String, default defaultValue: Double, maximum: Double = 86400) -> Double {
         guard let value = value(key) else { return defaultValue }
         let d: Double
         switch value {
@@ -87,7 +87,7 @@ struct ObjectReader {
     }
 
     /// A string value; nil when absent (or wrong type, reported).
-    func string(_ key: String) -> String? {
+    package func string(_ key: String) -> String? {
         guard let value = value(key) else { return nil }
         guard case .string(let s) = value else {
             issues.add(fieldPath(key), "expected a string, got \(value.kindDescription)")
@@ -96,7 +96,7 @@ struct ObjectReader {
         return s
     }
 
-    func requiredString(_ key: String) -> String? {
+    package func requiredString(_ key: String) -> String? {
         guard let value = required(key) else { return nil }
         guard case .string(let s) = value else {
             issues.add(fieldPath(key), "expected a string, got \(value.kindDescription)")
@@ -106,7 +106,7 @@ struct ObjectReader {
     }
 
     /// A string or an array of strings, as (path of each element, element). nil when absent.
-    func stringList(_ key: String) -> [(path: String, value: String)]? {
+    package func stringList(_ key: String) -> [(path: String, value: String)]? {
         guard let value = value(key) else { return nil }
         switch value {
         case .string(let s):
@@ -164,6 +164,6 @@ struct ObjectReader {
 }
 
 /// `a.b`, or `b` when `a` is empty.
-func join(_ path: String, _ key: String) -> String {
+package func join(_ path: String, _ key: String) -> String {
     path.isEmpty ? key : "\(path).\(key)"
 }

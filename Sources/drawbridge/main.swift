@@ -1,26 +1,29 @@
 import DrawbridgeCrypto
 import DrawbridgeServer
 import Foundation
+import Glibc
 
-/// drawbridge [serve|check-config] [--config DIR]
+/// drawbridge COMMAND [...]: a dispatcher; each command group lives in its own file.
 let usage = """
-usage: drawbridge [serve] [--config DIR]     start the gateway (default configuration directory: conf)
+usage: drawbridge [serve] [--config DIR] [--pid-file PATH]
+                                             start the gateway (default configuration directory: conf,
+                                             or $DRAWBRIDGE_CONFIG); --pid-file: write its pid there
        drawbridge check-config [--config DIR]
                                              validate the configuration and exit (0: valid, 1: invalid)
        drawbridge hash-password [--pbkdf2]   read a password from standard input, print its hash
                                              (scrypt N=2^15 r=8 p=1 by default; PBKDF2-SHA256 600,000 rounds)
+       \(UserCommand.usage)
+       \(APIKeyCommand.usage)
+       \(TOTPCommand.usage)
+       \(SecretCommand.usage)
+       \(SecretCommand.masterKeyUsage)
        drawbridge help
 
+Identity commands take --config DIR and --pid-file PATH (after a change, SIGHUP the gateway whose
+pid is in PATH). Passwords and secret values are read from standard input, never from arguments.
+The master key comes from auth.masterKeyFile, else from $DRAWBRIDGE_MASTER_KEY.
+
 """
-
-func fail(_ message: String, code: Int32 = 2) -> Never {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
-    exit(code)
-}
-
-func stderrLog(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
-}
 
 var args = Array(CommandLine.arguments.dropFirst())
 var command = "serve"
@@ -28,7 +31,16 @@ if let first = args.first, !first.hasPrefix("-") {
     command = first
     args.removeFirst()
 }
-var configDir = ProcessInfo.processInfo.environment["DRAWBRIDGE_CONFIG"] ?? "conf"
+
+switch command {
+case "user": UserCommand.run(args)
+case "apikey": APIKeyCommand.run(args)
+case "totp": TOTPCommand.run(args)
+case "secret": SecretCommand.run(args)
+case "master-key": SecretCommand.masterKey(args)
+case "help", "-h", "--help": print(usage, terminator: ""); exit(0)
+default: break
+}
 
 if command == "hash-password" {
     var scheme = PasswordHash.Scheme.scrypt()
@@ -51,12 +63,17 @@ if command == "hash-password" {
     }
 }
 
+var configDir = ProcessInfo.processInfo.environment["DRAWBRIDGE_CONFIG"] ?? "conf"
+var pidFile: String?
 while !args.isEmpty {
     let a = args.removeFirst()
     switch a {
     case "--config", "-c":
         guard !args.isEmpty else { fail("drawbridge: --config needs a directory\n" + usage) }
         configDir = args.removeFirst()
+    case "--pid-file" where command == "serve":
+        guard !args.isEmpty else { fail("drawbridge: --pid-file needs a path\n" + usage) }
+        pidFile = args.removeFirst()
     case "-h", "--help":
         print(usage, terminator: ""); exit(0)
     default:
@@ -67,8 +84,17 @@ while !args.isEmpty {
 switch command {
 case "serve":
     do {
+        // SIGHUP is blocked before the pid is published, so a reload request sent by a CLI command
+        // right away waits for the gateway's signal loop instead of killing it (default action).
+        var hup = sigset_t()
+        sigemptyset(&hup)
+        sigaddset(&hup, SIGHUP)
+        pthread_sigmask(SIG_BLOCK, &hup, nil)
         let gateway = try Gateway(configDirectory: configDir, log: stderrLog)
-        exit(try gateway.run())
+        if let pidFile { PidFile.write(pidFile) }
+        let status = try gateway.run()
+        if let pidFile { PidFile.remove(pidFile) }
+        exit(status)
     } catch {
         fail("drawbridge: cannot start: \(error)", code: 1)
     }
@@ -79,8 +105,6 @@ case "check-config":
         exit(0)
     }
     fail(problems.joined(separator: "\n"), code: 1)
-case "help":
-    print(usage, terminator: "")
 default:
     fail("drawbridge: unknown command '\(command)'\n" + usage)
 }

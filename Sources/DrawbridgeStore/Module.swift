@@ -1,2 +1,0 @@
-/// The identity files under the configuration directory (users, API keys, sealed secrets) and the master key.
-enum DrawbridgeStoreModule {}

@@ -1,0 +1,173 @@
+import DrawbridgeConfig
+import DrawbridgeStore
+import Foundation
+import Glibc
+
+func fail(_ message: String, code: Int32 = 2) -> Never {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    exit(code)
+}
+
+func stderrLog(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// Exit 2: the command line is wrong.
+func usageError(_ command: String, _ problem: String, usage: String) -> Never {
+    fail("drawbridge \(command): \(problem)\nusage: \(usage)", code: 2)
+}
+
+/// Exit 1: the command could not be carried out.
+func runtimeError(_ command: String, _ problem: Any) -> Never {
+    fail("drawbridge \(command): \(problem)", code: 1)
+}
+
+/// The first argument, which must name a subcommand (not be an option or missing).
+func subcommand(_ argv: [String], _ group: String, usage: String) -> String {
+    guard let sub = argv.first, !sub.hasPrefix("-") else { usageError(group, "missing subcommand", usage: usage) }
+    return sub
+}
+
+/// The arguments of one subcommand: positionals, repeatable `--option VALUE`s and flags.
+/// `--config DIR` (`-c`) and `--pid-file PATH` are accepted everywhere.
+struct Arguments {
+    let command: String
+    let usage: String
+    var positional: [String] = []
+    var values: [String: [String]] = [:]
+    var flags: Set<String> = []
+
+    init(_ args: [String], command: String, usage: String, options: Set<String> = [], flags allowedFlags: Set<String> = []) {
+        self.command = command
+        self.usage = usage
+        let valued = options.union(["--config", "--pid-file"])
+        var rest = args[...]
+        while let a = rest.popFirst() {
+            let name = a == "-c" ? "--config" : a
+            if valued.contains(name) {
+                guard let v = rest.popFirst() else { usageError(command, "\(a) needs a value", usage: usage) }
+                values[name, default: []].append(v)
+            } else if allowedFlags.contains(name) {
+                flags.insert(name)
+            } else if name == "-h" || name == "--help" {
+                print("usage: \(usage)"); exit(0)
+            } else if name.hasPrefix("-") && name != "-" {
+                usageError(command, "unknown option '\(a)'", usage: usage)
+            } else {
+                positional.append(a)
+            }
+        }
+    }
+
+    /// Exactly `names.count` positionals, else exit 2 naming what is missing or extra.
+    func positionals(_ names: String...) -> [String] {
+        if positional.count < names.count { usageError(command, "missing \(names[positional.count])", usage: usage) }
+        if positional.count > names.count { usageError(command, "unexpected argument '\(positional[names.count])'", usage: usage) }
+        return positional
+    }
+
+    func single(_ option: String) -> String? {
+        guard let list = values[option] else { return nil }
+        if list.count > 1 { usageError(command, "\(option) given more than once", usage: usage) }
+        return list[0]
+    }
+
+    func all(_ option: String) -> [String] { values[option] ?? [] }
+    func has(_ flag: String) -> Bool { flags.contains(flag) }
+
+    var configDirectory: String {
+        single("--config") ?? ProcessInfo.processInfo.environment["DRAWBRIDGE_CONFIG"] ?? "conf"
+    }
+}
+
+/// A loaded configuration with its `auth` section, for the identity commands.
+struct CLIContext {
+    let args: Arguments
+    let config: GatewayConfig
+    let auth: AuthConfig
+
+    init(_ args: Arguments) {
+        self.args = args
+        do {
+            config = try ConfigLoader.load(directory: args.configDirectory)
+        } catch {
+            runtimeError(args.command, "invalid configuration:\n\(error)")
+        }
+        guard let auth = config.auth else {
+            runtimeError(args.command, "\(args.configDirectory)/\(ConfigLoader.mainFileName) has no auth section "
+                + "(add one with usersFile, apiKeysFile, secretsFile and masterKeyFile; see conf/drawbridge.json5)")
+        }
+        self.auth = auth
+    }
+
+    var command: String { args.command }
+
+    func masterKey() -> MasterKey {
+        do { return try MasterKey.load(auth) } catch { runtimeError(command, error) }
+    }
+
+    /// The org must be configured: a user or key in an unknown org could never sign in.
+    func requireOrganization(_ org: String) {
+        guard config.organizations.contains(where: { $0.id == org }) else {
+            let known = config.organizations.map(\.id).sorted().joined(separator: ", ")
+            usageError(command, "unknown organisation '\(org)' (configured: \(known.isEmpty ? "none" : known))", usage: args.usage)
+        }
+    }
+
+    func requireRoleNames(_ names: [String], _ option: String) {
+        for n in names where !StoreNames.isRoleName(n) {
+            usageError(command, "invalid \(option) '\(n)' (allowed: A-Z a-z 0-9 _ - . :, 1 to 64 characters)", usage: args.usage)
+        }
+    }
+
+    /// Runs a store update, turning its errors into exit 1.
+    func update<T>(_ body: () throws -> T) -> T {
+        do { return try body() } catch let e as CLIFailure { runtimeError(command, e.message) } catch { runtimeError(command, error) }
+    }
+
+    /// After a write: SIGHUP the gateway named by --pid-file, or say how to apply the change.
+    func applied() {
+        if let pidFile = args.single("--pid-file") {
+            let text = (try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            // pid 0 or -1 would signal a whole process group or every process: only a plain pid > 1.
+            if let pid = Int32(text), pid > 1, kill(pid, 0) == 0, kill(pid, SIGHUP) == 0 {
+                stderrLog("reloaded gateway (pid \(pid))")
+                return
+            }
+            stderrLog("no running gateway found through \(pidFile)")
+        }
+        stderrLog("run `kill -HUP <gateway pid>` (or restart) to apply")
+    }
+}
+
+/// A refusal found inside an update (unknown user, duplicate email...): exit 1 with its message.
+struct CLIFailure: Error { let message: String; init(_ m: String) { message = m } }
+
+/// One line from standard input, trailing newline stripped. Secrets never come from argv, where
+/// they would show in the process list and shell history.
+func readSecretLine(_ command: String, what: String) -> String {
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        runtimeError(command, "no \(what) on standard input (one line; empty is refused)")
+    }
+    return line
+}
+
+/// Table output with columns padded to the widest cell.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let all = [header] + rows
+    let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
+    for row in all {
+        let cells = row.enumerated().map { i, c in i == row.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+        print(cells.joined(separator: "  "))
+    }
+}
+
+func formatDate(_ unix: UInt64) -> String {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "UTC")
+    f.dateFormat = "yyyy-MM-dd HH:mm'Z'"
+    return f.string(from: Date(timeIntervalSince1970: TimeInterval(unix)))
+}
+
+var now: UInt64 { UInt64(Date().timeIntervalSince1970) }

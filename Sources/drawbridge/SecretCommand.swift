@@ -1,0 +1,92 @@
+import DrawbridgeConfig
+import DrawbridgeCrypto
+import DrawbridgeStore
+import Foundation
+
+/// drawbridge secret set|list|remove, drawbridge master-key generate
+enum SecretCommand {
+    static let usage = """
+        drawbridge secret set NAME [--random]
+               drawbridge secret list
+               drawbridge secret remove NAME
+        """
+    static let masterKeyUsage = "drawbridge master-key generate FILE"
+
+    static func run(_ argv: [String]) -> Never {
+        let sub = subcommand(argv, "secret", usage: usage)
+        let command = "secret \(sub)"
+        let rest = Array(argv.dropFirst())
+        switch sub {
+        case "set": set(Arguments(rest, command: command, usage: usage, flags: ["--random"]))
+        case "list": list(Arguments(rest, command: command, usage: usage))
+        case "remove": remove(Arguments(rest, command: command, usage: usage))
+        default: usageError("secret", "unknown subcommand '\(sub)'", usage: usage)
+        }
+        exit(0)
+    }
+
+    static func checkName(_ name: String, _ args: Arguments) {
+        guard StoreNames.isSecretName(name) else {
+            usageError(args.command, "invalid secret name '\(name)' (allowed: [a-z0-9][a-z0-9._/-]{0,127})", usage: usage)
+        }
+    }
+
+    static func set(_ args: Arguments) {
+        let name = args.positionals("NAME")[0]
+        checkName(name, args)
+        let isSessionKey = name.hasPrefix(IdentityStore.sessionKeyPrefix)
+        if isSessionKey {
+            guard let n = Int(name.dropFirst(IdentityStore.sessionKeyPrefix.count)), (1...255).contains(n),
+                  name == IdentityStore.sessionKeyPrefix + String(n) else {
+                usageError(args.command, "session keys are named session-key-<n>, n in 1...255", usage: usage)
+            }
+            // Typed text is not 32 uniformly random bytes: session keys come from the CSPRNG only.
+            guard args.has("--random") else { usageError(args.command, "session keys must be set with --random", usage: usage) }
+        }
+        let ctx = CLIContext(args)
+        let key = ctx.masterKey()
+        let value = args.has("--random") ? SecureRandom.bytes(32) : Array(readSecretLine(args.command, what: "secret value").utf8)
+        let existed = ctx.update {
+            try IdentityStore.updateSecrets(ctx.auth) { secrets -> Bool in
+                let existed = secrets[name] != nil
+                secrets[name] = try Sealed.seal(value, name: name, key: key)
+                return existed
+            }
+        }
+        print("\(existed ? "replaced" : "set") secret \(name)")
+        ctx.applied()
+    }
+
+    static func list(_ args: Arguments) {
+        _ = args.positionals()
+        let ctx = CLIContext(args)
+        do {
+            for name in try IdentityStore.readSecrets(ctx.auth).keys.sorted() { print(name) }
+        } catch { runtimeError(args.command, error) }
+    }
+
+    static func remove(_ args: Arguments) {
+        let name = args.positionals("NAME")[0]
+        checkName(name, args)
+        let ctx = CLIContext(args)
+        ctx.update {
+            try IdentityStore.updateSecrets(ctx.auth) { secrets in
+                guard secrets.removeValue(forKey: name) != nil else { throw CLIFailure("no secret named \(name)") }
+            }
+        }
+        print("removed secret \(name)")
+        ctx.applied()
+    }
+
+    static func masterKey(_ argv: [String]) -> Never {
+        let sub = subcommand(argv, "master-key", usage: masterKeyUsage)
+        guard sub == "generate" else { usageError("master-key", "unknown subcommand '\(sub)'", usage: masterKeyUsage) }
+        let args = Arguments(Array(argv.dropFirst()), command: "master-key generate", usage: masterKeyUsage)
+        let file = args.positionals("FILE")[0]
+        // The configuration is not loaded: a key is usually made before the config is complete.
+        do { try MasterKey.createFile(at: file, configDirectory: args.configDirectory) } catch { runtimeError(args.command, error) }
+        print("wrote a new master key to \(file) (mode 0600); point auth.masterKeyFile at it, and keep a backup: "
+            + "without it the sealed secrets cannot be opened")
+        exit(0)
+    }
+}

@@ -1,0 +1,126 @@
+import DrawbridgeCrypto
+import DrawbridgeIdentity
+import DrawbridgeStore
+import Foundation
+
+/// drawbridge user add|disable|enable|set-password|logout-all|list
+enum UserCommand {
+    static let usage = """
+        drawbridge user add EMAIL --org ORG [--role R]... [--group G]... [--expires YYYY-MM-DD|UNIX] [--password-stdin]
+               drawbridge user disable|enable|set-password|logout-all EMAIL
+               drawbridge user list
+        """
+
+    static func run(_ argv: [String]) -> Never {
+        let sub = subcommand(argv, "user", usage: usage)
+        let command = "user \(sub)"
+        switch sub {
+        case "add":
+            add(Arguments(Array(argv.dropFirst()), command: command, usage: usage, options: ["--org", "--role", "--group", "--expires"],
+                          flags: ["--password-stdin"]))
+        case "disable", "enable", "set-password", "logout-all":
+            change(sub, Arguments(Array(argv.dropFirst()), command: command, usage: usage))
+        case "list":
+            list(Arguments(Array(argv.dropFirst()), command: command, usage: usage))
+        default:
+            usageError("user", "unknown subcommand '\(sub)'", usage: usage)
+        }
+        exit(0)
+    }
+
+    static func add(_ args: Arguments) {
+        let email = args.positionals("EMAIL")[0].lowercased()
+        guard StoreNames.isEmail(email) else { usageError(args.command, "invalid email '\(email)'", usage: usage) }
+        guard let org = args.single("--org") else { usageError(args.command, "missing --org ORG", usage: usage) }
+        let roles = args.all("--role"), groups = args.all("--group")
+        var expires: UInt64?
+        if let text = args.single("--expires") {
+            guard let t = parseExpiry(text) else {
+                usageError(args.command, "invalid --expires '\(text)' (YYYY-MM-DD, meaning 00:00 UTC that day, or unix seconds)", usage: usage)
+            }
+            expires = t
+        }
+        let ctx = CLIContext(args)
+        ctx.requireOrganization(org)
+        ctx.requireRoleNames(roles, "--role")
+        ctx.requireRoleNames(groups, "--group")
+        var hash: String?
+        if args.has("--password-stdin") {
+            let password = readSecretLine(args.command, what: "password")
+            do { hash = try PasswordHash.hash(password) } catch { runtimeError(args.command, error) }
+        }
+        let user = ctx.update {
+            try IdentityStore.updateUsers(ctx.auth) { users -> User in
+                guard !users.contains(where: { $0.email == email }) else { throw CLIFailure("a user with email \(email) already exists") }
+                var id: String
+                repeat { id = StoreNames.newUserId() } while users.contains { $0.id == id }
+                let user = User(id: id, email: email, expiresAt: expires,
+                                memberships: [Membership(orgId: org, roles: roles, groups: groups)], passwordHash: hash)
+                users.append(user)
+                return user
+            }
+        }
+        print("added user \(user.email) (\(user.id)) to \(org)" + (hash == nil ? " without a password" : ""))
+        ctx.applied()
+    }
+
+    static func change(_ sub: String, _ args: Arguments) {
+        let email = args.positionals("EMAIL")[0].lowercased()
+        let ctx = CLIContext(args)
+        var hash: String?
+        if sub == "set-password" {
+            let password = readSecretLine(args.command, what: "password")
+            do { hash = try PasswordHash.hash(password) } catch { runtimeError(args.command, error) }
+        }
+        let message = ctx.update {
+            try IdentityStore.updateUsers(ctx.auth) { users -> String in
+                guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
+                switch sub {
+                case "disable":
+                    users[i].status = .disabled
+                    // Bumped here, not on enable: re-enabling must not revive sessions from before the disable.
+                    users[i].sessionEpoch += 1
+                    return "disabled \(email); existing sessions are ended"
+                case "enable":
+                    users[i].status = .active
+                    return "enabled \(email)"
+                case "set-password":
+                    users[i].passwordHash = hash
+                    users[i].sessionEpoch += 1   // a password change ends every session (it may follow a compromise)
+                    return "set the password of \(email); existing sessions are ended"
+                default:
+                    users[i].sessionEpoch += 1
+                    return "ended every session of \(email)"
+                }
+            }
+        }
+        print(message)
+        ctx.applied()
+    }
+
+    static func list(_ args: Arguments) {
+        _ = args.positionals()
+        let ctx = CLIContext(args)
+        let users: [User]
+        do { users = try IdentityStore.readUsers(ctx.auth) } catch { runtimeError(args.command, error) }
+        // Never the hashes or sealed seeds: only whether they are set.
+        printTable(["ID", "EMAIL", "STATUS", "EXPIRES", "ORGS/ROLES", "PASSWORD", "TOTP"], users.map { u in
+            [u.id, u.email, u.status == .active ? "active" : "disabled", u.expiresAt.map(formatDate) ?? "-",
+             u.memberships.map { m in "\(m.orgId):\(m.roles.joined(separator: ","))" + (m.groups.isEmpty ? "" : " [\(m.groups.joined(separator: ","))]") }
+                .joined(separator: " "),
+             u.passwordHash == nil ? "no" : "yes", u.totpSecretSealed == nil ? "no" : "yes"]
+        })
+    }
+
+    /// YYYY-MM-DD (00:00 UTC) or unix seconds.
+    static func parseExpiry(_ text: String) -> UInt64? {
+        if !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) { return UInt64(text) }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd"
+        f.isLenient = false
+        guard text.utf8.count == 10, let d = f.date(from: text), d.timeIntervalSince1970 >= 0 else { return nil }
+        return UInt64(d.timeIntervalSince1970)
+    }
+}
