@@ -2,6 +2,7 @@ import DrawbridgeConfig
 import DrawbridgeCrypto
 import DrawbridgeIdentity
 import DrawbridgeStore
+import Foundation
 
 /// Why the identity part of a configuration could not be loaded (the old one keeps serving).
 struct AuthSetupError: Error, CustomStringConvertible {
@@ -20,12 +21,16 @@ final class AuthRuntime: @unchecked Sendable {
     let providers: [String: OIDCProvider]
     /// Org id by lowercased email domain (identifier-first routing of unknown users).
     let orgByDomain: [String: String]
+    /// When each org last had each mode switched off (see `ModeCutoffs`).
+    let cutoffs: ModeCutoffs
+    let stateFile: String
     let cookieName: [UInt8] = Array(AuthRuntime.sessionCookie.utf8)
 
     static let sessionCookie = "__Host-drawbridge"
     static let sessionCookieBytes: [UInt8] = Array(sessionCookie.utf8)
 
-    init(config: GatewayConfig, data: IdentityData) throws {
+    /// `previous`: the cutoffs of the snapshot being replaced (nil at start: read from the state file).
+    init(config: GatewayConfig, data: IdentityData, previous: ModeCutoffs?, now: UInt64) throws {
         guard let auth = config.auth else { throw AuthSetupError(description: "no auth section") }
         self.config = auth
         let orgs = config.organizations.map(Self.organization)
@@ -57,6 +62,15 @@ final class AuthRuntime: @unchecked Sendable {
         var byDomain: [String: String] = [:]
         for o in config.organizations { for d in o.emailDomains { byDomain[d] = o.id } }
         orgByDomain = byDomain
+        stateFile = (auth.secretsFile as NSString).deletingLastPathComponent + "/auth-state.json"
+        let base = try previous ?? ModeCutoffs.load(path: stateFile)
+        let known: [AuthMode] = [.password, .apiKey] + auth.oidc.keys.sorted().map { .oidc(provider: $0) }
+        cutoffs = base.updated(orgs: orgs, knownModes: known, global: global, now: now)
+    }
+
+    /// Writes the cutoffs when they changed (main thread, at start and reload).
+    func persistCutoffs(previous: ModeCutoffs?) throws {
+        if cutoffs != previous { try cutoffs.save(path: stateFile) }
     }
 
     static func mode(_ m: AuthModeName) -> AuthMode {

@@ -43,7 +43,13 @@ enum Authenticator {
         if let bearer {
             let presented = String(decoding: head.bytes[bearer], as: UTF8.self)
             switch APIKey.verify(presented, directory: auth.directory, global: auth.global) {
-            case .success(let key): return .apiKey(key)
+            case .success(let key):
+                // Minted before its mode was last switched off for the org: switching it on again restores nothing.
+                if let cut = auth.cutoffs.cutoff(org: key.orgId, mode: .apiKey),
+                   let record = auth.directory.apiKey(id: key.keyId), record.createdAt <= cut {
+                    return .rejected(reason: "api key: created before api_key was last disabled for \(key.orgId)", kind: "api_key", subject: key.keyId)
+                }
+                return .apiKey(key)
             case .failure(let why):
                 let keyId = APIKey.parse(presented)?.keyId ?? ""
                 return .rejected(reason: "api key: \(why)", kind: "api_key", subject: keyId)
@@ -63,6 +69,9 @@ enum Authenticator {
         case .failure(let why):
             return .rejected(reason: "session: \(why)", kind: "session", subject: claims.userId)
         case .success(let identity):
+            if let cut = auth.cutoffs.cutoff(org: claims.orgId, mode: claims.authMode), claims.issuedAt <= cut {
+                return .rejected(reason: "session: issued before \(claims.authMode) was last disabled for \(claims.orgId)", kind: "session", subject: claims.userId)
+            }
             var renewal: String? = nil
             if SessionValidator.needsRenewal(claims, idleTimeoutSeconds: identity.timeouts.idleSeconds, now: now) {
                 renewal = try? SessionToken.seal(claims.renewed(now: now), with: auth.ring)

@@ -18,6 +18,7 @@ public final class Gateway {
         self.log = log
         let config = try ConfigLoader.load(directory: configDirectory)
         snapshot = try Snapshot(config: config, generation: generation)
+        try snapshot.auth?.persistCutoffs(previous: nil)
     }
 
     /// Validates a configuration directory completely (files, certificates, keys, upstream names)
@@ -85,7 +86,8 @@ public final class Gateway {
         do {
             let config = try ConfigLoader.load(directory: configDirectory)
             generation += 1
-            let next = try Snapshot(config: config, generation: generation)
+            let next = try Snapshot(config: config, generation: generation, previous: snapshot)
+            try next.auth?.persistCutoffs(previous: snapshot.auth?.cutoffs)
             if config.httpsListen != snapshot.config.httpsListen || config.httpRedirectListen != snapshot.config.httpRedirectListen
                 || config.resolvedWorkers != snapshot.config.resolvedWorkers {
                 log("drawbridge: reload: listen addresses and worker count apply at the next restart")

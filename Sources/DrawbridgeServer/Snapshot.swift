@@ -36,7 +36,8 @@ final class Snapshot {
     /// Identity for this snapshot; nil when the configuration has no auth section (all routes public).
     let auth: AuthRuntime?
 
-    init(config: GatewayConfig, generation: Int) throws {
+    /// `previous`: the snapshot this one replaces (its identity state carries over).
+    init(config: GatewayConfig, generation: Int, previous: Snapshot? = nil) throws {
         self.config = config
         self.generation = generation
         tls = try TLSContexts(config: config)
@@ -79,7 +80,7 @@ final class Snapshot {
             // Users, keys and secrets are read with the rest: a bad file rejects the whole reload.
             let data: IdentityData
             do { data = try IdentityStore.load(a) } catch { throw AuthSetupError(description: "\(error)") }
-            auth = try AuthRuntime(config: config, data: data)
+            auth = try AuthRuntime(config: config, data: data, previous: previous?.auth?.cutoffs, now: unixNow())
         } else {
             auth = nil
         }

@@ -33,7 +33,7 @@ public enum StoreFiles {
             guard let u = ObjectReader(element, path: path, known: keys, issues: issues) else { continue }
             let id = u.requiredString("id") ?? ""
             if u.value("id") != nil && !StoreNames.isUserId(id) {
-                u.issues.add(u.fieldPath("id"), "invalid user id \"\(id)\" (expected u_ and 16 lowercase hex characters)")
+                u.issues.add(u.fieldPath("id"), "invalid user id \"\(id)\" (expected [a-z0-9][a-z0-9_.-]{0,63}, e.g. u_ and 16 hex characters)")
             } else if let other = idOwner[id] {
                 u.issues.add(u.fieldPath("id"), "duplicate user id \"\(id)\" (also \(other))")
             } else if !id.isEmpty { idOwner[id] = path }

@@ -5,10 +5,12 @@ public enum StoreNames {
     /// A new random user id: `u_` + 16 lowercase hex characters (64 random bits).
     public static func newUserId() -> String { "u_" + MasterKey.hexEncode(SecureRandom.bytes(8)) }
 
-    /// `u_` + 16 lowercase hex characters.
+    /// `[a-z0-9][a-z0-9_.-]{0,63}`: the CLI makes `u_` + 16 hex; ids imported from another
+    /// system keep their shape as long as they are safe in a header, a log line and a sealed name.
     public static func isUserId(_ s: String) -> Bool {
         let u = Array(s.utf8)
-        return u.count == 18 && u.starts(with: "u_".utf8) && u[2...].allSatisfy(isLowerHex)
+        guard let first = u.first, u.count <= 64, isLowerAlnum(first) else { return false }
+        return u.dropFirst().allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
     }
 
     /// 16 lowercase hex characters (the id part of an API key).
