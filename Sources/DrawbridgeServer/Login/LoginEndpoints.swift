@@ -147,20 +147,21 @@ struct LoginEndpoints {
 
     /// After the first factor: the second one when the org requires it or the user enrolled it,
     /// else the session.
-    func completeFirstFactor(user: User, org: Organization, mode: AuthMode) -> LocalResponse {
+    func completeFirstFactor(user: User, org: Organization, mode: AuthMode, returnTo rd: String? = nil) -> LocalResponse {
+        let rd = rd ?? returnTo()
         let hasTOTP = auth.totpSecrets[user.id] != nil
         if org.mfaRequired || hasTOTP {
             guard hasTOTP else {
                 audit("login_failure", email: user.email, user: user.id, org: org.id, reason: "mfa required, no second factor enrolled")
                 return .html(403, LoginPages.message("Sign in", "Your organisation requires two-step verification, and none is set up for your account. Ask an administrator to enrol one (drawbridge totp enroll)."))
             }
-            let pending = Sealed.seal([user.id, org.id, mode.description, user.email, returnTo()], purpose: "mfa",
+            let pending = Sealed.seal([user.id, org.id, mode.description, user.email, rd], purpose: "mfa",
                                       expiresAt: now + 300, ring: auth.ring)
             let t = csrfToken
             return .html(200, LoginPages.totp(csrf: t.value),
                          headers: t.setCookie + [("Set-Cookie", "\(Self.mfaCookie)=\(pending); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=300")])
         }
-        return issueSession(user: user, org: org, mode: mode, mfa: false)
+        return issueSession(user: user, org: org, mode: mode, mfa: false, returnTo: rd)
     }
 
     private func totpStep() -> LocalResponse {
