@@ -10,8 +10,10 @@ final class AuthServices: @unchecked Sendable {
     let audit: AuditLog
     let throttle = LoginThrottle()
     /// A hash of a random password, verified when the account is unknown so that an unknown
-    /// email and a wrong password cost the same time.
-    let dummyHash: String
+    /// email and a wrong password cost the same time. Made on first use (on a job queue), not at
+    /// start: a gateway without sign-ins never pays scrypt's 32 MiB.
+    private var dummy: String?
+    private var dummyLock = pthread_mutex_t()
     private let queues: [DispatchQueue]
     private var next = 0
     private var lock = pthread_mutex_t()
@@ -20,11 +22,20 @@ final class AuthServices: @unchecked Sendable {
 
     init(audit: AuditLog) {
         self.audit = audit
-        dummyHash = (try? PasswordHash.hash(Base64URL.encode(SecureRandom.bytes(16)))) ?? ""
         // A few serial queues, not a concurrent one: a flood of sign-ins cannot start more than
         // this many scrypt computations (32 MiB each) at once.
         queues = (0..<4).map { DispatchQueue(label: "drawbridge.jobs.\($0)", qos: .userInitiated) }
         pthread_mutex_init(&lock, nil)
+        pthread_mutex_init(&dummyLock, nil)
+    }
+
+    /// Called only from job queues (it may take a scrypt's time the first time).
+    func dummyHash() -> String {
+        pthread_mutex_lock(&dummyLock); defer { pthread_mutex_unlock(&dummyLock) }
+        if let d = dummy { return d }
+        let d = (try? PasswordHash.hash(Base64URL.encode(SecureRandom.bytes(16)))) ?? ""
+        dummy = d
+        return d
     }
 
     func attach(_ boxes: [SnapshotMailbox]) {

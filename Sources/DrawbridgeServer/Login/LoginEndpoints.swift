@@ -131,7 +131,7 @@ struct LoginEndpoints {
             return modeRefused(.password, org: org)
         }
         // Same work whether or not the account exists: no timing difference for enumeration.
-        let ok = PasswordHash.verify(password, against: user?.passwordHash ?? services.dummyHash) && user?.passwordHash != nil
+        let ok = PasswordHash.verify(password, against: user?.passwordHash ?? services.dummyHash()) && user?.passwordHash != nil
         guard ok, let user, let org else {
             let reason = user == nil ? "unknown account" : (org == nil ? "no organisation" : "wrong password")
             fail(email: email, user: user?.id, reason: reason)
