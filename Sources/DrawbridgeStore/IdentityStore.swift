@@ -15,6 +15,9 @@ public struct IdentityData: Sendable {
     public var totpSecrets: [String: [UInt8]]
     /// From the secrets named "session-key-<n>", n in 1...255, 32 bytes each; sorted by id.
     public var sessionKeys: [SessionKey]
+    /// From the secrets named "assertion-key-<n>" (P-256 private keys, PEM); sorted by id, the
+    /// highest signs the identity assertions sent to upstreams, all are published.
+    public var assertionKeys: [AssertionKey] = []
 
     public init(users: [User] = [], apiKeys: [APIKeyRecord] = [], apiKeyNames: [String: String] = [:],
                 secrets: [String: [UInt8]] = [:], totpSecrets: [String: [UInt8]] = [:], sessionKeys: [SessionKey] = []) {
@@ -27,10 +30,25 @@ public struct IdentityData: Sendable {
     }
 }
 
+/// An ES256 key for the gateway's signed identity assertions.
+public struct AssertionKey: Sendable {
+    public let id: UInt8
+    public let key: ECPrivateKey
+    /// RFC 7638 thumbprint of the public key.
+    public let kid: String
+
+    public init(id: UInt8, key: ECPrivateKey) {
+        self.id = id
+        self.key = key
+        self.kid = key.publicKey.jwkThumbprint
+    }
+}
+
 /// Loads the users, API key and secrets files named by the `auth` section, and changes them
 /// (read-modify-write under a lock, atomic replace).
 public enum IdentityStore {
     public static let sessionKeyPrefix = "session-key-"
+    public static let assertionKeyPrefix = "assertion-key-"
 
     /// All three files, checked and opened with the master key. Throws `ConfigErrors` listing
     /// every problem ("file: json.path: problem"); nothing is returned half-loaded. An absent
@@ -61,6 +79,21 @@ public enum IdentityStore {
                 do { value = try Sealed.open(sealedSecrets[name]!, name: name, key: masterKey) }
                 catch { issues.append(ConfigIssue(file: auth.secretsFile, path: path, message: error.description)); continue }
                 data.secrets[name] = value
+                if name.hasPrefix(assertionKeyPrefix) {
+                    guard let id = numberedName(name, prefix: assertionKeyPrefix) else {
+                        issues.append(ConfigIssue(file: auth.secretsFile, path: path,
+                                                  message: "assertion keys are named assertion-key-<n> with n in 1...255 (no leading zeros)"))
+                        continue
+                    }
+                    guard let key = try? ECPrivateKey(pem: String(decoding: value, as: UTF8.self)) else {
+                        issues.append(ConfigIssue(file: auth.secretsFile, path: path,
+                                                  message: "an assertion key must be a P-256 private key in PEM "
+                                                      + "(use `drawbridge secret set \(name) --p256`)"))
+                        continue
+                    }
+                    data.assertionKeys.append(AssertionKey(id: id, key: key))
+                    continue
+                }
                 guard name.hasPrefix(sessionKeyPrefix) else { continue }
                 // A misspelt or wrong-sized session key is an error, not silently skipped: sessions would break.
                 guard let id = sessionKeyId(name) else {
@@ -82,13 +115,17 @@ public enum IdentityStore {
         data.apiKeys = keys.map(\.record)
         data.apiKeyNames = Dictionary(keys.map { ($0.record.keyId, $0.name) }, uniquingKeysWith: { a, _ in a })
         data.sessionKeys.sort { $0.id < $1.id }
+        data.assertionKeys.sort { $0.id < $1.id }
         return data
     }
 
     /// `session-key-<n>` -> n, for n in 1...255 written without leading zeros.
-    static func sessionKeyId(_ name: String) -> UInt8? {
-        guard name.hasPrefix(sessionKeyPrefix) else { return nil }
-        let digits = name.dropFirst(sessionKeyPrefix.count)
+    static func sessionKeyId(_ name: String) -> UInt8? { numberedName(name, prefix: sessionKeyPrefix) }
+
+    /// `<prefix><n>` -> n, for n in 1...255 written without leading zeros.
+    public static func numberedName(_ name: String, prefix: String) -> UInt8? {
+        guard name.hasPrefix(prefix) else { return nil }
+        let digits = name.dropFirst(prefix.count)
         guard !digits.isEmpty, !digits.hasPrefix("0"), digits.allSatisfy({ $0.isASCII && $0.isNumber }),
               let n = UInt8(digits), n >= 1 else { return nil }
         return n

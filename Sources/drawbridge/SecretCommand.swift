@@ -6,7 +6,7 @@ import Foundation
 /// drawbridge secret set|list|remove, drawbridge master-key generate
 enum SecretCommand {
     static let usage = """
-        drawbridge secret set NAME [--random]
+        drawbridge secret set NAME [--random | --p256]
                drawbridge secret list
                drawbridge secret remove NAME
         """
@@ -17,7 +17,7 @@ enum SecretCommand {
         let command = "secret \(sub)"
         let rest = Array(argv.dropFirst())
         switch sub {
-        case "set": set(Arguments(rest, command: command, usage: usage, flags: ["--random"]))
+        case "set": set(Arguments(rest, command: command, usage: usage, flags: ["--random", "--p256"]))
         case "list": list(Arguments(rest, command: command, usage: usage))
         case "remove": remove(Arguments(rest, command: command, usage: usage))
         default: usageError("secret", "unknown subcommand '\(sub)'", usage: usage)
@@ -43,9 +43,24 @@ enum SecretCommand {
             // Typed text is not 32 uniformly random bytes: session keys come from the CSPRNG only.
             guard args.has("--random") else { usageError(args.command, "session keys must be set with --random", usage: usage) }
         }
+        let isAssertionKey = name.hasPrefix(IdentityStore.assertionKeyPrefix)
+        if isAssertionKey {
+            guard IdentityStore.numberedName(name, prefix: IdentityStore.assertionKeyPrefix) != nil else {
+                usageError(args.command, "assertion keys are named assertion-key-<n>, n in 1...255", usage: usage)
+            }
+            guard args.has("--p256") else { usageError(args.command, "assertion keys must be set with --p256", usage: usage) }
+        }
+        if args.has("--random") && args.has("--p256") { usageError(args.command, "--random and --p256 exclude each other", usage: usage) }
         let ctx = CLIContext(args)
         let key = ctx.masterKey()
-        let value = args.has("--random") ? SecureRandom.bytes(32) : Array(readSecretLine(args.command, what: "secret value").utf8)
+        let value: [UInt8]
+        if args.has("--p256") {
+            // A fresh P-256 key made here; only its sealed PEM is written.
+            guard let k = try? ECPrivateKey.generate() else { runtimeError(args.command, CLIFailure("P-256 key generation failed")) }
+            value = Array(k.pem.utf8)
+        } else {
+            value = args.has("--random") ? SecureRandom.bytes(32) : Array(readSecretLine(args.command, what: "secret value").utf8)
+        }
         let existed = ctx.update {
             try IdentityStore.updateSecrets(ctx.auth) { secrets -> Bool in
                 let existed = secrets[name] != nil

@@ -280,6 +280,21 @@ let testKey = try! MasterKey(bytes: Array(0..<32))
         #expect(IdentityStore.sessionKeyId("session-key-255") == 255)
     }
 
+    @Test func assertionKeysArePEMKeysWithNumberedNames() throws {
+        let store = try TempStore()
+        let pem = Array(try ECPrivateKey.generate().pem.utf8)
+        for (name, value, ok) in [("assertion-key-1", pem, true), ("assertion-key-0", pem, false), ("assertion-key-01", pem, false),
+                                  ("assertion-key-2", SecureRandom.bytes(32), false), ("assertion-key-3", Array("-----BEGIN PRIVATE KEY-----".utf8), false)] {
+            try IdentityStore.updateSecrets(store.auth) { $0 = [name: try Sealed.seal(value, name: name, key: store.key)] }
+            if ok {
+                let keys = try IdentityStore.load(store.auth).assertionKeys
+                #expect(keys.count == 1 && keys[0].id == 1 && keys[0].kid.utf8.count == 43, "\(name)")
+            } else {
+                #expect(throws: ConfigErrors.self, "\(name)") { try IdentityStore.load(store.auth) }
+            }
+        }
+    }
+
     @Test func missingMasterKeyIsReported() throws {
         let store = try TempStore()
         var auth = store.auth

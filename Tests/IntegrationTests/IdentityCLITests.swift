@@ -152,6 +152,10 @@ struct IdentityFixture {
         try f.cli(["secret", "set", "oidc-google"], stdin: "very-secret-client-value\n")
         try f.cli(["secret", "set", "session-key-1", "--random"])
         try f.cli(["secret", "set", "session-key-2"], stdin: "typed\n", expect: 2)   // session keys: --random only
+        try f.cli(["secret", "set", "assertion-key-1"], stdin: "typed\n", expect: 2)  // assertion keys: --p256 only
+        try f.cli(["secret", "set", "assertion-key-1", "--p256"])
+        #expect(try IdentityStore.load(try f.auth).assertionKeys.map(\.id) == [1])
+        try f.cli(["secret", "remove", "assertion-key-1"])
         #expect(!f.allFiles.contains("very-secret-client-value"))
         #expect(!f.allFiles.contains(Base64URL.encode(Array("very-secret-client-value".utf8))))
         let list = try f.cli(["secret", "list"])
