@@ -15,7 +15,14 @@ import Glibc
 enum HTTPSClient {
     struct Response: Sendable {
         var status: Int
+        /// Field lines as received (names as sent).
+        var headers: [(name: String, value: String)]
         var body: [UInt8]
+
+        /// Value of the first field named `name` (ASCII case-insensitive).
+        func header(_ name: String) -> String? {
+            headers.first(where: { $0.name.lowercased() == name.lowercased() })?.value
+        }
     }
 
     static let maxBody = 1 << 20
@@ -124,6 +131,7 @@ enum HTTPSClient {
         var chunked = ChunkedDecoder()
         var chunkOffset = 0
         var eof = false
+        var headers: [(name: String, value: String)] = []
 
         func bad(_ why: String) -> OIDCError { .invalidResponse(context: context, reason: why) }
 
@@ -144,16 +152,19 @@ enum HTTPSClient {
                     }
                     bodyStart = head.headLength
                     chunkOffset = head.headLength
+                    headers = head.fields.map { f in
+                        (String(decoding: head.bytes[f.name], as: UTF8.self), String(decoding: head.bytes[f.value], as: UTF8.self))
+                    }
                 }
                 if bodyStart == nil { break }
             }
             if let start = bodyStart {
                 switch head.framing {
                 case .none:
-                    return Response(status: head.status, body: [])
+                    return Response(status: head.status, headers: headers, body: [])
                 case .contentLength(let n):
                     guard n <= UInt64(maxBody) else { throw bad("response body too large") }
-                    if buf.count - start >= Int(n) { return Response(status: head.status, body: Array(buf[start..<start + Int(n)])) }
+                    if buf.count - start >= Int(n) { return Response(status: head.status, headers: headers, body: Array(buf[start..<start + Int(n)])) }
                     if eof { throw bad("connection closed in the response body") }
                 case .chunked:
                     var done = false
@@ -170,11 +181,11 @@ enum HTTPSClient {
                     }
                     if let e = decodeError { throw bad("malformed chunked body: \(e.detail)") }
                     if body.count > maxBody { throw bad("response body too large") }
-                    if done { return Response(status: head.status, body: body) }
+                    if done { return Response(status: head.status, headers: headers, body: body) }
                     if eof { throw bad("connection closed in the chunked body") }
                 case .untilClose:
                     if buf.count - start > maxBody { throw bad("response body too large") }
-                    if eof { return Response(status: head.status, body: Array(buf[start...])) }
+                    if eof { return Response(status: head.status, headers: headers, body: Array(buf[start...])) }
                 }
             }
             if buf.count > 2 * maxBody + 64 * 1024 { throw bad("response too large") }
