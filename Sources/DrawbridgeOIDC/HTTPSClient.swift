@@ -65,7 +65,7 @@ enum HTTPSClient {
         if !body.isEmpty || method == "POST" { request += "Content-Length: \(body.count)\r\n" }
         request += "\r\n"
         try conn.writeAll(Array(request.utf8) + body)
-        return try readResponse(conn, requestWasHEAD: method == "HEAD", context: context)
+        return try readResponse(requestWasHEAD: method == "HEAD", context: context) { () throws(OIDCError) in try conn.read() }
     }
 
     // MARK: connect
@@ -122,7 +122,11 @@ enum HTTPSClient {
 
     // MARK: response
 
-    private static func readResponse(_ conn: TLSConnection, requestWasHEAD: Bool, context: String) throws(OIDCError) -> Response {
+    /// Reads one response with `read` (some bytes, or nil at the end of the stream): skips 1xx
+    /// interim responses, then reads the body by its framing (Content-Length, chunked, or until
+    /// close), refusing malformed framing, truncation and bodies over `maxBody`.
+    static func readResponse(requestWasHEAD: Bool, context: String,
+                             read: () throws(OIDCError) -> [UInt8]?) throws(OIDCError) -> Response {
         var buf: [UInt8] = []
         var parser = ResponseHeadParser()
         var head = ResponseHead()
@@ -189,7 +193,7 @@ enum HTTPSClient {
                 }
             }
             if buf.count > 2 * maxBody + 64 * 1024 { throw bad("response too large") }
-            switch try conn.read() {
+            switch try read() {
             case .some(let bytes): buf.append(contentsOf: bytes)
             case .none: eof = true
             }
