@@ -1,16 +1,22 @@
+typealias JSONValue = StrictJSON
+
 /// A small strict JSON (RFC 8259) reader, enough to read JOSE headers and JWKs without
 /// Foundation. Strict on purpose: invalid UTF-8, lone surrogates, duplicate object members,
 /// trailing data, control characters in strings, and nesting deeper than 32 are all errors.
 /// Numbers are validated against the RFC grammar and kept as their source text.
-enum JSONValue: Equatable {
-    case object([(String, JSONValue)])
-    case array([JSONValue])
+///
+/// Public as `StrictJSON` for DrawbridgeOIDC (discovery documents, token responses, ID token
+/// claims); inside this module it keeps its name `JSONValue` (not exported, so it cannot clash
+/// with DrawbridgeConfig's `JSONValue`).
+public enum StrictJSON: Equatable, Sendable {
+    case object([(String, StrictJSON)])
+    case array([StrictJSON])
     case string(String)
     case number(String)
     case bool(Bool)
     case null
 
-    static func == (a: JSONValue, b: JSONValue) -> Bool {
+    public static func == (a: StrictJSON, b: StrictJSON) -> Bool {
         switch (a, b) {
         case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case let (.array(x), .array(y)): return x == y
@@ -22,14 +28,14 @@ enum JSONValue: Equatable {
         }
     }
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> StrictJSON? {
         if case let .object(members) = self { return members.first(where: { $0.0 == key })?.1 }
         return nil
     }
 
-    var stringValue: String? { if case let .string(s) = self { return s }; return nil }
+    public var stringValue: String? { if case let .string(s) = self { return s }; return nil }
 
-    static func parse(_ bytes: [UInt8]) -> JSONValue? {
+    public static func parse(_ bytes: [UInt8]) -> StrictJSON? {
         var p = JSONParser(bytes: bytes)
         guard let v = p.value(depth: 0) else { return nil }
         p.skipWhitespace()
@@ -37,7 +43,7 @@ enum JSONValue: Equatable {
     }
 
     /// `s` as a JSON string literal (quotes included), escaping what RFC 8259 requires.
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

@@ -1,2 +1,0 @@
-import Testing
-@Suite struct OIDCPlaceholder { @Test func builds() {} }
