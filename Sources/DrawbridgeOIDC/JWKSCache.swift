@@ -74,6 +74,7 @@ public final class JWKSCache: @unchecked Sendable {
             return []
         }
         lastAttempt = now
+        let initial = entries.isEmpty
         do throws(OIDCError) {
             let doc = try fetchDocument()
             let set: [JWK.Entry]
@@ -81,6 +82,9 @@ public final class JWKSCache: @unchecked Sendable {
             guard !set.isEmpty else { throw .invalidResponse(context: "jwks", reason: "no usable signing keys") }
             entries = set
             lastError = nil
+            // The first load does not count against the refetch budget: a key rotated just after
+            // it must still be fetchable by the next token (made-up kids then cost one fetch per interval).
+            if initial { lastAttempt = nil }
         } catch {
             lastError = error
             throw error

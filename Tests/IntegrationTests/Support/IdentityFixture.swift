@@ -26,6 +26,8 @@ final class IdentityFiles {
     let sessionKey = SecureRandom.bytes(32)
     /// More session keys by id (rotation): the highest id seals.
     var extraSessionKeys: [Int: [UInt8]] = [:]
+    /// Other sealed secrets by name (OIDC client secrets).
+    var secrets: [String: [UInt8]] = [:]
     var users: [TestUser] = []
     var apiKeys: [(record: APIKeyRecord, presented: String)] = []
     /// Cheap parameters: the tests hash many passwords; the gateway reads them from the hash.
@@ -79,11 +81,14 @@ final class IdentityFiles {
         }
         try #"{ "version": 1, "keys": [ \#(keys.joined(separator: ",\n")) ] }"#
             .write(toFile: dir + "/apikeys.json", atomically: true, encoding: .utf8)
-        var secrets = [#""session-key-1": "\#(try seal(sessionKey, name: "session-key-1"))""#]
+        var sealed = [#""session-key-1": "\#(try seal(sessionKey, name: "session-key-1"))""#]
         for (id, key) in extraSessionKeys.sorted(by: { $0.key < $1.key }) {
-            secrets.append(#""session-key-\#(id)": "\#(try seal(key, name: "session-key-\(id)"))""#)
+            sealed.append(#""session-key-\#(id)": "\#(try seal(key, name: "session-key-\(id)"))""#)
         }
-        try #"{ "version": 1, "secrets": { \#(secrets.joined(separator: ", ")) } }"#
+        for (name, value) in secrets.sorted(by: { $0.key < $1.key }) {
+            sealed.append(#""\#(name)": "\#(try seal(value, name: name))""#)
+        }
+        try #"{ "version": 1, "secrets": { \#(sealed.joined(separator: ", ")) } }"#
             .write(toFile: dir + "/secrets.json", atomically: true, encoding: .utf8)
     }
 
