@@ -33,7 +33,7 @@ struct LocalResponse: Sendable {
         self.body = body
     }
 
-    /// Pages: no caching, no framing, no scripts, no referrer (a callback URL carries a code).
+    /// Pages: no caching, no framing, no scripts, no referrer to other sites (a callback URL carries a code).
     static func html(_ status: Int, _ page: String, headers: [(String, String)] = []) -> LocalResponse {
         LocalResponse(status: status, headers: [
             ("Content-Type", "text/html; charset=utf-8"),
@@ -41,7 +41,8 @@ struct LocalResponse: Sendable {
             ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'"),
             ("X-Frame-Options", "DENY"),
             ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
+            // Not no-referrer: under it Chromium sends `Origin: null` on the form POST and the CSRF Origin check refuses it.
+            ("Referrer-Policy", "same-origin"),
         ] + headers, body: Array(page.utf8))
     }
 
