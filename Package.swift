@@ -37,6 +37,8 @@ let package = Package(
         .executableTarget(name: "drawbridge", dependencies: ["DrawbridgeServer", "DrawbridgeConfig", "DrawbridgeCrypto",
                                                                   "DrawbridgeIdentity", "DrawbridgeStore"],
                           path: "Sources/drawbridge"),
+        .executableTarget(name: "policy-bench", dependencies: ["DrawbridgePolicy", "DrawbridgeConfig", "DrawbridgeIdentity"],
+                          path: "Sources/policy-bench"),
         .executableTarget(name: "whoami", dependencies: ["CLinux"], path: "Sources/whoami"),
         .testTarget(name: "DrawbridgeHTTPTests", dependencies: ["DrawbridgeHTTP"]),
         .testTarget(name: "DrawbridgeConfigTests", dependencies: ["DrawbridgeConfig"]),
