@@ -40,7 +40,6 @@ public struct PolicySnapshot: Sendable {
         var segments: Span
         /// Permission id of `ownerOverride`, or -1.
         var ownerOverride: Int32
-        var audience: String
     }
 
     private static let publicRoute: Int32 = -2
@@ -51,6 +50,8 @@ public struct PolicySnapshot: Sendable {
     /// Per route index: the upstream's name (the audience of a public route's grant).
     private let routeUpstreams: [String]
     private let rules: [Rule]
+    /// Per rule (apart from `Rule`, which then holds no reference and copies for free).
+    private let audiences: [String]
     private let methods: [MethodEntry]
     private let segments: [Segment]
     /// Method names and template literals, back to back.
@@ -91,6 +92,7 @@ public struct PolicySnapshot: Sendable {
 
         var routeRules: [Int32] = []
         var rules: [Rule] = []
+        var audiences: [String] = []
         var methods: [MethodEntry] = []
         var segments: [Segment] = []
         for route in routes {
@@ -117,7 +119,8 @@ public struct PolicySnapshot: Sendable {
                 mfa: access.mfa, sensitive: access.sensitive,
                 methods: Span(start: Int32(methodStart), count: Int32(methods.count - methodStart)), anyMethod: anyMethod,
                 segments: Span(start: Int32(segmentStart), count: Int32(segments.count - segmentStart)),
-                ownerOverride: access.ownerOverride.map(permission) ?? -1, audience: access.audience))
+                ownerOverride: access.ownerOverride.map(permission) ?? -1))
+            audiences.append(access.audience)
         }
 
         // Roles and groups as bit sets over the permissions routes require.
@@ -143,6 +146,7 @@ public struct PolicySnapshot: Sendable {
         self.routeRules = routeRules
         self.routeUpstreams = routes.map(\.upstream)
         self.rules = rules
+        self.audiences = audiences
         self.methods = methods
         self.segments = segments
         self.bytes = bytes
@@ -276,7 +280,7 @@ public struct PolicySnapshot: Sendable {
             return .deny(Denial(status: 403, stepUp: kind == .session, reason: .mfaRequired))
         }
         return .allow(Grant(credential: kind, subject: subject, orgId: orgId, permission: permissionNames[Int(permission)],
-                            viaOwnerOverride: viaOwnerOverride, audience: rule.audience, sensitive: rule.sensitive))
+                            viaOwnerOverride: viaOwnerOverride, audience: audiences[Int(r)], sensitive: rule.sensitive))
     }
 
     @inline(__always)
