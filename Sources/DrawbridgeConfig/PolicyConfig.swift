@@ -87,7 +87,7 @@ public struct BindTemplate: Sendable, Equatable, CustomStringConvertible {
 
     public var bindsUser: Bool { segments.contains(.user) }
 
-    /// Parses a template; throws a `String` reason (for the config error) when it is invalid.
+    /// Parses a template; throws the reason (for the configuration error) when it is invalid.
     public init(parsing text: String) throws(BindTemplateError) {
         guard text.hasPrefix("/") else { throw BindTemplateError("must start with \"/\", got \"\(text)\"") }
         var parts = text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()

@@ -136,9 +136,7 @@ extension Validator {
         if let permission = ownerOverride {
             if let problem = Self.requiredPermissionProblem(permission) {
                 issues.add(access.fieldPath("ownerOverride"), problem)
-            } else if let bind, !bind.bindsUser {
-                issues.add(access.fieldPath("ownerOverride"), "only meaningful with a {user} or {owner} segment in bind")
-            } else if access.value("bind") == nil {
+            } else if bind?.bindsUser == false || access.value("bind") == nil {   // (a bad bind is reported already)
                 issues.add(access.fieldPath("ownerOverride"), "only meaningful with a {user} or {owner} segment in bind")
             }
         }
