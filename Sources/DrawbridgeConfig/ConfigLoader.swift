@@ -62,7 +62,7 @@ struct Validator {
     let baseDirectory: String
 
     static let topLevelKeys = ["workers", "listen", "tls", "hsts", "limits", "timeouts", "upstreams", "routes", "accessLog",
-                                "auth", "organizations"]
+                                "auth", "organizations", "roles", "groups"]
 
     mutating func gatewayConfig(_ root: JSONValue) -> GatewayConfig? {
         guard let top = ObjectReader(root, path: "", known: Self.topLevelKeys, issues: issues) else {
@@ -77,6 +77,8 @@ struct Validator {
         let upstreams = upstreamsSection(top)
         let auth = authSection(top)
         let organizations = organizationsSection(top, auth: auth)
+        let roles = rolesSection(top)
+        let groups = groupsSection(top, roles: roles)
         let routes = routesSection(top, upstreams: upstreams, authConfigured: auth != nil)
         let accessLog = logTarget(top, "accessLog", default: .stdout)
 
@@ -84,7 +86,7 @@ struct Validator {
         return GatewayConfig(workers: workers, httpsListen: listen.https, httpRedirectListen: listen.redirect,
                              redirectPort: listen.redirectPort, tls: tls, hsts: hsts, limits: limits,
                              timeouts: timeouts, upstreams: upstreams, routes: routes, accessLog: accessLog,
-                             auth: auth, organizations: organizations)
+                             auth: auth, organizations: organizations, roles: roles, groups: groups)
     }
 
     // MARK: - listen
@@ -354,7 +356,7 @@ struct Validator {
         var seen: [String: String] = [:]
         for (index, element) in elements.enumerated() {
             let path = "routes[\(index)]"
-            guard let route = ObjectReader(element, path: path, known: ["host", "pathPrefix", "upstream", "public"], issues: issues)
+            guard let route = ObjectReader(element, path: path, known: ["host", "pathPrefix", "upstream", "public", "access"], issues: issues)
             else { continue }
             var ok = true
 
@@ -389,6 +391,16 @@ struct Validator {
                 issues.add(path, "protected route but no auth section: configure auth, or mark the route public: true")
                 ok = false
             }
+            var access: AccessRule?
+            if let value = route.value("access") {
+                if isPublic {
+                    issues.add(route.fieldPath("access"), "a public route takes no access rule (remove it, or drop public: true)")
+                    ok = false
+                } else {
+                    access = accessRule(value, path: route.fieldPath("access"), prefix: prefix, upstream: upstream ?? "")
+                    if access == nil { ok = false }
+                }
+            }
             guard ok, let upstream else { continue }
 
             let key = "\(host ?? "*") \(prefix)"
@@ -397,7 +409,7 @@ struct Validator {
                 continue
             }
             seen[key] = path
-            routes.append(RouteConfig(host: host, pathPrefix: prefix, upstream: upstream, isPublic: isPublic))
+            routes.append(RouteConfig(host: host, pathPrefix: prefix, upstream: upstream, isPublic: isPublic, access: access))
         }
         return routes
     }

@@ -23,6 +23,9 @@ public struct GatewayConfig: Sendable {
     /// Identity: nil = no auth section (then every route must be public).
     public var auth: AuthConfig?
     public var organizations: [OrganizationConfig]
+    /// Access control (see docs/POLICY.md): roles and groups, sorted by name.
+    public var roles: [RoleConfig]
+    public var groups: [GroupConfig]
     /// Compiled from `routes`.
     public var routeTable: RouteTable
 
@@ -31,8 +34,11 @@ public struct GatewayConfig: Sendable {
                 redirectPort: UInt16? = nil, tls: TLSConfig, hsts: HSTSConfig = HSTSConfig(),
                 limits: LimitsConfig = LimitsConfig(), timeouts: TimeoutsConfig = TimeoutsConfig(),
                 upstreams: [String: UpstreamConfig], routes: [RouteConfig], accessLog: LogTarget = .stdout,
-                auth: AuthConfig? = nil, organizations: [OrganizationConfig] = []) {
+                auth: AuthConfig? = nil, organizations: [OrganizationConfig] = [],
+                roles: [RoleConfig] = [], groups: [GroupConfig] = []) {
         self.auth = auth
+        self.roles = roles
+        self.groups = groups
         self.organizations = organizations
         self.workers = workers
         self.httpsListen = httpsListen
@@ -305,10 +311,15 @@ public struct RouteConfig: Sendable, Equatable {
     public var upstream: String
     /// Reachable without a credential. Routes are protected unless they say `public: true`.
     public var isPublic: Bool
+    /// Who may use a protected route (see docs/POLICY.md). nil on a protected route = denied to
+    /// everyone ("route has no access rule"); always nil on a public route.
+    public var access: AccessRule?
 
     /// `host` "*" is normalised to nil; other hosts are lowercased.
-    public init(host: String? = nil, pathPrefix: String = "/", upstream: String, isPublic: Bool = false) {
+    public init(host: String? = nil, pathPrefix: String = "/", upstream: String, isPublic: Bool = false,
+                access: AccessRule? = nil) {
         self.isPublic = isPublic
+        self.access = access
         if let host, host != "*" {
             self.host = host.lowercased()
         } else {
