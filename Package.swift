@@ -32,7 +32,7 @@ let package = Package(
                 path: "Sources/DrawbridgeStore"),
         .target(name: "DrawbridgeServer",
                 dependencies: ["CLinux", "COpenSSL", "CTLSSupport", "DrawbridgeHTTP", "DrawbridgeConfig",
-                               "DrawbridgeIdentity", "DrawbridgeOIDC", "DrawbridgeStore"],
+                               "DrawbridgeIdentity", "DrawbridgeOIDC", "DrawbridgePolicy", "DrawbridgeStore"],
                 path: "Sources/DrawbridgeServer", swiftSettings: hotPath),
         .executableTarget(name: "drawbridge", dependencies: ["DrawbridgeServer", "DrawbridgeConfig", "DrawbridgeCrypto",
                                                                   "DrawbridgeIdentity", "DrawbridgeStore"],

@@ -2,6 +2,7 @@ import CLinux
 import COpenSSL
 import DrawbridgeHTTP
 import DrawbridgeIdentity
+import DrawbridgePolicy
 import Glibc
 
 /// One client TLS connection and, while a request is in flight, the upstream connection serving
@@ -54,6 +55,8 @@ final class ClientConnection {
     private var retried = false
     /// Who the request is from (protected routes), for the identity fields sent upstream.
     private var identity: RequestIdentity?
+    /// The signed assertion for the upstream (reused across requests of a session while fresh).
+    private var assertion: [UInt8]?
     /// A renewed session cookie value to send with the response (sliding idle window).
     private var renewedSession: String?
     /// Local endpoint in progress: body bytes still expected, and the job serial it waits for.
@@ -345,6 +348,7 @@ final class ClientConnection {
         retried = false
         responseStarted = false
         identity = nil
+        assertion = nil
         renewedSession = nil
         switch head.framing {
         case .none: reqBody = .none
@@ -403,6 +407,8 @@ final class ClientConnection {
                     auditRejected(reason: reason, kind: kind, subject: subject)
                     respondUnauthenticated(); return
                 }
+                // Authorised on the path exactly as the upstream will receive it.
+                guard authorize(route: route) else { return }
             }
             self.upstreamIndex = upstreamIndex
             connectUpstream(excluding: -1)
@@ -453,7 +459,7 @@ final class ClientConnection {
             u.inBuf!.clear()
             // The rewritten head repeats Host (X-Forwarded-Host) and adds the gateway's fields:
             // refuse a head that would not fit rather than write past the buffer.
-            let need = head.headLength + (head.host?.count ?? 0) + 512 + IdentityFields.size(identity)
+            let need = head.headLength + (head.host?.count ?? 0) + 512 + IdentityFields.size(identity) + (assertion?.count ?? 0) + 40
             guard u.outBuf!.reserve(need) else {
                 upstream = nil
                 u.pool.abandon(u)
@@ -526,6 +532,11 @@ final class ClientConnection {
             appendRequestId(ob)
             ob.append("\r\n")
             if let identity { IdentityFields.append(identity, to: ob) }
+            if let assertion {
+                ob.append("X-Drawbridge-Assertion: ")
+                assertion.withUnsafeBytes { ob.append($0) }
+                ob.append("\r\n")
+            }
             ob.append("\r\n")
         }
     }
@@ -871,10 +882,7 @@ final class ClientConnection {
     /// A browser is sent to sign in and comes back here afterwards; an API client (JSON accepted,
     /// an Authorization field, or a method a redirect would turn into GET) gets 401 with JSON.
     private func respondUnauthenticated() {
-        let isAPI = head.fieldValue(named: "authorization") != nil || !(isMethod("get") || isMethod("head"))
-            || (head.fieldValue(named: "accept").map { r in
-                String(decoding: head.bytes[r], as: UTF8.self).lowercased().contains("application/json") } ?? false)
-        if isAPI || snapshot.auth == nil {
+        if isAPIRequest() || snapshot.auth == nil {
             respondLocal(Unauthenticated.json)
             return
         }
@@ -882,6 +890,70 @@ final class ClientConnection {
         let rawTarget = String(decoding: head.bytes[head.target], as: UTF8.self)
         let rd = ReturnAddress.seal(host: host, pathAndQuery: rawTarget, ring: snapshot.auth!.ring, now: unixNow())
         respondLocal(.redirect("/.drawbridge/login?rd=\(Forms.percentEncode(rd))", status: 302))
+    }
+
+    /// The policy's decision for an authenticated request; false when it answered the client.
+    private func authorize(route: Int) -> Bool {
+        let credential: Credential
+        switch identity {
+        case .user(let i)?: credential = .session(i)
+        case .apiKey(let k)?: credential = .apiKey(k)
+        case nil: credential = .none
+        }
+        let now = unixNow()
+        let decision = head.bytes.withUnsafeBytes { h in
+            target.withUnsafeBytes { t in
+                snapshot.policy.decide(route: route, method: UnsafeRawBufferPointer(rebasing: h[head.method]),
+                                       path: UnsafeRawBufferPointer(rebasing: t[0..<pathLength]), credential: credential, now: now)
+            }
+        }
+        switch decision {
+        case .allow(let grant):
+            if grant.sensitive || grant.viaOwnerOverride { auditDecision("access_allowed", route: route, rule: grant.permission ?? "", reason: grant.viaOwnerOverride ? "owner override" : "allowed") }
+            if let identity, let signer = worker.assertions.signer(for: snapshot) {
+                assertion = signer.assertion(for: identity, audience: grant.audience, now: now)
+            }
+            return true
+        case .deny(let d):
+            auditDecision("access_denied", route: route, rule: "", reason: d.reason.description)
+            if d.status == 401 { respondUnauthenticated(); return false }
+            if d.stepUp && !isAPIRequest() {
+                // A session without a second factor is sent to the TOTP step, then back here.
+                let host = head.host.map { String(decoding: head.bytes[$0], as: UTF8.self) } ?? ""
+                let rd = ReturnAddress.seal(host: host, pathAndQuery: String(decoding: head.bytes[head.target], as: UTF8.self),
+                                            ring: snapshot.auth!.ring, now: now)
+                respondLocal(.redirect("/.drawbridge/login/stepup?rd=\(Forms.percentEncode(rd))", status: 302))
+                return false
+            }
+            respondLocal(Forbidden.response(stepUp: d.stepUp, html: !isAPIRequest()), close: reqBody != .none && reqBody != .done)
+            return false
+        }
+    }
+
+    private func auditDecision(_ event: String, route: Int, rule: String, reason: String) {
+        let audit = worker.services.audit
+        guard audit.enabled else { return }
+        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
+        var user: String?, org: String?, key: String?
+        switch identity {
+        case .user(let i)?: user = i.userId; org = i.orgId
+        case .apiKey(let k)?: key = k.keyId; org = k.orgId
+        case nil: break
+        }
+        let r = snapshot.config.routes[route]
+        audit.record(event, [("user", user), ("api_key", key), ("org", org),
+                             ("method", String(decoding: head.bytes[head.method], as: UTF8.self)),
+                             ("path", String(decoding: target[0..<pathLength], as: UTF8.self)),
+                             ("route", (r.host ?? "*") + r.pathPrefix), ("rule", rule.isEmpty ? nil : rule), ("reason", reason),
+                             ("client", String(decoding: peerIP, as: UTF8.self)),
+                             ("request_id", String(decoding: requestIdHex, as: UTF8.self))])
+    }
+
+    /// JSON accepted, an Authorization field, or a method a redirect would turn into GET.
+    private func isAPIRequest() -> Bool {
+        head.fieldValue(named: "authorization") != nil || !(isMethod("get") || isMethod("head"))
+            || (head.fieldValue(named: "accept").map { r in
+                String(decoding: head.bytes[r], as: UTF8.self).lowercased().contains("application/json") } ?? false)
     }
 
     private func isMethod(_ m: StaticString) -> Bool {
@@ -946,7 +1018,8 @@ final class ClientConnection {
         guard let auth = snapshot.auth else { respondError(404, close: true); return true }
         let request = localRequest(body: body)
         let session = Authenticator.authenticate(head: head, auth: auth, revocations: worker.revocations, now: request.now)
-        let endpoints = LoginEndpoints(auth: auth, services: worker.services, request: request.value, session: session, now: request.now)
+        let endpoints = LoginEndpoints(auth: auth, services: worker.services, request: request.value, session: session, now: request.now,
+                                       jwks: snapshot.jwks)
         switch endpoints.handle() {
         case .now(let response):
             respondLocal(response)

@@ -1,6 +1,7 @@
 import COpenSSL
 import DrawbridgeConfig
 import DrawbridgeHTTP
+import DrawbridgePolicy
 import DrawbridgeStore
 
 /// One upstream service as the workers use it: resolved addresses, TLS client context, limits.
@@ -35,6 +36,11 @@ final class Snapshot {
     let connectTimeoutNs: UInt64, responseTimeoutNs: UInt64
     /// Identity for this snapshot; nil when the configuration has no auth section (all routes public).
     let auth: AuthRuntime?
+    /// Who may use each route (compiled RBAC); one pure decision per protected request.
+    let policy: PolicySnapshot
+    /// The identity assertion keys (the highest id signs) and their JWKS document.
+    let assertionKeys: [AssertionKey]
+    let jwks: String
 
     /// `previous`: the snapshot this one replaces (its identity state carries over).
     init(config: GatewayConfig, generation: Int, previous: Snapshot? = nil) throws {
@@ -81,9 +87,13 @@ final class Snapshot {
             let data: IdentityData
             do { data = try IdentityStore.load(a) } catch { throw AuthSetupError(description: "\(error)") }
             auth = try AuthRuntime(config: config, data: data, previous: previous?.auth?.cutoffs, now: unixNow())
+            assertionKeys = data.assertionKeys
         } else {
             auth = nil
+            assertionKeys = []
         }
+        jwks = AssertionSigner.jwks(assertionKeys)
+        policy = PolicySnapshot(config: config)
     }
 
     static func ns(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1_000_000_000) }

@@ -26,6 +26,8 @@ final class Worker {
     let services: AuthServices
     /// Signed-out sessions, this worker's copy (see `Revocations`).
     var revocations = Revocations()
+    /// Signs identity assertions for upstreams, once per session and audience while fresh.
+    var assertions = AssertionSigners()
     private var nextPrune: UInt64 = 0
     var random: FastRandom
 

@@ -24,13 +24,13 @@ import Testing
             ]
             let files = self.files
             gw = try GatewayFixture(upstreams: [upstream],
-                                    routesJSON: #"[ { pathPrefix: "/", upstream: "app" }, { pathPrefix: "/public", upstream: "app", public: true } ]"#,
+                                    routesJSON: #"[ { pathPrefix: "/", upstream: "app", access: { methods: { "*": "app:use" } } }, { pathPrefix: "/public", upstream: "app", public: true } ]"#,
                                     extra: files.configSections(modes: modes, orgs: orgs),
                                     prepare: { try files.write(to: $0) })
         }
 
         func rewriteConfig(orgs: String? = nil, modes: String = #"["password", "api_key"]"#) throws {
-            try gw.write(routesJSON: #"[ { pathPrefix: "/", upstream: "app" }, { pathPrefix: "/public", upstream: "app", public: true } ]"#,
+            try gw.write(routesJSON: #"[ { pathPrefix: "/", upstream: "app", access: { methods: { "*": "app:use" } } }, { pathPrefix: "/public", upstream: "app", public: true } ]"#,
                          extra: files.configSections(modes: modes, orgs: orgs))
         }
 
@@ -110,17 +110,17 @@ import Testing
 
     @Test func apiKeysAuthenticateAndAreNotForwarded() throws {
         let files = IdentityFiles()
-        let good = files.addAPIKey(org: "acme", roles: ["reader"])
-        let revoked = files.addAPIKey(org: "acme", roles: ["reader"], revoked: true)
+        let good = files.addAPIKey(org: "acme", roles: ["member"])
+        let revoked = files.addAPIKey(org: "acme", roles: ["member"], revoked: true)
         let upstream = try Upstream(logRequests: true)
-        let gw = try GatewayFixture(upstreams: [upstream], routesJSON: #"[ { pathPrefix: "/", upstream: "app" } ]"#,
+        let gw = try GatewayFixture(upstreams: [upstream], routesJSON: #"[ { pathPrefix: "/", upstream: "app", access: { methods: { "*": "app:use" } } } ]"#,
                                     extra: files.configSections(), prepare: { try files.write(to: $0) })
         let ok = try gw.get("/api/x", headers: "Authorization: Bearer \(good)\r\n")
         #expect(ok.status == 200)
         let echo = try Echo.from(ok)
         #expect(echo.header("authorization") == nil)
         #expect(echo.header("x-drawbridge-org") == "acme")
-        #expect(echo.header("x-drawbridge-roles") == "reader")
+        #expect(echo.header("x-drawbridge-roles") == "member")
         #expect(echo.header("x-drawbridge-auth-mode") == "api_key")
         var tampered = Array(good.utf8)
         tampered[tampered.count - 1] = tampered.last == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
@@ -136,7 +136,7 @@ import Testing
         #expect(audit.contains("credential_rejected") && audit.contains("revoked"))
         #expect(!audit.contains(good))
         // The org switches API keys off: the key stops working at the reload, no restart.
-        try gw.write(routesJSON: #"[ { pathPrefix: "/", upstream: "app" } ]"#, extra: files.configSections(
+        try gw.write(routesJSON: #"[ { pathPrefix: "/", upstream: "app", access: { methods: { "*": "app:use" } } } ]"#, extra: files.configSections(
             orgs: #"{ acme: { name: "Acme", disabledModes: ["api_key"] }, beta: { name: "Beta" } }"#))
         try gw.reload(expect: "reloaded")
         #expect(try gw.get("/api/x", headers: "Authorization: Bearer \(good)\r\n").status == 401)

@@ -68,7 +68,7 @@ import Testing
             ]
             files.secrets = ["oidc-test": Array("test-secret".utf8)]
             let files = self.files
-            gw = try GatewayFixture(upstreams: [upstream], routesJSON: #"[ { pathPrefix: "/", upstream: "app" } ]"#,
+            gw = try GatewayFixture(upstreams: [upstream], routesJSON: #"[ { pathPrefix: "/", upstream: "app", access: { methods: { "*": "app:use" } } } ]"#,
                                     extra: Self.sections(files, issuer: issuer.url, orgs: orgs),
                                     prepare: { try files.write(to: $0) })
         }
@@ -81,7 +81,7 @@ import Testing
         }
 
         func rewrite(orgs: String?) throws {
-            try gw.write(routesJSON: #"[ { pathPrefix: "/", upstream: "app" } ]"#, extra: Self.sections(files, issuer: issuer.url, orgs: orgs))
+            try gw.write(routesJSON: #"[ { pathPrefix: "/", upstream: "app", access: { methods: { "*": "app:use" } } } ]"#, extra: Self.sections(files, issuer: issuer.url, orgs: orgs))
         }
 
         var audit: String { (try? String(contentsOfFile: gw.dir + "/audit.log", encoding: .utf8)) ?? "" }

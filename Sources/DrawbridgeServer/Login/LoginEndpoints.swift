@@ -10,6 +10,8 @@ struct LoginEndpoints {
     /// The request's session, if it carried a valid one (for sign-out and who-am-I).
     let session: AuthResult
     let now: UInt64
+    /// The public keys of the identity assertions sent to upstreams (`{"keys":[…]}`).
+    var jwks = "{\"keys\":[]}"
 
     static let prefix = "/.drawbridge/"
     static let csrfCookie = "__Host-drawbridge-csrf"
@@ -26,18 +28,24 @@ struct LoginEndpoints {
             return guardedLater { passwordLogin() }
         case ("POST", "/.drawbridge/login/totp"):
             return guardedLater { totpStep() }
+        case ("GET", "/.drawbridge/login/stepup"):
+            return .now(stepUp())
         case ("GET", "/.drawbridge/logout"):
             return .now(.html(200, LoginPages.logout(csrf: csrfToken.value), headers: csrfToken.setCookie))
         case ("POST", "/.drawbridge/logout"):
             return guarded { logout() }
         case ("GET", "/.drawbridge/whoami"):
             return .now(whoami())
+        case ("GET", "/.drawbridge/jwks.json"), ("HEAD", "/.drawbridge/jwks.json"):
+            // Public keys only; cacheable for a few minutes (rotation keeps old keys listed a while).
+            return .now(LocalResponse(status: 200, headers: [("Content-Type", "application/jwk-set+json"), ("Cache-Control", "public, max-age=300"),
+                                                             ("X-Content-Type-Options", "nosniff")], body: Array((jwks + "\n").utf8)))
         case ("GET", "/.drawbridge/oidc/start"):
             return .later { OIDCFlow(endpoints: self).start() }
         case ("GET", "/.drawbridge/oidc/callback"):
             return .later { OIDCFlow(endpoints: self).callback() }
         case (_, "/.drawbridge/login"), (_, "/.drawbridge/login/password"), (_, "/.drawbridge/login/totp"),
-             (_, "/.drawbridge/logout"), (_, "/.drawbridge/whoami"), (_, "/.drawbridge/oidc/start"), (_, "/.drawbridge/oidc/callback"):
+             (_, "/.drawbridge/login/stepup"), (_, "/.drawbridge/logout"), (_, "/.drawbridge/whoami"), (_, "/.drawbridge/jwks.json"), (_, "/.drawbridge/oidc/start"), (_, "/.drawbridge/oidc/callback"):
             return .now(LocalResponse(status: 405, headers: [("Allow", "GET, POST"), ("Content-Type", "text/plain; charset=utf-8")],
                                       body: Array("405 Method Not Allowed\n".utf8)))
         default:
@@ -164,6 +172,23 @@ struct LoginEndpoints {
         return issueSession(user: user, org: org, mode: mode, mfa: false, returnTo: rd)
     }
 
+    /// Step-up: a signed-in user without a second factor on this session reached a route that
+    /// requires MFA. The TOTP step runs for the session's user and issues a new session with MFA.
+    private func stepUp() -> LocalResponse {
+        guard case .user(let identity, _) = session, let user = auth.directory.user(id: identity.userId) else {
+            return .redirect("/.drawbridge/login?rd=\(Forms.percentEncode(returnTo()))", status: 302)
+        }
+        guard auth.totpSecrets[user.id] != nil else {
+            audit("login_failure", email: user.email, user: user.id, org: identity.orgId, reason: "step-up: no second factor enrolled")
+            return .html(403, LoginPages.message("Two-step verification", "This page requires two-step verification, and none is set up for your account. Ask an administrator to enrol one (drawbridge totp enroll)."))
+        }
+        let pending = Sealed.seal([user.id, identity.orgId, identity.authMode.description, user.email, returnTo()], purpose: "mfa",
+                                  expiresAt: now + 300, ring: auth.ring)
+        let t = csrfToken
+        return .html(200, LoginPages.totp(csrf: t.value),
+                     headers: t.setCookie + [("Set-Cookie", "\(Self.mfaCookie)=\(pending); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=300")])
+    }
+
     private func totpStep() -> LocalResponse {
         guard let sealed = request.cookies[Self.mfaCookie],
               let f = Sealed.open(sealed, purpose: "mfa", ring: auth.ring, now: now, count: 5) else {
@@ -198,6 +223,10 @@ struct LoginEndpoints {
             return modeRefused(mode, org: org)
         }
         services.throttle.succeeded(account: email)
+        // A step-up replaces the session it started from (its id must not outlive the upgrade).
+        if case .user(let old, _) = session, old.userId == user.id {
+            services.broadcast(.session(old.sessionId, expiresAt: now + old.timeouts.absoluteSeconds))
+        }
         return issueSession(user: user, org: org, mode: mode, mfa: true, returnTo: rd,
                             extraCookies: [("Set-Cookie", "\(Self.mfaCookie)=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")])
     }

@@ -28,6 +28,8 @@ final class IdentityFiles {
     var extraSessionKeys: [Int: [UInt8]] = [:]
     /// Other sealed secrets by name (OIDC client secrets).
     var secrets: [String: [UInt8]] = [:]
+    /// The gateway's assertion signing key (assertion-key-1).
+    let assertionKey = try! ECPrivateKey.generate()
     var users: [TestUser] = []
     var apiKeys: [(record: APIKeyRecord, presented: String)] = []
     /// Cheap parameters: the tests hash many passwords; the gateway reads them from the hash.
@@ -43,8 +45,13 @@ final class IdentityFiles {
     deinit { try? FileManager.default.removeItem(atPath: keyDir) }
 
     /// The `auth` and `organizations` sections for the gateway configuration.
-    func configSections(modes: String = #"["password", "api_key"]"#, orgs: String? = nil, authExtra: String = "") -> String {
+    /// Roles for the tests' routes: `access: { methods: { "*": "app:use" } }` lets members in.
+    static let defaultPolicy = #"roles: { member: { permissions: ["app:use"] }, admin: { permissions: ["*"] } },"#
+
+    func configSections(modes: String = #"["password", "api_key"]"#, orgs: String? = nil, authExtra: String = "",
+                        policy: String = IdentityFiles.defaultPolicy) -> String {
         """
+        \(policy)
         auth: { masterKeyFile: "\(keyPath)", modes: \(modes), auditLog: "audit.log",
                 loginLimits: { perAddress: 1000, perAccountFailures: 3, lockoutSeconds: 60 }, \(authExtra) },
         organizations: \(orgs ?? #"{ acme: { name: "Acme", emailDomains: ["acme.test"] }, beta: { name: "Beta", emailDomains: ["beta.test"] } }"#),
@@ -85,6 +92,7 @@ final class IdentityFiles {
         for (id, key) in extraSessionKeys.sorted(by: { $0.key < $1.key }) {
             sealed.append(#""session-key-\#(id)": "\#(try seal(key, name: "session-key-\(id)"))""#)
         }
+        sealed.append(#""assertion-key-1": "\#(try seal(Array(assertionKey.pem.utf8), name: "assertion-key-1"))""#)
         for (name, value) in secrets.sorted(by: { $0.key < $1.key }) {
             sealed.append(#""\#(name)": "\#(try seal(value, name: name))""#)
         }

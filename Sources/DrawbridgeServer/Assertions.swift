@@ -1,0 +1,109 @@
+import DrawbridgeCrypto
+import DrawbridgeIdentity
+import DrawbridgeStore
+
+/// Signed identity assertions for upstreams: a compact JWS (ES256, by the highest-numbered
+/// `assertion-key-<n>`) stating who is asking, for one audience, valid for a minute. An app can
+/// verify it with the keys the gateway publishes at `/.drawbridge/jwks.json` instead of trusting
+/// bare headers.
+///
+/// One signer per worker (single-threaded, no locks). An ECDSA signature costs tens of
+/// microseconds, so an assertion is signed once per (credential, audience) and reused while it
+/// has more than half its lifetime left; a new configuration snapshot starts a new signer (roles,
+/// groups or keys may have changed).
+final class AssertionSigner {
+    struct CacheKey: Hashable {
+        let credential: Credential
+        let audience: String
+    }
+    enum Credential: Hashable {
+        case session(SessionID)
+        case apiKey(String)
+    }
+    private struct Entry {
+        let token: [UInt8]
+        let expiresAt: UInt64
+    }
+
+    let key: AssertionKey
+    let issuer: String
+    static let lifetime: UInt64 = 60
+    /// Entries kept at most; past it expired ones go, and if none had, all.
+    static let capacity = 4096
+    private var cache: [CacheKey: Entry] = [:]
+
+    init(key: AssertionKey, issuer: String) {
+        self.key = key
+        self.issuer = issuer
+    }
+
+    /// The assertion for `identity` towards `audience`, signed now or reused.
+    func assertion(for identity: RequestIdentity, audience: String, now: UInt64) -> [UInt8]? {
+        let ck: CacheKey
+        switch identity {
+        case .user(let i): ck = CacheKey(credential: .session(i.sessionId), audience: audience)
+        case .apiKey(let k): ck = CacheKey(credential: .apiKey(k.keyId), audience: audience)
+        }
+        // Reused while more than half its life is left: upstreams always get ≥ 30 s of validity.
+        if let e = cache[ck], now + Self.lifetime / 2 < e.expiresAt { return e.token }
+        guard let token = sign(identity, audience: audience, now: now) else { return nil }
+        if cache.count >= Self.capacity {
+            cache = cache.filter { now < $0.value.expiresAt }
+            if cache.count >= Self.capacity { cache.removeAll(keepingCapacity: true) }
+        }
+        cache[ck] = Entry(token: token, expiresAt: now + Self.lifetime)
+        return token
+    }
+
+    private func sign(_ identity: RequestIdentity, audience: String, now: UInt64) -> [UInt8]? {
+        var claims = "{\"iss\":\(AuditLog.quote(issuer)),\"aud\":\(AuditLog.quote(audience)),\"iat\":\(now),\"exp\":\(now + Self.lifetime)"
+        claims += ",\"jti\":\"\(Base64URL.encode(SecureRandom.bytes(12)))\""
+        switch identity {
+        case .user(let i):
+            claims += ",\"sub\":\(AuditLog.quote(i.userId)),\"email\":\(AuditLog.quote(i.email)),\"org\":\(AuditLog.quote(i.orgId))"
+            claims += ",\"roles\":[\(i.roles.map(AuditLog.quote).joined(separator: ","))]"
+            claims += ",\"groups\":[\(i.groups.map(AuditLog.quote).joined(separator: ","))]"
+            claims += ",\"auth_mode\":\(AuditLog.quote(i.authMode.description)),\"mfa\":\(i.mfa)"
+            claims += ",\"sid\":\(AuditLog.quote(Base64URL.encode(SHA256.hash(Array(i.sessionId.text.utf8))).prefix(22).description))"
+        case .apiKey(let k):
+            claims += ",\"sub\":\(AuditLog.quote("apikey:" + k.keyId)),\"api_key\":\(AuditLog.quote(k.keyId)),\"org\":\(AuditLog.quote(k.orgId))"
+            claims += ",\"roles\":[\(k.roles.map(AuditLog.quote).joined(separator: ","))],\"auth_mode\":\"api_key\",\"mfa\":false"
+        }
+        claims += "}"
+        guard let jws = try? JWS.signES256(payloadJSON: Array(claims.utf8), kid: key.kid, key: key.key) else { return nil }
+        return Array(jws.utf8)
+    }
+
+    /// `{"keys":[…]}` for every configured assertion key (old ones stay published while listed,
+    /// so assertions signed before a rotation still verify).
+    static func jwks(_ keys: [AssertionKey]) -> String {
+        "{\"keys\":[" + keys.map { $0.key.publicKey.jwkJSON(kid: $0.kid) }.joined(separator: ",") + "]}"
+    }
+}
+
+/// A worker's signer for the newest snapshot it has seen. Requests still on an older snapshot
+/// (during a reload) get a signer of their own that is not kept.
+struct AssertionSigners {
+    private var current: AssertionSigner?
+    private var generation = -1
+
+    mutating func signer(for snapshot: Snapshot) -> AssertionSigner? {
+        guard let key = snapshot.assertionKeys.last else { return nil }
+        if snapshot.generation == generation { return current }
+        let s = AssertionSigner(key: key, issuer: "drawbridge")
+        if snapshot.generation > generation {
+            current = s
+            generation = snapshot.generation
+        }
+        return s
+    }
+}
+
+/// 403 for an authenticated caller the policy does not allow (the reason goes to the audit log only).
+enum Forbidden {
+    static func response(stepUp: Bool, html: Bool) -> LocalResponse {
+        let text = stepUp ? "this resource requires two-step verification (sign in with a second factor)" : "you are not allowed to access this resource"
+        if html { return .html(403, LoginPages.message("Forbidden", text.prefix(1).uppercased() + text.dropFirst() + ".", link: nil)) }
+        return .json(403, "{\"error\":\"forbidden\",\"message\":\"\(text)\"}")
+    }
+}
