@@ -1,3 +1,4 @@
+import DrawbridgeHTTP
 import Foundation
 
 /// Loads and validates `drawbridge.json5`.
@@ -62,7 +63,7 @@ struct Validator {
     let baseDirectory: String
 
     static let topLevelKeys = ["workers", "listen", "tls", "hsts", "limits", "timeouts", "upstreams", "routes", "accessLog",
-                                "auth", "organizations", "roles", "groups"]
+                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders"]
 
     mutating func gatewayConfig(_ root: JSONValue) -> GatewayConfig? {
         guard let top = ObjectReader(root, path: "", known: Self.topLevelKeys, issues: issues) else {
@@ -82,11 +83,57 @@ struct Validator {
         let routes = routesSection(top, upstreams: upstreams, authConfigured: auth != nil)
         let accessLog = logTarget(top, "accessLog", default: .stdout)
 
+        let paths = pathsSection(top)
+        let strip = stripSection(top)
         guard let listen, let tls, let upstreams, let routes else { return nil }
-        return GatewayConfig(workers: workers, httpsListen: listen.https, httpRedirectListen: listen.redirect,
-                             redirectPort: listen.redirectPort, tls: tls, hsts: hsts, limits: limits,
-                             timeouts: timeouts, upstreams: upstreams, routes: routes, accessLog: accessLog,
-                             auth: auth, organizations: organizations, roles: roles, groups: groups)
+        var config = GatewayConfig(workers: workers, httpsListen: listen.https, httpRedirectListen: listen.redirect,
+                                   redirectPort: listen.redirectPort, tls: tls, hsts: hsts, limits: limits,
+                                   timeouts: timeouts, upstreams: upstreams, routes: routes, accessLog: accessLog,
+                                   auth: auth, organizations: organizations, roles: roles, groups: groups)
+        config.pathPolicy = paths
+        config.stripRequestHeaders = strip
+        return config
+    }
+
+    // MARK: - paths, stripRequestHeaders
+
+    /// `paths`: what the normaliser tolerates; every switch widens what an upstream may misjudge.
+    private func pathsSection(_ top: ObjectReader) -> PathPolicy {
+        guard let value = top.value("paths"),
+              let p = ObjectReader(value, path: "paths", known: ["allowEncodedSlash", "allowBackslash", "allowPathParameters", "mergeSlashes"],
+                                   issues: issues) else { return PathPolicy() }
+        return PathPolicy(allowEncodedSlash: p.bool("allowEncodedSlash", default: false), allowBackslash: p.bool("allowBackslash", default: false),
+                          allowPathParameters: p.bool("allowPathParameters", default: false), mergeSlashes: p.bool("mergeSlashes", default: true))
+    }
+
+    private func stripSection(_ top: ObjectReader) -> [String] {
+        guard let list = top.stringList("stripRequestHeaders") else { return [] }
+        var names: [String] = []
+        for (path, name) in list {
+            guard Self.isFieldName(name) else { issues.add(path, "not a header field name: \"\(name)\""); continue }
+            names.append(name.lowercased())
+        }
+        return names
+    }
+
+    /// RFC 9110 token characters.
+    static func isFieldName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 64 && s.utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || "!#$%&'*+-.^_`|~".utf8.contains(b)
+        }
+    }
+
+    private func upstreamCredential(_ value: JSONValue, path: String) -> UpstreamCredentialConfig? {
+        guard let c = ObjectReader(value, path: path, known: ["header", "secret", "prefix"], issues: issues),
+              let header = c.requiredString("header"), let secret = c.requiredString("secret") else { return nil }
+        var ok = true
+        if !Self.isFieldName(header) { issues.add(c.fieldPath("header"), "not a header field name: \"\(header)\""); ok = false }
+        if secret.isEmpty { issues.add(c.fieldPath("secret"), "must name a secret (see `drawbridge secret set`)"); ok = false }
+        let prefix = c.string("prefix") ?? ""
+        if prefix.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            issues.add(c.fieldPath("prefix"), "must not contain control characters"); ok = false
+        }
+        return ok ? UpstreamCredentialConfig(header: header, secret: secret, prefix: prefix) : nil
     }
 
     // MARK: - listen
@@ -356,7 +403,7 @@ struct Validator {
         var seen: [String: String] = [:]
         for (index, element) in elements.enumerated() {
             let path = "routes[\(index)]"
-            guard let route = ObjectReader(element, path: path, known: ["host", "pathPrefix", "upstream", "public", "access"], issues: issues)
+            guard let route = ObjectReader(element, path: path, known: ["host", "pathPrefix", "upstream", "public", "access", "upstreamCredential"], issues: issues)
             else { continue }
             var ok = true
 
@@ -401,6 +448,15 @@ struct Validator {
                     if access == nil { ok = false }
                 }
             }
+            var credential: UpstreamCredentialConfig?
+            if let value = route.value("upstreamCredential") {
+                credential = upstreamCredential(value, path: route.fieldPath("upstreamCredential"))
+                if credential == nil { ok = false }
+                if !authConfigured {
+                    issues.add(route.fieldPath("upstreamCredential"), "needs the auth section (the secret store)")
+                    ok = false
+                }
+            }
             guard ok, let upstream else { continue }
 
             let key = "\(host ?? "*") \(prefix)"
@@ -409,7 +465,9 @@ struct Validator {
                 continue
             }
             seen[key] = path
-            routes.append(RouteConfig(host: host, pathPrefix: prefix, upstream: upstream, isPublic: isPublic, access: access))
+            var config = RouteConfig(host: host, pathPrefix: prefix, upstream: upstream, isPublic: isPublic, access: access)
+            config.upstreamCredential = credential
+            routes.append(config)
         }
         return routes
     }

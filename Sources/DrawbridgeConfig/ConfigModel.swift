@@ -28,6 +28,11 @@ public struct GatewayConfig: Sendable {
     public var groups: [GroupConfig]
     /// Compiled from `routes`.
     public var routeTable: RouteTable
+    /// How request paths are normalised and what they may contain (strict unless widened in `paths`).
+    public var pathPolicy = PathPolicy()
+    /// Lowercased names of further client request fields never passed upstream (besides the
+    /// gateway's X-Drawbridge-* namespace and the built-in identity and method-override names).
+    public var stripRequestHeaders: [String] = []
 
     /// Memberwise; `routeTable` is compiled from `routes`. Performs no validation (use `ConfigLoader`).
     public init(workers: Int = 0, httpsListen: [ListenAddress], httpRedirectListen: [ListenAddress] = [],
@@ -314,6 +319,9 @@ public struct RouteConfig: Sendable, Equatable {
     /// Who may use a protected route (see docs/POLICY.md). nil on a protected route = denied to
     /// everyone ("route has no access rule"); always nil on a public route.
     public var access: AccessRule?
+    /// A credential for the upstream itself, from the sealed secret store, added to every
+    /// request forwarded on this route (the client's own field of that name is removed).
+    public var upstreamCredential: UpstreamCredentialConfig?
 
     /// `host` "*" is normalised to nil; other hosts are lowercased.
     public init(host: String? = nil, pathPrefix: String = "/", upstream: String, isPublic: Bool = false,
@@ -327,6 +335,22 @@ public struct RouteConfig: Sendable, Equatable {
         }
         self.pathPrefix = pathPrefix
         self.upstream = upstream
+    }
+}
+
+/// `upstreamCredential: { header: "Authorization", secret: "billing-token", prefix: "Bearer " }`.
+public struct UpstreamCredentialConfig: Sendable, Equatable {
+    /// Field name as written (a token); compared case-insensitively.
+    public var header: String
+    /// Name of a secret in the secrets file; its value is opened in memory only.
+    public var secret: String
+    /// Text put before the secret ("Bearer ").
+    public var prefix: String
+
+    public init(header: String, secret: String, prefix: String = "") {
+        self.header = header
+        self.secret = secret
+        self.prefix = prefix
     }
 }
 

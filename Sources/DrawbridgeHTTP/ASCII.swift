@@ -70,7 +70,7 @@ public enum ASCII {
         return true
     }
 
-    @inline(__always) static func lower(_ b: UInt8) -> UInt8 { (b &- 0x41) < 26 ? b | 0x20 : b }
+    @inline(__always) public static func lower(_ b: UInt8) -> UInt8 { (b &- 0x41) < 26 ? b | 0x20 : b }
     @inline(__always) static func isDigit(_ b: UInt8) -> Bool { (b &- 0x30) < 10 }
     @inline(__always) static func isAlpha(_ b: UInt8) -> Bool { ((b | 0x20) &- 0x61) < 26 }
     @inline(__always) static func isWhitespace(_ b: UInt8) -> Bool { b == sp || b == htab }

@@ -57,6 +57,8 @@ final class ClientConnection {
     private var identity: RequestIdentity?
     /// The signed assertion for the upstream (reused across requests of a session while fresh).
     private var assertion: [UInt8]?
+    /// The matched route of the request being forwarded.
+    private var routeIndex = 0
     /// A renewed session cookie value to send with the response (sliding idle window).
     private var renewedSession: String?
     /// Local endpoint in progress: body bytes still expected, and the job serial it waits for.
@@ -411,6 +413,7 @@ final class ClientConnection {
                 guard authorize(route: route) else { return }
             }
             self.upstreamIndex = upstreamIndex
+            routeIndex = route
             connectUpstream(excluding: -1)
         }
     }
@@ -460,6 +463,7 @@ final class ClientConnection {
             // The rewritten head repeats Host (X-Forwarded-Host) and adds the gateway's fields:
             // refuse a head that would not fit rather than write past the buffer.
             let need = head.headLength + (head.host?.count ?? 0) + 512 + IdentityFields.size(identity) + (assertion?.count ?? 0) + 40
+                + (snapshot.routeCredentials[routeIndex]?.line.count ?? 0)
             guard u.outBuf!.reserve(need) else {
                 upstream = nil
                 u.pool.abandon(u)
@@ -493,8 +497,9 @@ final class ClientConnection {
             ob.append(" HTTP/1.1\r\n")
             for f in head.fields {
                 switch f.kind {
-                case .other where SpoofableHeaders.matches(UnsafeRawBufferPointer(rebasing: raw[f.name])):
-                    break // identity the client claims for itself, or a method override: never passed on
+                case .other where SpoofableHeaders.matches(UnsafeRawBufferPointer(rebasing: raw[f.name]))
+                    || isStripped(UnsafeRawBufferPointer(rebasing: raw[f.name])):
+                    break // identity the client claims for itself, a method override, or the route's upstream credential: never passed on
                 case .other where f.name.count == 6 && ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "cookie"):
                     appendCookieWithoutSession(ob, raw, f) // the session token is the gateway's: never shown to an upstream
                 case .other where f.name.count == 13 && Authenticator.bearerToken(raw, f.value) != nil
@@ -532,6 +537,7 @@ final class ClientConnection {
             appendRequestId(ob)
             ob.append("\r\n")
             if let identity { IdentityFields.append(identity, to: ob) }
+            if let c = snapshot.routeCredentials[routeIndex] { c.line.withUnsafeBytes { ob.append($0) } }
             if let assertion {
                 ob.append("X-Drawbridge-Assertion: ")
                 assertion.withUnsafeBytes { ob.append($0) }
@@ -539,6 +545,18 @@ final class ClientConnection {
             }
             ob.append("\r\n")
         }
+    }
+
+    /// A configured strip name, or the name of the field the route's upstream credential sets.
+    private func isStripped(_ name: UnsafeRawBufferPointer) -> Bool {
+        func same(_ lower: [UInt8]) -> Bool {
+            guard lower.count == name.count else { return false }
+            for i in 0..<lower.count where ASCII.lower(name[i]) != lower[i] { return false }
+            return true
+        }
+        if let c = snapshot.routeCredentials[routeIndex], same(c.name) { return true }
+        for s in snapshot.stripNames where same(s) { return true }
+        return false
     }
 
     /// A Cookie field minus the gateway's own session cookie; left out when nothing else remains.

@@ -30,7 +30,12 @@ final class Snapshot {
     let httpLimits: HTTPLimits
     /// How request paths are normalised before routing (strict: encoded slash, backslash and
     /// path parameters rejected; repeated slashes merged).
-    let pathPolicy = PathPolicy()
+    let pathPolicy: PathPolicy
+    /// Further client fields never passed upstream (`stripRequestHeaders`), lowercased.
+    let stripNames: [[UInt8]]
+    /// Per route: the upstream credential field ("Name: prefix+secret\r\n") and its lowercased
+    /// name (a client field of that name is dropped). Decrypted in memory only, never logged.
+    let routeCredentials: [(name: [UInt8], line: [UInt8])?]
     let bufferSize: Int
     let headerTimeoutNs: UInt64, bodyTimeoutNs: UInt64, idleTimeoutNs: UInt64, sendTimeoutNs: UInt64
     let connectTimeoutNs: UInt64, responseTimeoutNs: UInt64
@@ -82,17 +87,33 @@ final class Snapshot {
         sendTimeoutNs = Snapshot.ns(t.clientSendSeconds)
         connectTimeoutNs = Snapshot.ns(t.upstreamConnectSeconds)
         responseTimeoutNs = Snapshot.ns(t.upstreamResponseSeconds)
+        var secrets: [String: [UInt8]] = [:]
         if let a = config.auth {
             // Users, keys and secrets are read with the rest: a bad file rejects the whole reload.
             let data: IdentityData
             do { data = try IdentityStore.load(a) } catch { throw AuthSetupError(description: "\(error)") }
             auth = try AuthRuntime(config: config, data: data, previous: previous?.auth?.cutoffs, now: unixNow())
             assertionKeys = data.assertionKeys
+            secrets = data.secrets
         } else {
             auth = nil
             assertionKeys = []
         }
         jwks = AssertionSigner.jwks(assertionKeys)
+        pathPolicy = config.pathPolicy
+        stripNames = config.stripRequestHeaders.map { Array($0.utf8) }
+        routeCredentials = try config.routes.enumerated().map { (i, r) in
+            guard let c = r.upstreamCredential else { return nil }
+            let path = "routes[\(i)].upstreamCredential.secret"
+            guard let secret = secrets[c.secret] else {
+                throw AuthSetupError(description: "\(path): no secret named \"\(c.secret)\" (drawbridge secret set \(c.secret))")
+            }
+            // The value becomes a header field: bytes that could end or split it are refused.
+            guard !secret.isEmpty, secret.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 }) else {
+                throw AuthSetupError(description: "\(path): secret \"\(c.secret)\" is not usable in a header field (visible ASCII only)")
+            }
+            return (Array(c.header.lowercased().utf8), Array("\(c.header): \(c.prefix)".utf8) + secret + Array("\r\n".utf8))
+        }
         policy = PolicySnapshot(config: config)
     }
 

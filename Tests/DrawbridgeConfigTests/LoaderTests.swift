@@ -146,8 +146,10 @@ import Testing
         #expect(config.httpRedirectListen == [ListenAddress(host: "0.0.0.0", port: 8080)])
         #expect(config.tls.certificates[0].certFile == fixture.directory + "/certs/dev.crt")
         #expect(config.upstreams["whoami"]?.servers == [UpstreamServer(host: "127.0.0.1", port: 9000)])
-        // Shipped protected: the default route needs a session or API key.
-        #expect(config.routes == [RouteConfig(pathPrefix: "/", upstream: "whoami", isPublic: false)])
+        // Shipped protected: the default route needs a session or API key with a role that grants app:read / app:write.
+        #expect(config.routes.map(\.isPublic) == [false])
+        #expect(config.routes[0].access?.methods == ["GET": "app:read", "HEAD": "app:read", "*": "app:write"])
+        #expect(config.roles.map(\.name) == ["admin", "editor", "viewer"])
         #expect(config.accessLog == .stdout)
         #expect(config.auth?.masterKeyFile == fixture.directory + "/.state/master.key")
         #expect(config.auth?.usersFile == base + "/users.json")

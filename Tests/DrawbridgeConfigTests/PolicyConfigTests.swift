@@ -1,3 +1,4 @@
+import DrawbridgeHTTP
 import Foundation
 import Testing
 @testable import DrawbridgeConfig
@@ -46,6 +47,17 @@ private func policyConfig(routes: String, roles rolesText: String = roles) -> St
         #expect(config.routes[3].access == nil && config.routes[3].isPublic)
     }
 
+    @Test func pathsStripListAndUpstreamCredentialParse() throws {
+        let config = try Fixture().parse(policyConfig(routes: #"""
+            [ { upstream: "whoami", access: { methods: { GET: "a:b" } }, upstreamCredential: { header: "Authorization", secret: "vendor", prefix: "Bearer " } } ]
+            """#, roles: #"paths: { allowEncodedSlash: true, mergeSlashes: false }, stripRequestHeaders: ["X-Employee-Id"],"#))
+        #expect(config.pathPolicy == PathPolicy(allowEncodedSlash: true, mergeSlashes: false))
+        #expect(config.stripRequestHeaders == ["x-employee-id"])
+        #expect(config.routes[0].upstreamCredential == UpstreamCredentialConfig(header: "Authorization", secret: "vendor", prefix: "Bearer "))
+        // Strict by default.
+        #expect(try Fixture().parse(minimalConfig()).pathPolicy == PathPolicy())
+    }
+
     @Test func noPolicySectionsMeansNoRoles() throws {
         let config = try Fixture().parse(minimalConfig())
         #expect(config.roles.isEmpty && config.groups.isEmpty)
@@ -75,6 +87,21 @@ private func policyConfig(routes: String, roles rolesText: String = roles) -> St
     }
 
     static let errorCases: [ConfigErrorTests.Case] = [
+        .init(name: "upstream credential: bad header name",
+              text: policyConfig(routes: #"[ { upstream: "whoami", access: { methods: { GET: "a:b" } }, upstreamCredential: { header: "X Api", secret: "t" } } ]"#),
+              path: "routes[0].upstreamCredential.header", reason: "not a header field name"),
+        .init(name: "upstream credential: no secret",
+              text: policyConfig(routes: #"[ { upstream: "whoami", access: { methods: { GET: "a:b" } }, upstreamCredential: { header: "X-Api" } } ]"#),
+              path: "routes[0].upstreamCredential.secret", reason: "missing required key"),
+        .init(name: "upstream credential: control character in prefix",
+              text: policyConfig(routes: #"[ { upstream: "whoami", access: { methods: { GET: "a:b" } }, upstreamCredential: { header: "X-Api", secret: "t", prefix: "a\nb" } } ]"#),
+              path: "routes[0].upstreamCredential.prefix", reason: "must not contain control characters"),
+        .init(name: "strip list with a bad name",
+              text: policyConfig(routes: #"[ { upstream: "whoami", public: true } ]"#, roles: #"stripRequestHeaders: ["X-Ok", "bad name"],"#),
+              path: "stripRequestHeaders[1]", reason: "not a header field name"),
+        .init(name: "unknown key in paths",
+              text: policyConfig(routes: #"[ { upstream: "whoami", public: true } ]"#, roles: #"paths: { allowEncodedSlashes: true },"#),
+              path: "paths.allowEncodedSlashes", reason: "unknown key"),
         .init(name: "roles not an object", text: policyConfig(routes: "[ { upstream: \"whoami\", public: true } ]", roles: "roles: [],"),
               path: "roles", reason: "expected an object mapping role names to roles, got an array"),
         .init(name: "bad role name", text: policyConfig(routes: "[ { upstream: \"whoami\", public: true } ]",

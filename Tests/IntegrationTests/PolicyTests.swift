@@ -6,6 +6,7 @@ import Testing
 /// bypass attempt must be refused by the gateway and must never reach the upstream.
 @Suite(.serialized) struct PolicyTests {
     static let password = "correct horse battery staple"
+    static let vendorSecret = "s3cret-vendor-value"
     static let routes = #"""
         [ { pathPrefix: "/public/", upstream: "app", public: true },
           { pathPrefix: "/admin", upstream: "app", access: { methods: { "*": "admin:all" } } },
@@ -14,12 +15,15 @@ import Testing
           { pathPrefix: "/users/", upstream: "app", access: { credentials: ["session"], methods: { "*": "docs:read" }, bind: "/users/{user}/", ownerOverride: "users:read:any" } },
           { pathPrefix: "/mfa/", upstream: "app", access: { methods: { "*": "docs:read" }, mfa: true } },
           { pathPrefix: "/billing/", upstream: "app", access: { methods: { "*": "docs:read" }, sensitive: true, audience: "billing" } },
+          { pathPrefix: "/vendor/", upstream: "app", access: { methods: { "*": "docs:read" } },
+            upstreamCredential: { header: "X-Api-Token", secret: "vendor-token", prefix: "Token " } },
           { pathPrefix: "/norule/", upstream: "app" } ]
         """#
     static let policy = """
         roles: { reader: { permissions: ["docs:read"] }, writer: { permissions: ["docs:*"] }, admin: { permissions: ["*"] },
                  support: { permissions: ["users:read:any", "docs:read"] } },
         groups: { eng: { roles: ["writer"] } },
+        stripRequestHeaders: ["X-Employee-Id"],
         """
 
     final class World {
@@ -37,6 +41,7 @@ import Testing
                 TestUser(id: "u_sam", email: "sam@acme.test", roles: ["support"]),
                 TestUser(id: "u_carol", email: "carol@acme.test", roles: ["reader"], totpSeed: totpSeed),
             ]
+            files.secrets["vendor-token"] = Array(PolicyTests.vendorSecret.utf8)
             let files = self.files
             gw = try GatewayFixture(upstreams: [upstream], routesJSON: PolicyTests.routes,
                                     extra: files.configSections(policy: PolicyTests.policy),
@@ -202,5 +207,27 @@ import Testing
         #expect(browser.status == 302)
         #expect(browser.header("location")?.hasPrefix("/.drawbridge/login/stepup?rd=") == true)
         #expect(w.seen.count == 1)
+    }
+
+    @Test func routeAddsTheUpstreamsOwnCredentialFromTheSecretStore() throws {
+        let w = try World()
+        let alice = try w.session("alice@acme.test")
+        let r = try w.raw("GET /vendor/x HTTP/1.1\r\nHost: localhost\r\n\(alice)x-api-token: client-chosen\r\nX-Employee-Id: 7\r\nConnection: close\r\n\r\n")
+        #expect(r.status == 200)
+        let echo = try Echo.from(r)
+        #expect(echo.headers.filter { $0[0].lowercased() == "x-api-token" }.map { $0[1] } == ["Token \(Self.vendorSecret)"])
+        #expect(echo.header("x-employee-id") == nil)
+        // Other routes do not get it; the secret is in no log.
+        #expect(try Echo.from(try w.raw(Self.get("/orgs/acme/x", alice))).header("x-api-token") == nil)
+        #expect(!w.audit.contains(Self.vendorSecret) && !w.gw.accessLog.contains(Self.vendorSecret) && !w.gw.process.stderr.contains(Self.vendorSecret))
+    }
+
+    @Test func aRouteCredentialWithoutItsSecretIsRejectedAndTheOldConfigKeepsServing() throws {
+        let w = try World()
+        let alice = try w.session("alice@acme.test")
+        try w.gw.write(routesJSON: #"[ { pathPrefix: "/", upstream: "app", access: { methods: { "*": "docs:read" } }, upstreamCredential: { header: "X-Api-Token", secret: "missing" } } ]"#,
+                       extra: w.files.configSections(policy: PolicyTests.policy))
+        try w.gw.reload(expect: "no secret named \"missing\"")
+        #expect(try w.raw(Self.get("/vendor/x", alice)).status == 200) // still the old routes
     }
 }
