@@ -116,7 +116,7 @@ public final class SessionOpener {
         guard let length = opened else { return .failure(.authenticationFailed) }
         let claims = plain.withUnsafeBytes { ClaimsCodec.decode(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
         // Leave no copy of the claims in the reused buffer.
-        plain.withUnsafeMutableBytes { $0.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0, count: length) }
+        plain.withUnsafeMutableBytes { _ = $0.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0, count: length) }
         guard let claims, claims.issuedAt <= claims.lastSeen, claims.lastSeen <= claims.expiresAt else {
             return .failure(.malformedClaims)
         }

@@ -21,14 +21,58 @@ public enum SessionInvalidation: Error, Hashable, Sendable {
 /// `SessionValidator.check` applies the rules to it; a worker may keep it next to an opened
 /// token for as long as the snapshot it was resolved from serves (never across a reload).
 public struct SessionStanding: Sendable {
-    enum Lookup: UInt8 { case found, unknownUser, unknownOrganization, notAMember }
-    let lookup: Lookup
-    let userActive: Bool
-    let userExpiresAt: UInt64?
-    let userEpoch: UInt64
-    let modeUsable: Bool
-    let mfaRequired: Bool
+    @usableFromInline enum Lookup: UInt8, Sendable { case found, unknownUser, unknownOrganization, notAMember }
+    // @usableFromInline: `check` is inlined into the request path (no copy of the claims per call).
+    @usableFromInline let lookup: Lookup
+    @usableFromInline let userActive: Bool
+    @usableFromInline let userExpiresAt: UInt64?
+    @usableFromInline let userEpoch: UInt64
+    @usableFromInline let modeUsable: Bool
+    @usableFromInline let mfaRequired: Bool
     public let timeouts: SessionTimeouts
+}
+
+/// The plain values of `SessionClaims` that the per-request rules read: no strings, so a copy
+/// costs nothing (a worker keeps it next to a cached session).
+public struct SessionTimes: Sendable {
+    public let issuedAt: UInt64
+    public let expiresAt: UInt64
+    public let lastSeen: UInt64
+    public let epoch: UInt64
+    public let mfa: Bool
+
+    @inlinable
+    public init(_ c: SessionClaims) {
+        issuedAt = c.issuedAt
+        expiresAt = c.expiresAt
+        lastSeen = c.lastSeen
+        epoch = c.epoch
+        mfa = c.mfa
+    }
+}
+
+/// `SessionValidator.check`'s answer on plain values: `.stands` or which rule refused.
+public enum SessionCheck: UInt8, Sendable {
+    case stands, unknownUser, userDisabled, userExpired, epochMismatch, unknownOrganization, notAMember
+    case modeNotUsable, mfaRequired, absoluteTimeout, idleTimeout
+
+    /// nil for `.stands`; `mode` is the session's mode, named by `.modeNotUsable`.
+    @inlinable
+    public func invalidation(mode: AuthMode) -> SessionInvalidation? {
+        switch self {
+        case .stands: return nil
+        case .unknownUser: return .unknownUser
+        case .userDisabled: return .userDisabled
+        case .userExpired: return .userExpired
+        case .epochMismatch: return .epochMismatch
+        case .unknownOrganization: return .unknownOrganization
+        case .notAMember: return .notAMember
+        case .modeNotUsable: return .modeNotUsable(mode)
+        case .mfaRequired: return .mfaRequired
+        case .absoluteTimeout: return .absoluteTimeout
+        case .idleTimeout: return .idleTimeout
+        }
+    }
 }
 
 /// Re-checks opened session claims against the current config snapshot on every request, so
@@ -75,23 +119,31 @@ public enum SessionValidator {
 
     /// Every per-request rule except revocation, in `validate`'s order; nil: the session stands.
     /// Cheap (no lookups, no allocation), so it runs on every request, also for cached sessions.
+    @inlinable
     public static func check(_ claims: SessionClaims, _ s: SessionStanding, now: UInt64) -> SessionInvalidation? {
+        check(SessionTimes(claims), s, now: now).invalidation(mode: claims.authMode)
+    }
+
+    /// The same rules on the claims' plain values, answered as a code without payload (nothing
+    /// is copied or allocated unless the caller turns a refusal into a `SessionInvalidation`).
+    @inlinable
+    public static func check(_ t: SessionTimes, _ s: SessionStanding, now: UInt64) -> SessionCheck {
         if s.lookup == .unknownUser { return .unknownUser }
         guard s.userActive else { return .userDisabled }
         if let end = s.userExpiresAt, now >= end { return .userExpired }
         // Epochs are not secret (the token is already authenticated): a plain compare is fine.
-        guard claims.epoch == s.userEpoch else { return .epochMismatch }
+        guard t.epoch == s.userEpoch else { return .epochMismatch }
         if s.lookup == .unknownOrganization { return .unknownOrganization }
         if s.lookup == .notAMember { return .notAMember }
-        guard s.modeUsable else { return .modeNotUsable(claims.authMode) }
+        guard s.modeUsable else { return .modeNotUsable }
         // MFA switched on for the org applies to sessions that already exist, too.
-        if s.mfaRequired && !claims.mfa { return .mfaRequired }
+        if s.mfaRequired && !t.mfa { return .mfaRequired }
         // The org's current absolute limit wins if it was shortened after issue; the token's own
         // expiresAt (checked at open) wins if it was lengthened.
-        let sinceIssue = now >= claims.issuedAt ? now - claims.issuedAt : 0   // clock stepped back: no underflow trap
-        guard now < claims.expiresAt, sinceIssue < s.timeouts.absoluteSeconds else { return .absoluteTimeout }
-        guard idleElapsed(claims, now: now) < s.timeouts.idleSeconds else { return .idleTimeout }
-        return nil
+        let sinceIssue = now >= t.issuedAt ? now - t.issuedAt : 0   // clock stepped back: no underflow trap
+        guard now < t.expiresAt, sinceIssue < s.timeouts.absoluteSeconds else { return .absoluteTimeout }
+        guard idleElapsed(lastSeen: t.lastSeen, now: now) < s.timeouts.idleSeconds else { return .idleTimeout }
+        return .stands
     }
 
     /// The identity a valid session stands for (roles and groups from the current membership).
@@ -109,12 +161,19 @@ public enum SessionValidator {
 
     /// Sliding renewal: re-seal with `claims.renewed(now:)` once more than half the idle window
     /// has passed (not on every request: that would set a cookie on every response).
+    @inlinable
     public static func needsRenewal(_ claims: SessionClaims, idleTimeoutSeconds: UInt64, now: UInt64) -> Bool {
-        idleElapsed(claims, now: now) > idleTimeoutSeconds / 2
+        needsRenewal(SessionTimes(claims), idleTimeoutSeconds: idleTimeoutSeconds, now: now)
+    }
+
+    @inlinable
+    public static func needsRenewal(_ t: SessionTimes, idleTimeoutSeconds: UInt64, now: UInt64) -> Bool {
+        idleElapsed(lastSeen: t.lastSeen, now: now) > idleTimeoutSeconds / 2
     }
 
     /// Seconds since the idle base; a clock that stepped backwards counts as no time elapsed.
-    static func idleElapsed(_ claims: SessionClaims, now: UInt64) -> UInt64 {
-        now >= claims.lastSeen ? now - claims.lastSeen : 0
+    @inlinable
+    static func idleElapsed(lastSeen: UInt64, now: UInt64) -> UInt64 {
+        now >= lastSeen ? now - lastSeen : 0
     }
 }

@@ -68,11 +68,11 @@ enum Authenticator {
         let cache = revocations.openedSessions
         if let e = cache.lookup(cookie, auth: auth) {
             // The same refusal SessionToken.open gives an expired token.
-            guard now < e.claims.expiresAt else {
+            guard now < e.times.expiresAt else {
                 return .rejected(reason: "session: \(SessionRejection.expired)", kind: "session", subject: "")
             }
-            if let refusal = judge(e.claims, e.standing, cutoff: e.cutoff, revocations: revocations, now: now) { return refusal }
-            return .user(e.session, renewal: renewal(e.claims, e.standing, auth: auth, now: now))
+            if let refusal = judge(e, revocations: revocations, now: now) { return refusal }
+            return .user(e.session!, renewal: renewal(e, auth: auth, now: now))
         }
         let claims: SessionClaims
         switch cache.opener.open(cookie, with: auth.ring, now: now) {
@@ -81,37 +81,60 @@ enum Authenticator {
         }
         let standing = SessionValidator.resolve(claims, directory: auth.directory, global: auth.global)
         let cutoff = auth.cutoffs.cutoff(org: claims.orgId, mode: claims.authMode)
-        if let refusal = judge(claims, standing, cutoff: cutoff, revocations: revocations, now: now) { return refusal }
+        // Judged exactly like a cached entry; only one that stands gets its identity and a slot.
+        let opened = SessionCache.Entry(cookie: [], claims: claims, standing: standing, cutoff: cutoff, session: nil)
+        if let refusal = judge(opened, revocations: revocations, now: now) { return refusal }
         // judge passed, so the user and org exist in this snapshot.
         guard let user = auth.directory.user(id: claims.userId), let org = auth.directory.organization(id: claims.orgId) else {
             return .rejected(reason: "session: \(SessionInvalidation.unknownUser)", kind: "session", subject: claims.userId)
         }
         let session = AuthenticatedSession(SessionValidator.identity(claims, user: user, org: org, timeouts: standing.timeouts))
         cache.insert(SessionCache.Entry(cookie: Array(cookie), claims: claims, standing: standing, cutoff: cutoff, session: session), auth: auth)
-        return .user(session, renewal: renewal(claims, standing, auth: auth, now: now))
+        return .user(session, renewal: renewal(opened, auth: auth, now: now))
     }
 
     /// Every rule, in one order for opened and cached cookies: sign-out, then the directory and
     /// time rules (`SessionValidator.check`), then the mode cut-off. nil: the session stands.
-    private static func judge(_ claims: SessionClaims, _ standing: SessionStanding, cutoff: UInt64?,
-                              revocations: Revocations, now: UInt64) -> AuthResult? {
-        if revocations.isRevoked(claims) {
-            return .rejected(reason: "session: revoked (signed out)", kind: "session", subject: claims.userId)
-        }
-        if let why = SessionValidator.check(claims, standing, now: now) {
-            return .rejected(reason: "session: \(why)", kind: "session", subject: claims.userId)
-        }
+    /// Reads the entry's plain values; the claims' strings are touched only to word a refusal.
+    @inline(__always)
+    private static func judge(_ e: SessionCache.Entry, revocations: Revocations, now: UInt64) -> AuthResult? {
+        if revocations.isRevoked(e) { return refusal(e, .revoked) }
+        let verdict = SessionValidator.check(e.times, e.standing, now: now)
+        if verdict != .stands { return refusal(e, verdict) }
         // Minted before its mode was last switched off for the org: switching it on again restores nothing.
-        if let cut = cutoff, claims.issuedAt <= cut {
-            return .rejected(reason: "session: issued before \(claims.authMode) was last disabled for \(claims.orgId)", kind: "session", subject: claims.userId)
-        }
+        if let cut = e.cutoff, e.times.issuedAt <= cut { return refusal(e, .cutoff) }
         return nil
     }
 
+    private enum Refusal { case revoked, cutoff }
+
+    @inline(never)
+    private static func refusal(_ e: SessionCache.Entry, _ verdict: SessionCheck) -> AuthResult {
+        let why = verdict.invalidation(mode: e.claims.authMode).map { "\($0)" } ?? "refused"
+        return .rejected(reason: "session: \(why)", kind: "session", subject: e.claims.userId)
+    }
+
+    @inline(never)
+    private static func refusal(_ e: SessionCache.Entry, _ r: Refusal) -> AuthResult {
+        switch r {
+        case .revoked:
+            return .rejected(reason: "session: revoked (signed out)", kind: "session", subject: e.claims.userId)
+        case .cutoff:
+            return .rejected(reason: "session: issued before \(e.claims.authMode) was last disabled for \(e.claims.orgId)",
+                             kind: "session", subject: e.claims.userId)
+        }
+    }
+
     /// Sliding renewal: a re-sealed cookie once more than half the idle window has passed.
-    private static func renewal(_ claims: SessionClaims, _ standing: SessionStanding, auth: AuthRuntime, now: UInt64) -> String? {
-        guard SessionValidator.needsRenewal(claims, idleTimeoutSeconds: standing.timeouts.idleSeconds, now: now) else { return nil }
-        return try? SessionToken.seal(claims.renewed(now: now), with: auth.ring)
+    @inline(__always)
+    private static func renewal(_ e: SessionCache.Entry, auth: AuthRuntime, now: UInt64) -> String? {
+        guard SessionValidator.needsRenewal(e.times, idleTimeoutSeconds: e.standing.timeouts.idleSeconds, now: now) else { return nil }
+        return reseal(e, auth: auth, now: now)
+    }
+
+    @inline(never)
+    private static func reseal(_ e: SessionCache.Entry, auth: AuthRuntime, now: UInt64) -> String? {
+        try? SessionToken.seal(e.claims.renewed(now: now), with: auth.ring)
     }
 
     /// `Bearer <token>` (scheme case-insensitive) with a token in Drawbridge's API key shape; other
@@ -164,8 +187,14 @@ struct Revocations {
     private var sessions: [SessionID: UInt64] = [:]          // session id -> its absolute expiry
     private var usersBefore: [String: UInt64] = [:]          // user id -> sessions issued at or before this end
 
-    func isRevoked(_ c: SessionClaims) -> Bool {
+    /// Runs on every request with a session: nothing is looked up (or copied) while no session
+    /// has been signed out.
+    @inline(__always) func isRevoked(_ e: SessionCache.Entry) -> Bool {
         if sessions.isEmpty && usersBefore.isEmpty { return false }
+        return isRevoked(e.claims)
+    }
+
+    @inline(never) func isRevoked(_ c: SessionClaims) -> Bool {
         if sessions[c.sessionId] != nil { return true }
         if let t = usersBefore[c.userId], c.issuedAt <= t { return true }
         return false

@@ -46,15 +46,19 @@ final class SessionCache {
     final class Entry {
         let cookie: [UInt8]
         let claims: SessionClaims
+        /// The claims' plain values, read on every hit.
+        let times: SessionTimes
         /// The directory's side of the rules, resolved in the owning snapshot.
         let standing: SessionStanding
         /// When the session's mode was last switched off for its org (owning snapshot), if ever.
         let cutoff: UInt64?
-        let session: AuthenticatedSession
+        /// nil only while a freshly opened cookie is being judged (it is never stored so).
+        let session: AuthenticatedSession?
 
-        init(cookie: [UInt8], claims: SessionClaims, standing: SessionStanding, cutoff: UInt64?, session: AuthenticatedSession) {
+        init(cookie: [UInt8], claims: SessionClaims, standing: SessionStanding, cutoff: UInt64?, session: AuthenticatedSession?) {
             self.cookie = cookie
             self.claims = claims
+            times = SessionTimes(claims)
             self.standing = standing
             self.cutoff = cutoff
             self.session = session
@@ -84,7 +88,7 @@ final class SessionCache {
     }
 
     func insert(_ e: Entry, auth: AuthRuntime) {
-        guard e.cookie.count >= 8 else { return }
+        guard e.cookie.count >= 8, e.session != nil else { return }
         if owner !== auth || slots.isEmpty {
             slots = [Entry?](repeating: nil, count: Self.capacity)
             owner = auth
