@@ -55,6 +55,51 @@ public enum Base64URL {
         if acc != 0 { return nil }   // non-canonical: leftover bits set
         return out
     }
+
+    /// The same strict decoding, from bytes into a caller's reusable buffer: `out` is grown when
+    /// too small and otherwise overwritten; returns the decoded length (`out[0..<length]`), or nil
+    /// when `src` is not canonical unpadded Base64URL. No allocation once `out` is big enough.
+    public static func decode(_ src: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Int? {
+        let n = src.count
+        if n % 4 == 1 { return nil }
+        let length = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1)
+        if out.count < length { out = [UInt8](repeating: 0, count: max(length, 256)) }
+        if n == 0 { return 0 }
+        return reverse.withUnsafeBufferPointer { table -> Int? in
+            out.withUnsafeMutableBufferPointer { dst -> Int? in
+                let s = src.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                let d = dst.baseAddress!
+                var i = 0, o = 0
+                // Four characters -> three bytes; any invalid character makes the OR negative.
+                while i + 4 <= n {
+                    let a = table[Int(s[i])], b = table[Int(s[i + 1])], c = table[Int(s[i + 2])], e = table[Int(s[i + 3])]
+                    if (a | b | c | e) < 0 { return nil }
+                    let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(e)
+                    d[o] = UInt8(truncatingIfNeeded: v >> 16)
+                    d[o + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                    d[o + 2] = UInt8(truncatingIfNeeded: v)
+                    i += 4
+                    o += 3
+                }
+                switch n - i {
+                case 2:
+                    let a = table[Int(s[i])], b = table[Int(s[i + 1])]
+                    if (a | b) < 0 || b & 0x0F != 0 { return nil }   // non-canonical: leftover bits set
+                    d[o] = UInt8(truncatingIfNeeded: UInt32(a) << 2 | UInt32(b) >> 4)
+                    o += 1
+                case 3:
+                    let a = table[Int(s[i])], b = table[Int(s[i + 1])], c = table[Int(s[i + 2])]
+                    if (a | b | c) < 0 || c & 0x03 != 0 { return nil }
+                    let v = UInt32(a) << 12 | UInt32(b) << 6 | UInt32(c)
+                    d[o] = UInt8(truncatingIfNeeded: v >> 10)
+                    d[o + 1] = UInt8(truncatingIfNeeded: v >> 2)
+                    o += 2
+                default: break
+                }
+                return o
+            }
+        }
+    }
 }
 
 /// Base32 (RFC 4648 §6), as used for TOTP secrets in otpauth:// URIs.

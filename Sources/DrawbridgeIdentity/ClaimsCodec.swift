@@ -35,6 +35,12 @@ enum ClaimsCodec {
     }
 
     static func decode(_ bytes: [UInt8]) -> SessionClaims? {
+        bytes.withUnsafeBytes { decode($0) }
+    }
+
+    /// Reads straight from the (decrypted) buffer: no intermediate arrays, only the claims' own
+    /// strings and session id are allocated.
+    static func decode(_ bytes: UnsafeRawBufferPointer) -> SessionClaims? {
         var r = Reader(bytes: bytes)
         guard let userId = r.string(), let orgId = r.string(), let tagByte = r.byte(),
               let tag = ModeTag(rawValue: tagByte) else { return nil }
@@ -49,7 +55,7 @@ enum ClaimsCodec {
         guard let mfaByte = r.byte(), mfaByte <= 1,
               let issuedAt = r.u64(), let expiresAt = r.u64(), let lastSeen = r.u64(), let epoch = r.u64(),
               r.byte() == UInt8(SessionID.size), let idBytes = r.take(SessionID.size),
-              let sessionId = SessionID(bytes: idBytes), r.atEnd else { return nil }
+              let sessionId = SessionID(bytes: Array(idBytes)), r.atEnd else { return nil }
         return SessionClaims(userId: userId, orgId: orgId, authMode: mode, mfa: mfaByte == 1, issuedAt: issuedAt,
                              expiresAt: expiresAt, lastSeen: lastSeen, epoch: epoch, sessionId: sessionId)
     }
@@ -68,18 +74,22 @@ enum ClaimsCodec {
     }
 
     private struct Reader {
-        let bytes: [UInt8]
+        let bytes: UnsafeRawBufferPointer
         var index = 0
 
         var atEnd: Bool { index == bytes.count }
 
-        mutating func take(_ n: Int) -> [UInt8]? {
+        mutating func take(_ n: Int) -> UnsafeRawBufferPointer? {
             guard n >= 0, bytes.count - index >= n else { return nil }
             defer { index += n }
-            return Array(bytes[index..<(index + n)])
+            return UnsafeRawBufferPointer(rebasing: bytes[index..<(index + n)])
         }
 
-        mutating func byte() -> UInt8? { take(1)?[0] }
+        mutating func byte() -> UInt8? {
+            guard index < bytes.count else { return nil }
+            defer { index += 1 }
+            return bytes[index]
+        }
 
         mutating func u64() -> UInt64? {
             guard let b = take(8) else { return nil }
@@ -87,8 +97,8 @@ enum ClaimsCodec {
         }
 
         mutating func string() -> String? {
-            guard let len = take(2) else { return nil }
-            let n = Int(len[0]) << 8 | Int(len[1])
+            guard let hi = byte(), let lo = byte() else { return nil }
+            let n = Int(hi) << 8 | Int(lo)
             guard n <= ClaimsCodec.maxStringLength, let body = take(n) else { return nil }
             return String(validating: body, as: UTF8.self)
         }

@@ -4,6 +4,11 @@ public struct SessionTimeouts: Hashable, Sendable {
     public var idleSeconds: UInt64
     public var absoluteSeconds: UInt64
 
+    public init(idleSeconds: UInt64, absoluteSeconds: UInt64) {
+        self.idleSeconds = idleSeconds
+        self.absoluteSeconds = absoluteSeconds
+    }
+
     public init(org: Organization, global: GlobalAuthSettings) {
         idleSeconds = org.idleTimeoutSeconds ?? global.idleTimeoutSeconds
         absoluteSeconds = org.absoluteTimeoutSeconds ?? global.absoluteTimeoutSeconds

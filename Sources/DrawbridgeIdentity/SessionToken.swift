@@ -79,3 +79,49 @@ public enum SessionToken {
         return .success(claims)
     }
 }
+
+/// Opens session cookies for one thread (a worker) with reused buffers and a reused AES-GCM
+/// context: the same checks, in the same order, as `SessionToken.open`, without the per-call
+/// arrays, strings and `EVP_CIPHER_CTX`. Not thread-safe: one per thread.
+public final class SessionOpener {
+    private var raw: [UInt8] = []
+    private var plain: [UInt8] = []
+    private var aad: [UInt8] = [0, 0] + SessionToken.context
+    private let gcm = AESGCM.Opener()
+
+    public init() {}
+
+    deinit {
+        for i in raw.indices { raw[i] = 0 }
+        for i in plain.indices { plain[i] = 0 }
+    }
+
+    /// `cookie`: the cookie value's bytes as sent.
+    public func open(_ cookie: UnsafeRawBufferPointer, with ring: SessionKeyRing, now: UInt64) -> Result<SessionClaims, SessionRejection> {
+        // Bound the work an unauthenticated client can make us do.
+        guard cookie.count <= SessionToken.maxEncodedLength, let n = Base64URL.decode(cookie, into: &raw) else {
+            return .failure(.malformedEncoding)
+        }
+        guard n >= SessionToken.minimumSize else { return .failure(.truncated) }
+        guard raw[0] == SessionToken.version else { return .failure(.unsupportedVersion(raw[0])) }
+        guard let key = ring.key(id: raw[1]) else { return .failure(.unknownKeyId(raw[1])) }
+        aad[0] = raw[0]
+        aad[1] = raw[1]
+        let h = SessionToken.headerSize
+        let opened = raw.withUnsafeBytes { r in
+            aad.withUnsafeBytes { a in
+                gcm.open(key: key.material, combined: UnsafeRawBufferPointer(rebasing: r[h..<n]), aad: a, scratch: &plain)
+            }
+        }
+        guard let length = opened else { return .failure(.authenticationFailed) }
+        let claims = plain.withUnsafeBytes { ClaimsCodec.decode(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+        // Leave no copy of the claims in the reused buffer.
+        plain.withUnsafeMutableBytes { _ = $0.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0, count: length) }
+        guard let claims, claims.issuedAt <= claims.lastSeen, claims.lastSeen <= claims.expiresAt else {
+            return .failure(.malformedClaims)
+        }
+        // Absolute expiry is inside the token: refuse it before anything touches the directory.
+        guard now < claims.expiresAt else { return .failure(.expired) }
+        return .success(claims)
+    }
+}

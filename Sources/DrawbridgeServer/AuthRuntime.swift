@@ -68,6 +68,11 @@ final class AuthRuntime: @unchecked Sendable {
         cutoffs = base.updated(orgs: orgs, knownModes: known, global: global, now: now)
     }
 
+    /// A runtime from in-memory identity data (tests): no users, keys or state file are read.
+    convenience init(config: GatewayConfig, users: [User], sessionKeys: [SessionKey], previous: ModeCutoffs, now: UInt64) throws {
+        try self.init(config: config, data: IdentityData(users: users, sessionKeys: sessionKeys), previous: previous, now: now)
+    }
+
     /// Writes the cutoffs when they changed (main thread, at start and reload).
     func persistCutoffs(previous: ModeCutoffs?) throws {
         if cutoffs != previous { try cutoffs.save(path: stateFile) }

@@ -1,16 +1,17 @@
 import DrawbridgeHTTP
+import Glibc
 import DrawbridgeIdentity
 
 /// Who the request is from, once a credential checked out.
 enum RequestIdentity {
-    case user(Identity)
+    case user(AuthenticatedSession)
     case apiKey(APIKeyIdentity)
 }
 
 /// The outcome of looking at a request's credentials.
 enum AuthResult {
     /// `renewal`: a re-sealed cookie value to send back (sliding idle window), or nil.
-    case user(Identity, renewal: String?)
+    case user(AuthenticatedSession, renewal: String?)
     case apiKey(APIKeyIdentity)
     case missing
     /// A credential was presented and refused; `reason` is for the audit log only (the client
@@ -56,28 +57,84 @@ enum Authenticator {
             }
         }
         guard let cookie else { return .missing }
+        return head.bytes.withUnsafeBytes { raw in
+            session(UnsafeRawBufferPointer(rebasing: raw[cookie]), auth: auth, revocations: revocations, now: now)
+        }
+    }
+
+    /// The session cookie's value: opened (or found among this worker's recently opened cookies,
+    /// see `SessionCache`) and then judged by every rule, on every request.
+    static func session(_ cookie: UnsafeRawBufferPointer, auth: AuthRuntime, revocations: Revocations, now: UInt64) -> AuthResult {
+        let cache = revocations.openedSessions
+        if let e = cache.lookup(cookie, auth: auth) {
+            // The same refusal SessionToken.open gives an expired token.
+            guard now < e.times.expiresAt else {
+                return .rejected(reason: "session: \(SessionRejection.expired)", kind: "session", subject: "")
+            }
+            if let refusal = judge(e, revocations: revocations, now: now) { return refusal }
+            return .user(e.session!, renewal: renewal(e, auth: auth, now: now))
+        }
         let claims: SessionClaims
-        switch SessionToken.open(head.bytes[cookie], with: auth.ring, now: now) {
+        switch cache.opener.open(cookie, with: auth.ring, now: now) {
         case .success(let c): claims = c
         case .failure(let why): return .rejected(reason: "session: \(why)", kind: "session", subject: "")
         }
-        if revocations.isRevoked(claims) {
-            return .rejected(reason: "session: revoked (signed out)", kind: "session", subject: claims.userId)
+        let standing = SessionValidator.resolve(claims, directory: auth.directory, global: auth.global)
+        let cutoff = auth.cutoffs.cutoff(org: claims.orgId, mode: claims.authMode)
+        // Judged exactly like a cached entry; only one that stands gets its identity and a slot.
+        let opened = SessionCache.Entry(cookie: [], claims: claims, standing: standing, cutoff: cutoff, session: nil)
+        if let refusal = judge(opened, revocations: revocations, now: now) { return refusal }
+        // judge passed, so the user and org exist in this snapshot.
+        guard let user = auth.directory.user(id: claims.userId), let org = auth.directory.organization(id: claims.orgId) else {
+            return .rejected(reason: "session: \(SessionInvalidation.unknownUser)", kind: "session", subject: claims.userId)
         }
-        switch SessionValidator.validate(claims, directory: auth.directory, global: auth.global,
-                                         isRevoked: { _ in false }, now: now) {
-        case .failure(let why):
-            return .rejected(reason: "session: \(why)", kind: "session", subject: claims.userId)
-        case .success(let identity):
-            if let cut = auth.cutoffs.cutoff(org: claims.orgId, mode: claims.authMode), claims.issuedAt <= cut {
-                return .rejected(reason: "session: issued before \(claims.authMode) was last disabled for \(claims.orgId)", kind: "session", subject: claims.userId)
-            }
-            var renewal: String? = nil
-            if SessionValidator.needsRenewal(claims, idleTimeoutSeconds: identity.timeouts.idleSeconds, now: now) {
-                renewal = try? SessionToken.seal(claims.renewed(now: now), with: auth.ring)
-            }
-            return .user(identity, renewal: renewal)
+        let session = AuthenticatedSession(SessionValidator.identity(claims, user: user, org: org, timeouts: standing.timeouts))
+        cache.insert(SessionCache.Entry(cookie: Array(cookie), claims: claims, standing: standing, cutoff: cutoff, session: session), auth: auth)
+        return .user(session, renewal: renewal(opened, auth: auth, now: now))
+    }
+
+    /// Every rule, in one order for opened and cached cookies: sign-out, then the directory and
+    /// time rules (`SessionValidator.check`), then the mode cut-off. nil: the session stands.
+    /// Reads the entry's plain values; the claims' strings are touched only to word a refusal.
+    @inline(__always)
+    private static func judge(_ e: SessionCache.Entry, revocations: Revocations, now: UInt64) -> AuthResult? {
+        if revocations.isRevoked(e) { return refusal(e, .revoked) }
+        let verdict = SessionValidator.check(e.times, e.standing, now: now)
+        if verdict != .stands { return refusal(e, verdict) }
+        // Minted before its mode was last switched off for the org: switching it on again restores nothing.
+        if let cut = e.cutoff, e.times.issuedAt <= cut { return refusal(e, .cutoff) }
+        return nil
+    }
+
+    private enum Refusal { case revoked, cutoff }
+
+    @inline(never)
+    private static func refusal(_ e: SessionCache.Entry, _ verdict: SessionCheck) -> AuthResult {
+        let why = verdict.invalidation(mode: e.claims.authMode).map { "\($0)" } ?? "refused"
+        return .rejected(reason: "session: \(why)", kind: "session", subject: e.claims.userId)
+    }
+
+    @inline(never)
+    private static func refusal(_ e: SessionCache.Entry, _ r: Refusal) -> AuthResult {
+        switch r {
+        case .revoked:
+            return .rejected(reason: "session: revoked (signed out)", kind: "session", subject: e.claims.userId)
+        case .cutoff:
+            return .rejected(reason: "session: issued before \(e.claims.authMode) was last disabled for \(e.claims.orgId)",
+                             kind: "session", subject: e.claims.userId)
         }
+    }
+
+    /// Sliding renewal: a re-sealed cookie once more than half the idle window has passed.
+    @inline(__always)
+    private static func renewal(_ e: SessionCache.Entry, auth: AuthRuntime, now: UInt64) -> String? {
+        guard SessionValidator.needsRenewal(e.times, idleTimeoutSeconds: e.standing.timeouts.idleSeconds, now: now) else { return nil }
+        return reseal(e, auth: auth, now: now)
+    }
+
+    @inline(never)
+    private static func reseal(_ e: SessionCache.Entry, auth: AuthRuntime, now: UInt64) -> String? {
+        try? SessionToken.seal(e.claims.renewed(now: now), with: auth.ring)
     }
 
     /// `Bearer <token>` (scheme case-insensitive) with a token in Drawbridge's API key shape; other
@@ -98,7 +155,12 @@ enum Authenticator {
         while i < value.upperBound {
             while i < value.upperBound && (raw[i] == 0x20 || raw[i] == 0x09) { i += 1 }
             let pairStart = i
-            while i < value.upperBound && raw[i] != UInt8(ascii: ";") { i += 1 }
+            // memchr: a session cookie is a few hundred bytes, scanned on every request.
+            if let p = memchr(raw.baseAddress! + i, Int32(UInt8(ascii: ";")), value.upperBound - i) {
+                i = raw.baseAddress!.distance(to: UnsafeRawPointer(p))
+            } else {
+                i = value.upperBound
+            }
             let pairEnd = i
             i += 1
             // Cookie names are case-sensitive (RFC 6265 §5.3): "__host-drawbridge" is another cookie.
@@ -118,11 +180,21 @@ enum Authenticator {
 /// Sessions ended by sign-out, mirrored in every worker (updated through its mailbox, so the
 /// request path reads it without a lock). Entries go once the session could not be valid anyway.
 struct Revocations {
+    /// This worker's opened session cookies (a reference: every copy of this worker's
+    /// `Revocations` shares it). It lives here because `revocations` is what reaches
+    /// `Authenticator` from the worker; revocations are still checked on every cache hit.
+    let openedSessions = SessionCache()
     private var sessions: [SessionID: UInt64] = [:]          // session id -> its absolute expiry
     private var usersBefore: [String: UInt64] = [:]          // user id -> sessions issued at or before this end
 
-    func isRevoked(_ c: SessionClaims) -> Bool {
+    /// Runs on every request with a session: nothing is looked up (or copied) while no session
+    /// has been signed out.
+    @inline(__always) func isRevoked(_ e: SessionCache.Entry) -> Bool {
         if sessions.isEmpty && usersBefore.isEmpty { return false }
+        return isRevoked(e.claims)
+    }
+
+    @inline(never) func isRevoked(_ c: SessionClaims) -> Bool {
         if sessions[c.sessionId] != nil { return true }
         if let t = usersBefore[c.userId], c.issuedAt <= t { return true }
         return false

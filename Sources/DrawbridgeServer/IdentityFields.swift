@@ -5,40 +5,54 @@ import DrawbridgeIdentity
 enum IdentityFields {
     static func append(_ identity: RequestIdentity, to ob: IOBuffer) {
         switch identity {
-        case .user(let i):
-            line(ob, "X-Drawbridge-User: ", i.userId)
-            line(ob, "X-Drawbridge-Email: ", i.email)
-            line(ob, "X-Drawbridge-Org: ", i.orgId)
-            line(ob, "X-Drawbridge-Roles: ", i.roles.joined(separator: ","))
-            line(ob, "X-Drawbridge-Groups: ", i.groups.joined(separator: ","))
-            line(ob, "X-Drawbridge-Auth-Mode: ", i.authMode.description)
-            line(ob, "X-Drawbridge-MFA: ", i.mfa ? "true" : "false")
+        case .user(let s):
+            ob.append(s.upstreamFields) // rendered once per session (see AuthenticatedSession)
         case .apiKey(let k):
-            line(ob, "X-Drawbridge-API-Key: ", k.keyId)
-            line(ob, "X-Drawbridge-Org: ", k.orgId)
-            line(ob, "X-Drawbridge-Roles: ", k.roles.joined(separator: ","))
-            line(ob, "X-Drawbridge-Auth-Mode: ", "api_key")
+            var out: [UInt8] = []
+            line(&out, "X-Drawbridge-API-Key: ", k.keyId)
+            line(&out, "X-Drawbridge-Org: ", k.orgId)
+            line(&out, "X-Drawbridge-Roles: ", k.roles.joined(separator: ","))
+            line(&out, "X-Drawbridge-Auth-Mode: ", "api_key")
+            ob.append(out)
         }
+    }
+
+    /// A session's fields, as `append` writes them.
+    static func render(_ i: Identity) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(size(i))
+        line(&out, "X-Drawbridge-User: ", i.userId)
+        line(&out, "X-Drawbridge-Email: ", i.email)
+        line(&out, "X-Drawbridge-Org: ", i.orgId)
+        line(&out, "X-Drawbridge-Roles: ", i.roles.joined(separator: ","))
+        line(&out, "X-Drawbridge-Groups: ", i.groups.joined(separator: ","))
+        line(&out, "X-Drawbridge-Auth-Mode: ", i.authMode.description)
+        line(&out, "X-Drawbridge-MFA: ", i.mfa ? "true" : "false")
+        return out
     }
 
     /// Room the fields need (the caller reserves it before writing the head).
     static func size(_ identity: RequestIdentity?) -> Int {
         switch identity {
         case nil: return 0
-        case .user(let i):
-            return 256 + i.userId.utf8.count + i.email.utf8.count + i.orgId.utf8.count
-                + i.roles.reduce(0) { $0 + $1.utf8.count + 1 } + i.groups.reduce(0) { $0 + $1.utf8.count + 1 }
+        case .user(let s): return s.upstreamFields.count
         case .apiKey(let k):
             return 160 + k.keyId.utf8.count + k.orgId.utf8.count + k.roles.reduce(0) { $0 + $1.utf8.count + 1 }
         }
     }
 
+    private static func size(_ i: Identity) -> Int {
+        256 + i.userId.utf8.count + i.email.utf8.count + i.orgId.utf8.count
+            + i.roles.reduce(0) { $0 + $1.utf8.count + 1 } + i.groups.reduce(0) { $0 + $1.utf8.count + 1 }
+    }
+
     /// Values come from the directory, which the store validates; bytes that could end a field
     /// are dropped all the same (no header injection through a stored value).
-    private static func line(_ ob: IOBuffer, _ name: StaticString, _ value: String) {
-        ob.append(name)
-        for b in value.utf8 where b >= 0x20 && b != 0x7F { ob.append(byte: b) }
-        ob.append("\r\n")
+    private static func line(_ out: inout [UInt8], _ name: StaticString, _ value: String) {
+        out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        for b in value.utf8 where b >= 0x20 && b != 0x7F { out.append(b) }
+        out.append(0x0D)
+        out.append(0x0A)
     }
 }
 

@@ -18,6 +18,10 @@ METRICS = [
     ("ka_p99_ms", "keep-alive, small responses", "p99 latency (ms)", "lower"),
     ("ka_per_cpu_s", "keep-alive, small responses", "requests per proxy CPU-second", "higher"),
     ("ka_cpu_pct", "keep-alive, small responses", "proxy CPU use (%)", ""),
+    ("kaa_rps", "keep-alive, session cookie on every request", "requests/s", "higher"),
+    ("kaa_p99_ms", "keep-alive, session cookie on every request", "p99 latency (ms)", "lower"),
+    ("kaa_per_cpu_s", "keep-alive, session cookie on every request", "requests per proxy CPU-second", "higher"),
+    ("kaa_cpu_pct", "keep-alive, session cookie on every request", "proxy CPU use (%)", ""),
     ("hs_full_rate", "new connection per request, full TLS 1.3 handshake", "handshakes/s (client-bound)", ""),
     ("hs_full_per_cpu_s", "new connection per request, full TLS 1.3 handshake", "handshakes per proxy CPU-second", "higher"),
     ("hs_resumed_rate", "new connection per request, resumed TLS 1.3 (wrk)", "handshakes/s (client-bound)", ""),
@@ -62,6 +66,27 @@ def rows(values):
     return out
 
 
+# Same proxy, two scenarios: what checking a session on every request costs (keepalive-auth
+# against keepalive). For nginx, which forwards the cookie unchecked, it is the cost of the
+# larger request alone.
+SESSION_RATIOS = [
+    ("kaa_rps", "ka_rps", "requests/s"),
+    ("kaa_per_cpu_s", "ka_per_cpu_s", "requests per proxy CPU-second"),
+]
+
+
+def session_rows(values):
+    out = []
+    for num, den, what in SESSION_RATIOS:
+        cells = []
+        for p in PROXIES:
+            a, b = values.get((p, num)), values.get((p, den))
+            cells.append(f"{statistics.median(a) / statistics.median(b):.2f}" if a and b else "-")
+        if cells != ["-", "-"]:
+            out.append((what, cells[0], cells[1]))
+    return out
+
+
 def main():
     results, meta_path, md_path = sys.argv[1:4]
     values = load(results)
@@ -82,6 +107,12 @@ def main():
         last = r[0]
         print(line(shown))
     print()
+    srows = session_rows(values)
+    if srows:
+        print("with a session cookie / without (same proxy, medians):")
+        for what, n, d in srows:
+            print(f"  {what}: nginx {n}, drawbridge {d}")
+        print()
     print(f"medians over {max(r[6] for r in table)} round(s); ratio = drawbridge / nginx")
     for m in meta:
         print("  " + m)
@@ -93,6 +124,11 @@ def main():
         for r in table:
             f.write(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} |\n")
         f.write(f"\nMedians over {max(r[6] for r in table)} round(s); ratio = Drawbridge / nginx.\n\n")
+        if srows:
+            f.write("| With a session cookie / without (same proxy) | nginx | Drawbridge |\n|---|---:|---:|\n")
+            for what, n, d in srows:
+                f.write(f"| {what} | {n} | {d} |\n")
+            f.write("\n")
         for m in meta:
             f.write(f"- {m}\n")
         # Every round's figure, in round order, to show the spread behind each median.
