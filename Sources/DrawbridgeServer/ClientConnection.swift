@@ -914,7 +914,7 @@ final class ClientConnection {
     private func authorize(route: Int) -> Bool {
         let credential: Credential
         switch identity {
-        case .user(let i)?: credential = .session(i)
+        case .user(let i)?: credential = .session(i.identity)
         case .apiKey(let k)?: credential = .apiKey(k)
         case nil: credential = .none
         }
