@@ -93,6 +93,12 @@ public enum ASCII {
     }
 
     /// RFC 9110 §5.5 field-vchar / SP / HTAB: HTAB, SP, VCHAR, obs-text. Excludes NUL, CR, LF, DEL and other controls.
+    /// Whether any of the eight bytes of `w` is below `n` (n ≤ 128; exact, no false positives:
+    /// the classic SWAR test, valid for every byte value including ≥ 0x80).
+    @inline(__always) public static func hasByteBelow(_ w: UInt64, _ n: UInt8) -> Bool {
+        (w &- 0x0101_0101_0101_0101 &* UInt64(n)) & ~w & 0x8080_8080_8080_8080 != 0
+    }
+
     @inline(__always) static func isFieldValueByte(_ b: UInt8) -> Bool {
         b == htab || (b >= 0x20 && b != 0x7F)
     }

@@ -34,6 +34,14 @@ enum FieldLines {
         var ve = le
         while ve > vs && ASCII.isWhitespace(b[ve - 1]) { ve -= 1 }
         var j = vs
+        // Eight bytes at a time while none is a control byte or DEL (a tab drops to the exact loop).
+        if let base = b.baseAddress {
+            while j + 8 <= ve {
+                let w = base.loadUnaligned(fromByteOffset: j, as: UInt64.self)
+                if ASCII.hasByteBelow(w, 0x20) || ASCII.hasByteBelow(w ^ 0x7F7F_7F7F_7F7F_7F7F, 1) { break }
+                j += 8
+            }
+        }
         while j < ve {
             // reject control bytes in values: header injection / parser disagreement
             guard ASCII.isFieldValueByte(b[j]) else { return .badRequest("invalid character in field value") }

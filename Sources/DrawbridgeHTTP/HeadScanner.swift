@@ -46,6 +46,8 @@ struct HeadScanner: Sendable {
             if state == .line || state == .firstLine, let base {
                 var p = position
                 let n = input.count
+                // Eight bytes at a time while none of them is ≤ CR (SWAR "has byte less than 14").
+                while p + 8 <= n && !ASCII.hasByteBelow(base.loadUnaligned(fromByteOffset: p, as: UInt64.self), 0x0E) { p += 8 }
                 while p < n && base.load(fromByteOffset: p, as: UInt8.self) > ASCII.cr { p += 1 }
                 if p > position {
                     if state == .firstLine && p - 1 - headStart >= firstLineLimit { return .error(firstLineTooLong) }

@@ -58,3 +58,31 @@ func comparesCaseInsensitively(_ text: String, _ expected: Bool) {
     let bytes = Array(text.utf8)
     #expect(bytes.withUnsafeBytes { ASCII.equalsCaseInsensitive($0, "content-length") } == expected)
 }
+
+/// The eight-bytes-at-a-time test the head scanner and field checks use must agree with the
+/// byte-at-a-time rule for every byte value in every position, next to any neighbours.
+@Suite struct SWARTests {
+    @Test(arguments: [1, 0x0E, 0x20] as [UInt8])
+    func hasByteBelowMatchesTheBytewiseRule(n: UInt8) {
+        for filler in [0x41, 0x7F, 0x80, 0xFF, 0x20, 0x0E] as [UInt8] {
+            for position in 0..<8 {
+                for v in 0...255 {
+                    var bytes = [UInt8](repeating: filler, count: 8)
+                    bytes[position] = UInt8(v)
+                    let w = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                    #expect(ASCII.hasByteBelow(w, n) == bytes.contains { $0 < n }, "n \(n) filler \(filler) pos \(position) v \(v)")
+                }
+            }
+        }
+    }
+
+    @Test func hasByteBelowOnRandomWords() {
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            // Bytes drawn mostly around the thresholds, where borrows between bytes happen.
+            let bytes = (0..<8).map { _ in [UInt8.random(in: 0...0x21, using: &g), UInt8.random(in: 0...255, using: &g)][Int.random(in: 0...1, using: &g)] }
+            let w = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            for n in [1, 0x0E, 0x20] as [UInt8] { #expect(ASCII.hasByteBelow(w, n) == bytes.contains { $0 < n }) }
+        }
+    }
+}
