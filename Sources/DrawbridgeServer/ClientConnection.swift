@@ -938,7 +938,7 @@ final class ClientConnection {
             }
             return true
         case .deny(let d):
-            auditDecision("access_denied", route: route, rule: "", reason: d.reason.description)
+            auditDecision("access_denied", route: route, rule: ruleText(route), reason: d.reason.description)
             if d.status == 401 { respondUnauthenticated(); return false }
             if d.stepUp && !isAPIRequest() {
                 // A session without a second factor is sent to the TOTP step, then back here.
@@ -951,6 +951,16 @@ final class ClientConnection {
             respondLocal(Forbidden.response(stepUp: d.stepUp, html: !isAPIRequest()), close: reqBody != .none && reqBody != .done)
             return false
         }
+    }
+
+    /// The rule that judged a denied request, for the audit log (off the allowed path).
+    private func ruleText(_ route: Int) -> String {
+        guard let access = snapshot.config.routes[route].access else { return "no access rule" }
+        let method = String(decoding: head.bytes[head.method], as: UTF8.self)
+        var text = "\(method) needs " + (access.methods[method] ?? access.methods["*"] ?? "(method not allowed)")
+        if let bind = access.bind { text += " on \(bind.text)" }
+        if access.mfa { text += " with MFA" }
+        return text
     }
 
     private func auditDecision(_ event: String, route: Int, rule: String, reason: String) {

@@ -174,7 +174,9 @@ import Testing
         #expect(w.audit.contains("\"event\":\"access_denied\"") == false)
         #expect(try w.raw(Self.get("/users/u_sam/profile", alice)).status == 403)
         #expect(w.audit.contains("\"event\":\"access_denied\""))
-        #expect(w.audit.contains("\"route\""))
+        let denial = w.audit.split(separator: "\n").first { $0.contains("access_denied") } ?? ""
+        for part in ["\"user\":\"u_alice\"", "\"org\":\"acme\"", "\"route\":\"*/users/\"", "\"rule\":\"GET needs docs:read on /users/{user}/\"",
+                     "\"reason\":", "\"request_id\":"] { #expect(denial.contains(part), "\(denial)") }
     }
 
     @Test func apiKeyScopes() throws {
