@@ -56,6 +56,7 @@ public final class Gateway {
             workers.append(w)
         }
         services.attach(workers.map(\.mailbox))
+        logWarnings(snapshot)
         for w in workers { threads.append(startThread(w)) }
         log("drawbridge: serving https on \(config.httpsListen.map(\.description).joined(separator: ", "))"
             + (config.httpRedirectListen.isEmpty ? "" : ", redirecting http on \(config.httpRedirectListen.map(\.description).joined(separator: ", "))")
@@ -81,6 +82,11 @@ public final class Gateway {
         }
     }
 
+    /// Names that grant nothing: worth an operator's look, not a refusal.
+    private func logWarnings(_ s: Snapshot) {
+        for w in s.warnings { log("drawbridge: warning: \(w) (it grants nothing)") }
+    }
+
     /// Builds a complete new snapshot off the loops; only a fully valid one replaces the old.
     private func reload() {
         do {
@@ -95,6 +101,7 @@ public final class Gateway {
             snapshot = next
             for w in workers { w.mailbox.post(next) }
             log("drawbridge: reloaded configuration (generation \(generation))")
+            logWarnings(next)
         } catch let e as ConfigErrors {
             log("drawbridge: reload rejected, still serving the previous configuration:\n" + e.issues.map { "  \($0.description)" }.joined(separator: "\n"))
         } catch {

@@ -46,6 +46,9 @@ final class Snapshot {
     /// The identity assertion keys (the highest id signs) and their JWKS document.
     let assertionKeys: [AssertionKey]
     let jwks: String
+    /// Things that load but are probably mistakes (a role in users.json that no configuration
+    /// role defines grants nothing): logged at start and reload, never fatal.
+    let warnings: [String]
 
     /// `previous`: the snapshot this one replaces (its identity state carries over).
     init(config: GatewayConfig, generation: Int, previous: Snapshot? = nil) throws {
@@ -95,9 +98,11 @@ final class Snapshot {
             auth = try AuthRuntime(config: config, data: data, previous: previous?.auth?.cutoffs, now: unixNow())
             assertionKeys = data.assertionKeys
             secrets = data.secrets
+            warnings = Snapshot.undefinedNames(config: config, data: data)
         } else {
             auth = nil
             assertionKeys = []
+            warnings = []
         }
         jwks = AssertionSigner.jwks(assertionKeys)
         pathPolicy = config.pathPolicy
@@ -115,6 +120,23 @@ final class Snapshot {
             return (Array(c.header.lowercased().utf8), Array("\(c.header): \(c.prefix)".utf8) + secret + Array("\r\n".utf8))
         }
         policy = PolicySnapshot(config: config)
+    }
+
+    /// Roles and groups the identity files name but the configuration does not define.
+    static func undefinedNames(config: GatewayConfig, data: IdentityData) -> [String] {
+        let roles = Set(config.roles.map(\.name)), groups = Set(config.groups.map(\.name))
+        var found: [String] = []
+        for u in data.users {
+            for m in u.memberships {
+                for r in m.roles where !roles.contains(r) { found.append("user \(u.email) (org \(m.orgId)): role \"\(r)\" is not defined in roles") }
+                for g in m.groups where !groups.contains(g) { found.append("user \(u.email) (org \(m.orgId)): group \"\(g)\" is not defined in groups") }
+            }
+        }
+        for k in data.apiKeys where !k.revoked {
+            for r in k.roles where !roles.contains(r) { found.append("api key \(k.keyId): role \"\(r)\" is not defined in roles") }
+        }
+        guard found.count > 10 else { return found }
+        return Array(found.prefix(10)) + ["… and \(found.count - 10) more undefined role or group names"]
     }
 
     static func ns(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1_000_000_000) }

@@ -40,6 +40,7 @@ import Testing
                 TestUser(id: "u_root", email: "root@acme.test", roles: ["admin"]),
                 TestUser(id: "u_sam", email: "sam@acme.test", roles: ["support"]),
                 TestUser(id: "u_carol", email: "carol@acme.test", roles: ["reader"], totpSeed: totpSeed),
+                TestUser(id: "u_dan", email: "dan@acme.test", roles: ["reeder"]),   // a typo: grants nothing, warned about
             ]
             files.secrets["vendor-token"] = Array(PolicyTests.vendorSecret.utf8)
             let files = self.files
@@ -173,6 +174,8 @@ import Testing
         #expect(w.seen.count == 5)
         #expect(w.audit.contains("\"event\":\"access_denied\"") == false)
         #expect(try w.raw(Self.get("/users/u_sam/profile", alice)).status == 403)
+        #expect(w.gw.process.stderr.contains("role \"reeder\" is not defined in roles"))
+        #expect(try w.raw(Self.get("/orgs/acme/doc", try w.session("dan@acme.test"))).status == 403)
         #expect(w.audit.contains("\"event\":\"access_denied\""))
         let denial = w.audit.split(separator: "\n").first { $0.contains("access_denied") } ?? ""
         for part in ["\"user\":\"u_alice\"", "\"org\":\"acme\"", "\"route\":\"*/users/\"", "\"rule\":\"GET needs docs:read on /users/{user}/\"",
