@@ -1,6 +1,7 @@
 import CLinux
 import CTLSSupport
 import DrawbridgeConfig
+import Foundation
 import Glibc
 
 /// The process: loads the configuration, opens the listeners, runs one worker thread per core,
@@ -41,6 +42,9 @@ public final class Gateway {
         let accessFd = try openLog(config.accessLog)
         // The audit log target is read at start; changing it takes a restart.
         let services = AuthServices(audit: AuditLog(fd: try openLog(config.auth?.auditLog ?? .off, what: "auth.auditLog")))
+        if let auth = snapshot.auth {
+            services.signOuts = try SignOutLog(path: (auth.stateFile as NSString).deletingLastPathComponent + "/signouts.jsonl", now: unixNow())
+        }
         let n = config.resolvedWorkers
         var listenerSets: [([Int32], [Int32])] = []
         for _ in 0..<n {

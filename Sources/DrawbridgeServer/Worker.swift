@@ -52,6 +52,7 @@ final class Worker {
         mailbox = SnapshotMailbox(wakeFd: wakeFd)
         buffers = BufferPool(bufferSize: snapshot.bufferSize)
         random = FastRandom()
+        for r in services.signOuts?.initial ?? [] { revocations.apply(r) } // sign-outs from before the restart
         listenFds = httpsListeners
         redirectFds = redirectListeners
         pools = snapshot.upstreams.map { UpstreamPool(target: $0, worker: self) }

@@ -263,6 +263,14 @@ import Testing
         #expect(try other.post("/.drawbridge/logout", form: [("csrf", other.csrf), ("all", "1")]).status == 200)
         #expect(try w.gw.get("/app", headers: "Accept: application/json\r\nCookie: __Host-drawbridge=\(thirdToken)\r\n").status == 401)
         #expect(w.audit.contains("\"event\":\"logout\""))
+        // Sign-outs are on disk: after a crash and restart the old tokens are still refused,
+        // while a session that was never signed out of survives.
+        let fresh = SignInClient(w.gw)
+        #expect(try fresh.signIn(email: "bob@beta.test", password: Self.password).status == 303)
+        try w.gw.restart()
+        #expect(try w.gw.get("/app", headers: "Accept: application/json\r\nCookie: __Host-drawbridge=\(token)\r\n").status == 401)
+        #expect(try w.gw.get("/app", headers: "Accept: application/json\r\nCookie: __Host-drawbridge=\(thirdToken)\r\n").status == 401)
+        #expect(try fresh.get("/app").status == 200)
     }
 
     @Test func repeatedFailuresLockTheAccount() throws {

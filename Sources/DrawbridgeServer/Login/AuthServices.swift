@@ -19,6 +19,8 @@ final class AuthServices: @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var mailboxes: [SnapshotMailbox] = []
     let oidc = OIDCState()
+    /// The persistent sign-out list (nil without an auth section). Set before workers start.
+    var signOuts: SignOutLog?
 
     init(audit: AuditLog) {
         self.audit = audit
@@ -52,6 +54,7 @@ final class AuthServices: @unchecked Sendable {
 
     /// Every worker learns about the revocation before its next loop iteration.
     func broadcast(_ r: Revocation) {
+        signOuts?.append(r) // on disk first: a restart right after still refuses the session
         pthread_mutex_lock(&lock); let boxes = mailboxes; pthread_mutex_unlock(&lock)
         for b in boxes { b.postRevocation(r) }
     }

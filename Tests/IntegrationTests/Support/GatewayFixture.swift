@@ -87,6 +87,13 @@ final class GatewayFixture {
             .write(toFile: dir + "/drawbridge.json5", atomically: true, encoding: .utf8)
     }
 
+    /// Kills the gateway (SIGKILL: no graceful stop) and starts it again on the same directory.
+    func restart() throws {
+        process.stop()
+        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge")
+        try process.waitFor("serving")
+    }
+
     func writeRaw(_ text: String) throws {
         try text.write(toFile: dir + "/drawbridge.json5", atomically: true, encoding: .utf8)
     }
