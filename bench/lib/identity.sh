@@ -8,7 +8,12 @@ BENCH_EMAIL=bench@bench.test
 # quietly COMMAND...: its output only when it fails.
 quietly() { local out; out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }; }
 
-# bench_auth_sections KEYFILE: the `auth` and `organizations` sections of drawbridge.json5.
+# The access rule of the benchmarks' protected routes: the bench user's role `member` grants it.
+# (A protected route without an access rule denies everyone, see docs/POLICY.md.)
+BENCH_ACCESS='access: { methods: { "*": "app:use" } }'
+
+# bench_auth_sections KEYFILE: the `auth`, `organizations` and `roles` sections of
+# drawbridge.json5.
 # The idle window (4 h; renewal after half of it) outlasts any benchmark run, so no request carries a renewal:
 # renewal re-seals the cookie, and wrk, which never stores the renewed cookie, would otherwise
 # trigger it on every request after half the window.
@@ -17,6 +22,7 @@ bench_auth_sections() {
   auth: { masterKeyFile: "$1", modes: ["password"], auditLog: "off",
           session: { idleTimeoutSeconds: 14400, absoluteTimeoutSeconds: 43200 } },
   organizations: { bench: { name: "Bench", emailDomains: ["bench.test"] } },
+  roles: { member: { permissions: ["app:use"] } },
 EOF
 }
 
