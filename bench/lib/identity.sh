@@ -8,7 +8,12 @@ BENCH_EMAIL=bench@bench.test
 # quietly COMMAND...: its output only when it fails.
 quietly() { local out; out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }; }
 
-# bench_auth_sections KEYFILE: the `auth` and `organizations` sections of drawbridge.json5.
+# The access rule of the benchmarks' protected routes: the bench user's role `member` grants it.
+# (A protected route without an access rule denies everyone, see docs/POLICY.md.)
+BENCH_ACCESS='access: { methods: { "*": "app:use" } }'
+
+# bench_auth_sections KEYFILE: the `auth`, `organizations` and `roles` sections of
+# drawbridge.json5.
 # The idle window (4 h; renewal after half of it) outlasts any benchmark run, so no request carries a renewal:
 # renewal re-seals the cookie, and wrk, which never stores the renewed cookie, would otherwise
 # trigger it on every request after half the window.
@@ -17,6 +22,7 @@ bench_auth_sections() {
   auth: { masterKeyFile: "$1", modes: ["password"], auditLog: "off",
           session: { idleTimeoutSeconds: 14400, absoluteTimeoutSeconds: 43200 } },
   organizations: { bench: { name: "Bench", emailDomains: ["bench.test"] } },
+  roles: { member: { permissions: ["app:use"] } },
 EOF
 }
 
@@ -32,17 +38,17 @@ bench_identity() {
     printf '%s\n' "$password"
 }
 
-# bench_sign_in PORT PASSWORD: signs in through the running gateway; prints the value of the
-# __Host-drawbridge cookie (fails if there is none).
+# bench_sign_in PORT PASSWORD [EMAIL]: signs in (as BENCH_EMAIL unless EMAIL is given) through
+# the running gateway; prints the value of the __Host-drawbridge cookie (fails if there is none).
 bench_sign_in() {
-    local port=$1 password=$2 base headers csrf cookie
+    local port=$1 password=$2 email=${3:-$BENCH_EMAIL} base headers csrf cookie
     base="https://127.0.0.1:$port"
     # The login page sets the CSRF cookie (double submit: the form carries the same value).
     headers=$(curl -sk -D - -o /dev/null --max-time 10 "$base/.drawbridge/login") || return 1
     csrf=$(sed -n 's/^[Ss]et-[Cc]ookie: __Host-drawbridge-csrf=\([^;]*\).*/\1/p' <<<"$headers" | tr -d '\r' | head -1)
     [ -n "$csrf" ] || { echo "no CSRF cookie from $base/.drawbridge/login" >&2; return 1; }
     headers=$(curl -sk -D - -o /dev/null --max-time 30 -H "Cookie: __Host-drawbridge-csrf=$csrf" \
-        --data-urlencode "csrf=$csrf" --data-urlencode "rd=" --data-urlencode "email=$BENCH_EMAIL" \
+        --data-urlencode "csrf=$csrf" --data-urlencode "rd=" --data-urlencode "email=$email" \
         --data-urlencode "password=$password" "$base/.drawbridge/login/password") || return 1
     cookie=$(sed -n 's/^[Ss]et-[Cc]ookie: __Host-drawbridge=\([^;]*\).*/\1/p' <<<"$headers" | tr -d '\r' | head -1)
     [ -n "$cookie" ] || { echo "sign-in gave no session cookie:" >&2; echo "$headers" >&2; return 1; }

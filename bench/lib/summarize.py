@@ -22,6 +22,10 @@ METRICS = [
     ("kaa_p99_ms", "keep-alive, session cookie on every request", "p99 latency (ms)", "lower"),
     ("kaa_per_cpu_s", "keep-alive, session cookie on every request", "requests per proxy CPU-second", "higher"),
     ("kaa_cpu_pct", "keep-alive, session cookie on every request", "proxy CPU use (%)", ""),
+    ("kap_rps", "keep-alive, authenticated + authorised (1,000 routes, 200 sessions)", "requests/s", "higher"),
+    ("kap_p99_ms", "keep-alive, authenticated + authorised (1,000 routes, 200 sessions)", "p99 latency (ms)", "lower"),
+    ("kap_per_cpu_s", "keep-alive, authenticated + authorised (1,000 routes, 200 sessions)", "requests per proxy CPU-second", "higher"),
+    ("kap_cpu_pct", "keep-alive, authenticated + authorised (1,000 routes, 200 sessions)", "proxy CPU use (%)", ""),
     ("hs_full_rate", "new connection per request, full TLS 1.3 handshake", "handshakes/s (client-bound)", ""),
     ("hs_full_per_cpu_s", "new connection per request, full TLS 1.3 handshake", "handshakes per proxy CPU-second", "higher"),
     ("hs_resumed_rate", "new connection per request, resumed TLS 1.3 (wrk)", "handshakes/s (client-bound)", ""),
@@ -87,6 +91,32 @@ def session_rows(values):
     return out
 
 
+# keepalive-policy: the figure is Drawbridge authenticating and authorising every
+# request against nginx's plain, unauthenticated proxy. Two nginx baselines: the same requests
+# (cookies and paths, forwarded unchecked) and the plain keep-alive scenario (GET /, no cookie).
+POLICY_TARGET = 0.9
+POLICY_RATIOS = [
+    ("kap_rps", "nginx", "kap_rps", "requests/s vs nginx, same requests forwarded unchecked"),
+    ("kap_rps", "nginx", "ka_rps", "requests/s vs nginx, plain keep-alive (GET /, no cookie)"),
+    ("kap_per_cpu_s", "nginx", "kap_per_cpu_s", "requests per proxy CPU-second vs nginx, same requests"),
+    ("kap_rps", "drawbridge", "ka_rps", "requests/s vs Drawbridge's own public keep-alive"),
+]
+
+
+def policy_rows(values):
+    out = []
+    db = values.get(("drawbridge", "kap_rps"))
+    if not db:
+        return out
+    for num, proxy, den, what in POLICY_RATIOS:
+        a, b = values.get(("drawbridge", num)), values.get((proxy, den))
+        if a and b:
+            r = statistics.median(a) / statistics.median(b)
+            verdict = ("met" if r >= POLICY_TARGET else "NOT met") if num == "kap_rps" and proxy == "nginx" else ""
+            out.append((what, f"{r:.2f}", verdict))
+    return out
+
+
 def main():
     results, meta_path, md_path = sys.argv[1:4]
     values = load(results)
@@ -113,6 +143,12 @@ def main():
         for what, n, d in srows:
             print(f"  {what}: nginx {n}, drawbridge {d}")
         print()
+    prows = policy_rows(values)
+    if prows:
+        print(f"authenticated + authorised Drawbridge (keepalive-policy) / baseline (medians; target >= {POLICY_TARGET}):")
+        for what, r, verdict in prows:
+            print(f"  {what}: {r}" + (f"  (target {verdict})" if verdict else ""))
+        print()
     print(f"medians over {max(r[6] for r in table)} round(s); ratio = drawbridge / nginx")
     for m in meta:
         print("  " + m)
@@ -128,6 +164,11 @@ def main():
             f.write("| With a session cookie / without (same proxy) | nginx | Drawbridge |\n|---|---:|---:|\n")
             for what, n, d in srows:
                 f.write(f"| {what} | {n} | {d} |\n")
+            f.write("\n")
+        if prows:
+            f.write(f"| Authenticated + authorised Drawbridge (keepalive-policy) / baseline | ratio | target >= {POLICY_TARGET} |\n|---|---:|---|\n")
+            for what, r, verdict in prows:
+                f.write(f"| {what} | {r} | {verdict} |\n")
             f.write("\n")
         for m in meta:
             f.write(f"- {m}\n")
