@@ -36,6 +36,15 @@ public struct RouteTable: Sendable {
     private let wildcardGroups: [Int32]
     /// Group of the any-host routes, or -1.
     private let anyHostGroup: Int32
+    /// Open-addressing table of the prefixes of groups larger than `linearLimit`, keyed by
+    /// (group, prefix bytes): prefix index or -1. Count is a power of two (0 when unused).
+    private let prefixSlots: [Int32]
+    /// Per prefix: its hash (case-sensitive FNV-1a of the bytes); per group: whether it is hashed.
+    private let prefixHashes: [UInt32]
+    private let hashedGroups: [Bool]
+    /// Groups with at most this many prefixes are scanned; larger ones are looked up per segment
+    /// boundary of the path (a handful of probes instead of one comparison per route).
+    static let linearLimit = 8
 
     /// Builds the table. `routes` should be validated (no duplicate host + prefix); if there are
     /// duplicates anyway, the first one wins.
@@ -106,6 +115,28 @@ public struct RouteTable: Sendable {
             slots[slot] = entry.group
         }
 
+        // Hash index for the large groups (equal prefixes were dropped above, so keys are unique).
+        var hashes: [UInt32] = []
+        for p in prefixes {
+            let bytes = Array(storage[Int(p.bytes.start)..<Int(p.bytes.start + p.bytes.count)])
+            hashes.append(bytes.withUnsafeBytes { RouteTable.pathHash($0, 0, $0.count) })
+        }
+        let hashed = groups.map { Int($0.prefixCount) > RouteTable.linearLimit }
+        let indexed = zip(groups, hashed).filter(\.1).reduce(0) { $0 + Int($1.0.prefixCount) }
+        var prefixCapacity = indexed == 0 ? 0 : 1
+        while prefixCapacity != 0 && prefixCapacity < indexed * 2 { prefixCapacity <<= 1 }
+        var prefixSlots = [Int32](repeating: -1, count: prefixCapacity)
+        for (g, group) in groups.enumerated() where hashed[g] {
+            for i in Int(group.prefixStart)..<Int(group.prefixStart + group.prefixCount) {
+                var slot = RouteTable.slot(hashes[i], group: g, mask: prefixCapacity - 1)
+                while prefixSlots[slot] >= 0 { slot = (slot + 1) & (prefixCapacity - 1) }
+                prefixSlots[slot] = Int32(i)
+            }
+        }
+        self.prefixSlots = prefixSlots
+        self.prefixHashes = hashes
+        self.hashedGroups = hashed
+
         self.storage = storage
         self.prefixes = prefixes
         self.groups = groups
@@ -159,7 +190,7 @@ public struct RouteTable: Sendable {
                     let group = groups[Int(g)]
                     if Int(group.key.count) == hostEnd - hostStart
                         && equalsLowercased(host, hostStart, group.key) {
-                        if let route = matchPrefix(in: group, path: path, length: pathLength) { return route }
+                        if let route = matchPrefix(in: Int(g), path: path, length: pathLength) { return route }
                         break
                     }
                     slot = (slot + 1) & mask
@@ -170,17 +201,87 @@ public struct RouteTable: Sendable {
                 let suffixLength = Int(group.key.count)
                 if hostEnd - hostStart > suffixLength
                     && equalsLowercased(host, hostEnd - suffixLength, group.key) {
-                    if let route = matchPrefix(in: group, path: path, length: pathLength) { return route }
+                    if let route = matchPrefix(in: Int(g), path: path, length: pathLength) { return route }
                 }
             }
         }
         if anyHostGroup >= 0 {
-            return matchPrefix(in: groups[Int(anyHostGroup)], path: path, length: pathLength)
+            return matchPrefix(in: Int(anyHostGroup), path: path, length: pathLength)
         }
         return nil
     }
 
-    private func matchPrefix(in group: Group, path: UnsafeRawBufferPointer, length: Int) -> Int? {
+    private func matchPrefix(in g: Int, path: UnsafeRawBufferPointer, length: Int) -> Int? {
+        hashedGroups[g] ? matchPrefixHashed(in: g, path: path, length: length)
+            : matchPrefixLinear(in: groups[g], path: path, length: length)
+    }
+
+    /// The same answer as the linear scan: a prefix can only match at a segment boundary of the
+    /// path (it ends just before a '/', just after one, or at the end of the path), so those
+    /// lengths are looked up, shortest first, and the last (longest) found wins.
+    private func matchPrefixHashed(in g: Int, path: UnsafeRawBufferPointer, length: Int) -> Int? {
+        let mask = prefixSlots.count - 1
+        let first = Int(groups[g].prefixStart), end = first + Int(groups[g].prefixCount)
+        /// The route whose prefix (of group g) is exactly the first `count` bytes of the path
+        /// (`path` nil: the prefix "/" for an empty path).
+        @inline(__always) func lookup(_ count: Int, _ h: UInt32, _ path: UnsafeRawBufferPointer?) -> Int32? {
+            var slot = RouteTable.slot(h, group: g, mask: mask)
+            while true {
+                let i = Int(prefixSlots[slot])
+                if i < 0 { return nil }
+                let p = prefixes[i]
+                if i >= first && i < end && prefixHashes[i] == h && Int(p.bytes.count) == count {
+                    let start = Int(p.bytes.start)
+                    var j = 0
+                    if let path { while j < count && path[j] == storage[start + j] { j += 1 } } else { j = storage[start] == 0x2F ? 1 : 0 }
+                    if j == count { return p.route }
+                }
+                slot = (slot + 1) & mask
+            }
+        }
+        // An empty path is treated as "/".
+        if length == 0 { return lookup(1, RouteTable.slashHash, nil).map(Int.init) }
+        var found: Int32 = -1
+        var h = RouteTable.fnvOffset
+        var k = 0
+        while k < length {
+            let b = path[k]
+            // A prefix without the trailing '/' (the path goes on with '/'), then one ending in '/'.
+            if b == 0x2F && k > 0, let r = lookup(k, h, path) { found = r }
+            h = (h ^ UInt32(b)) &* RouteTable.fnvPrime
+            if b == 0x2F, let r = lookup(k + 1, h, path) { found = r }
+            k += 1
+        }
+        if path[length - 1] != 0x2F, let r = lookup(length, h, path) { found = r } // the whole path
+        return found >= 0 ? Int(found) : nil
+    }
+
+    private static let slashHash: UInt32 = (fnvOffset ^ 0x2F) &* fnvPrime
+    private static let fnvOffset: UInt32 = 2_166_136_261
+    private static let fnvPrime: UInt32 = 16_777_619
+
+    /// Case-sensitive FNV-1a (paths are matched as written).
+    private static func pathHash(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> UInt32 {
+        var h = fnvOffset
+        var i = start
+        while i < end { h = (h ^ UInt32(bytes[i])) &* fnvPrime; i += 1 }
+        return h
+    }
+
+    @inline(__always)
+    private static func slot(_ h: UInt32, group: Int, mask: Int) -> Int {
+        Int((h ^ (UInt32(truncatingIfNeeded: group) &* 0x9E37_79B9)) &* 0x85EB_CA6B >> 7) & mask
+    }
+
+    /// The reference rule (tests compare the hashed lookup with it).
+    func matchLinear(host: String, path: String) -> Int? {
+        let pathBytes = Array(path.utf8)
+        let length = pathBytes.firstIndex { $0 == 0x3F || $0 == 0x23 } ?? pathBytes.count
+        guard anyHostGroup >= 0, host.isEmpty else { return nil }
+        return pathBytes.withUnsafeBytes { matchPrefixLinear(in: groups[Int(anyHostGroup)], path: $0, length: length) }
+    }
+
+    private func matchPrefixLinear(in group: Group, path: UnsafeRawBufferPointer, length: Int) -> Int? {
         var i = Int(group.prefixStart)
         let end = i + Int(group.prefixCount)
         while i < end {

@@ -34,7 +34,8 @@ final class AuthenticatedSession: Sendable {
 /// - Key: the exact cookie bytes, compared in full (in constant time); the slot index only
 ///   picks where to look. Different bytes never hit, so a renewed cookie is a new entry.
 /// - Only cookies that opened and passed every rule are stored, so a client cannot fill the
-///   cache with garbage; a bounded table (1024 slots, a new entry replaces the slot's old one).
+///   cache with garbage; a bounded table (1024 entries in 4-way sets; a full set replaces its
+///   ways in turn).
 /// - Tied to one `AuthRuntime` (one configuration snapshot: key ring, directory, cut-offs): a
 ///   reload, a removed session key or a changed user or org empties it. The cache holds its
 ///   runtime strongly, so a new runtime can never be mistaken for an old one at the same address.
@@ -78,13 +79,16 @@ final class SessionCache {
             misses &+= 1
             return nil
         }
-        guard cookie.count >= 8, let e = slots[Self.slot(cookie)], e.cookie.count == cookie.count,
-              e.cookie.withUnsafeBytes({ Self.equal($0, cookie) }) else {
-            misses &+= 1
-            return nil
+        guard cookie.count >= 8, !slots.isEmpty else { misses &+= 1; return nil }
+        let base = Self.set(cookie) * Self.ways
+        for w in 0..<Self.ways {
+            if let e = slots[base + w], e.cookie.count == cookie.count, e.cookie.withUnsafeBytes({ Self.equal($0, cookie) }) {
+                hits &+= 1
+                return e
+            }
         }
-        hits &+= 1
-        return e
+        misses &+= 1
+        return nil
     }
 
     func insert(_ e: Entry, auth: AuthRuntime) {
@@ -93,7 +97,12 @@ final class SessionCache {
             slots = [Entry?](repeating: nil, count: Self.capacity)
             owner = auth
         }
-        e.cookie.withUnsafeBytes { slots[Self.slot($0)] = e }
+        let base = e.cookie.withUnsafeBytes { Self.set($0) } * Self.ways
+        // An empty way if the set has one, else the ways in turn (a few cookies that share a set
+        // no longer push each other out on every request, as in a direct-mapped table).
+        var way = (0..<Self.ways).first { slots[base + $0] == nil } ?? -1
+        if way < 0 { victim &+= 1; way = victim & (Self.ways - 1) }
+        slots[base + way] = e
     }
 
     func clear() {
@@ -103,11 +112,15 @@ final class SessionCache {
 
     var count: Int { slots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 
-    /// The slot of a cookie: its last 8 bytes, which encode the end of the AES-GCM tag (uniform
+    /// Four-way set associative: `capacity / ways` sets.
+    static let ways = 4
+    private var victim = 0
+
+    /// The set of a cookie: its last 8 bytes, which encode the end of the AES-GCM tag (uniform
     /// for genuine tokens), multiplied to spread them.
-    @inline(__always) static func slot(_ cookie: UnsafeRawBufferPointer) -> Int {
+    @inline(__always) static func set(_ cookie: UnsafeRawBufferPointer) -> Int {
         let tail = cookie.loadUnaligned(fromByteOffset: cookie.count - 8, as: UInt64.self)
-        return Int(truncatingIfNeeded: (tail &* 0x9E37_79B9_7F4A_7C15) >> 54) & (capacity - 1)
+        return Int(truncatingIfNeeded: (tail &* 0x9E37_79B9_7F4A_7C15) >> 54) & (capacity / ways - 1)
     }
 
     /// Equal contents, in time that depends only on the length (the caller checked the lengths

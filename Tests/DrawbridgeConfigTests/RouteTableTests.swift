@@ -88,3 +88,36 @@ import Testing
         #expect(result == 4)
     }
 }
+
+/// Large route groups are looked up by hash at the path's segment boundaries; that must give
+/// exactly the linear longest-prefix scan's answer for every path.
+@Suite struct HashedRouteLookupTests {
+    static let segments = ["a", "b", "ab", "api", "v1", "A", "x.y", "%2F", ""]
+
+    static func randomPath(_ g: inout SystemRandomNumberGenerator, depth: Int) -> String {
+        var p = ""
+        for _ in 0..<Int.random(in: 1...depth, using: &g) { p += "/" + segments.randomElement(using: &g)! }
+        if Bool.random(using: &g) { p += "/" }
+        return p
+    }
+
+    @Test(arguments: [0, 1, 2, 3, 4, 5, 6, 7])
+    func hashedLookupEqualsTheLinearScan(seed: Int) {
+        var g = SystemRandomNumberGenerator()
+        var prefixes = Set<String>()
+        let count = Int.random(in: 9...300, using: &g)
+        while prefixes.count < count { prefixes.insert(Self.randomPath(&g, depth: 4)) }
+        if Bool.random(using: &g) { prefixes.insert("/") }
+        let table = RouteTable(routes: prefixes.sorted().map { RouteConfig(pathPrefix: $0, upstream: "u", isPublic: true) })
+        for _ in 0..<3000 {
+            var path = Self.randomPath(&g, depth: 6)
+            switch Int.random(in: 0..<6, using: &g) {
+            case 0: path += "?q=/a/b"
+            case 1: path = ""
+            case 2: path = String(path.dropLast())
+            default: break
+            }
+            #expect(table.match(host: "", path: path) == table.matchLinear(host: "", path: path), "\(path)")
+        }
+    }
+}

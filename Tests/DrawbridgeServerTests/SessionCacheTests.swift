@@ -220,6 +220,24 @@ import Testing
         #expect(r.openedSessions.count <= SessionCache.capacity)
     }
 
+    @Test func cookiesSharingASetStayCached() throws {
+        let auth = try Self.runtime()
+        let r = Revocations()
+        // Four cookies that fall into the same set (a direct-mapped table kept only the last).
+        var bySet: [Int: [[UInt8]]] = [:]
+        var same: [[UInt8]] = []
+        while same.count < SessionCache.ways {
+            let c = try Self.cookie(ring: auth.ring)
+            let set = c.withUnsafeBytes { SessionCache.set($0) }
+            bySet[set, default: []].append(c)
+            if bySet[set]!.count == SessionCache.ways { same = bySet[set]! }
+        }
+        for c in same { _ = Self.check(c, auth, r) }
+        let before = r.openedSessions.hits
+        for c in same { #expect(Self.userId(Self.check(c, auth, r)) == "u-alice") }
+        #expect(r.openedSessions.hits == before + SessionCache.ways)
+    }
+
     @Test func workersDoNotShareTheCache() {
         // Each worker's Revocations() has its own cache; copies within a worker share it.
         let a = Revocations(), b = Revocations()
