@@ -12,12 +12,12 @@ import DrawbridgeStore
 /// has more than half its lifetime left; a new configuration snapshot starts a new signer (roles,
 /// groups or keys may have changed).
 final class AssertionSigner {
-    /// A session by its 16-byte id (as two words: hashing three integers, no array or String),
-    /// an API key by its id; with the route (whose audience is fixed within one snapshot).
+    /// A session by its 16-byte id (as two words: hashing integers, no array or String), an API
+    /// key by its id; with the audience's number in the snapshot (`Snapshot.routeAudience`).
     struct CacheKey: Hashable {
         let a: UInt64, b: UInt64
         let apiKey: String?
-        let route: Int
+        let audience: Int
     }
     private struct Entry {
         let token: [UInt8]
@@ -37,13 +37,13 @@ final class AssertionSigner {
     }
 
     /// The assertion for `identity` towards `audience`, signed now or reused.
-    func assertion(for identity: RequestIdentity, route: Int, audience: String, now: UInt64) -> [UInt8]? {
+    func assertion(for identity: RequestIdentity, audienceNumber: Int, audience: String, now: UInt64) -> [UInt8]? {
         let ck: CacheKey
         switch identity {
         case .user(let i):
             let (a, b) = i.sessionId.bytes.withUnsafeBytes { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
-            ck = CacheKey(a: a, b: b, apiKey: nil, route: route)
-        case .apiKey(let k): ck = CacheKey(a: 0, b: 0, apiKey: k.keyId, route: route)
+            ck = CacheKey(a: a, b: b, apiKey: nil, audience: audienceNumber)
+        case .apiKey(let k): ck = CacheKey(a: 0, b: 0, apiKey: k.keyId, audience: audienceNumber)
         }
         // Reused while more than half its life is left: upstreams always get ≥ 30 s of validity.
         if let e = cache[ck], now + Self.lifetime / 2 < e.expiresAt { return e.token }

@@ -934,7 +934,7 @@ final class ClientConnection {
         case .allow(let grant):
             if grant.sensitive || grant.viaOwnerOverride { auditDecision("access_allowed", route: route, rule: grant.permission ?? "", reason: grant.viaOwnerOverride ? "owner override" : "allowed") }
             if let identity, let signer = worker.assertions.signer(for: snapshot) {
-                assertion = signer.assertion(for: identity, route: route, audience: grant.audience, now: now)
+                assertion = signer.assertion(for: identity, audienceNumber: snapshot.routeAudience[route], audience: grant.audience, now: now)
             }
             return true
         case .deny(let d):

@@ -46,6 +46,9 @@ final class Snapshot {
     /// The identity assertion keys (the highest id signs) and their JWKS document.
     let assertionKeys: [AssertionKey]
     let jwks: String
+    /// Per route: the number of its assertion audience (routes with the same audience share one
+    /// signed assertion per session).
+    let routeAudience: [Int]
     /// Things that load but are probably mistakes (a role in users.json that no configuration
     /// role defines grants nothing): logged at start and reload, never fatal.
     let warnings: [String]
@@ -120,6 +123,13 @@ final class Snapshot {
             return (Array(c.header.lowercased().utf8), Array("\(c.header): \(c.prefix)".utf8) + secret + Array("\r\n".utf8))
         }
         policy = PolicySnapshot(config: config)
+        var audiences: [String: Int] = [:]
+        routeAudience = config.routes.map { r in
+            let a = r.access?.audience ?? r.upstream
+            if let n = audiences[a] { return n }
+            audiences[a] = audiences.count
+            return audiences.count - 1
+        }
     }
 
     /// Roles and groups the identity files name but the configuration does not define.
