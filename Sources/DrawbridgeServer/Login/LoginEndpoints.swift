@@ -346,6 +346,15 @@ enum Unauthenticated {
                                          headers: [("WWW-Authenticate", "Bearer realm=\"drawbridge\"")])
 }
 
+/// 403 for an authenticated caller the policy does not allow (the reason goes to the audit log only).
+enum Forbidden {
+    static func response(stepUp: Bool, html: Bool) -> LocalResponse {
+        let text = stepUp ? "this resource requires two-step verification (sign in with a second factor)" : "you are not allowed to access this resource"
+        if html { return .html(403, LoginPages.message("Forbidden", text.prefix(1).uppercased() + text.dropFirst() + ".", link: nil)) }
+        return .json(403, "{\"error\":\"forbidden\",\"message\":\"\(text)\"}")
+    }
+}
+
 /// Where to go after signing in: carried sealed (so it cannot be swapped for another site), then
 /// followed only to the host the sign-in happened on or to an exactly configured host.
 enum ReturnAddress {
