@@ -401,7 +401,8 @@ final class ClientConnection {
             if !snapshot.config.routes[route].isPublic {
                 // Deny by default: a protected route is forwarded only with a credential that checks out now.
                 guard let auth = snapshot.auth else { respondError(404, close: true); return }
-                switch Authenticator.authenticate(head: head, auth: auth, revocations: worker.revocations, now: unixNow()) {
+                let now = unixNow()
+                switch Authenticator.authenticate(head: head, auth: auth, revocations: worker.revocations, now: now) {
                 case .user(let i, let renewal): identity = .user(i); renewedSession = renewal
                 case .apiKey(let k): identity = .apiKey(k)
                 case .missing: respondUnauthenticated(); return
@@ -410,7 +411,7 @@ final class ClientConnection {
                     respondUnauthenticated(); return
                 }
                 // Authorised on the path exactly as the upstream will receive it.
-                guard authorize(route: route) else { return }
+                guard authorize(route: route, now: now) else { return }
             }
             self.upstreamIndex = upstreamIndex
             routeIndex = route
@@ -909,21 +910,25 @@ final class ClientConnection {
             respondLocal(Unauthenticated.json)
             return
         }
+        redirectAndBack(to: "/.drawbridge/login", now: unixNow())
+    }
+
+    /// 302 to one of the gateway's pages, carrying this request's target as the sealed return address.
+    private func redirectAndBack(to page: String, now: UInt64) {
         let host = head.host.map { String(decoding: head.bytes[$0], as: UTF8.self) } ?? ""
         let rawTarget = String(decoding: head.bytes[head.target], as: UTF8.self)
-        let rd = ReturnAddress.seal(host: host, pathAndQuery: rawTarget, ring: snapshot.auth!.ring, now: unixNow())
-        respondLocal(.redirect("/.drawbridge/login?rd=\(Forms.percentEncode(rd))", status: 302))
+        let rd = ReturnAddress.seal(host: host, pathAndQuery: rawTarget, ring: snapshot.auth!.ring, now: now)
+        respondLocal(.redirect("\(page)?rd=\(Forms.percentEncode(rd))", status: 302))
     }
 
     /// The policy's decision for an authenticated request; false when it answered the client.
-    private func authorize(route: Int) -> Bool {
+    private func authorize(route: Int, now: UInt64) -> Bool {
         let credential: Credential
         switch identity {
         case .user(let i)?: credential = .session(i.identity)
         case .apiKey(let k)?: credential = .apiKey(k)
         case nil: credential = .none
         }
-        let now = unixNow()
         let decision = head.bytes.withUnsafeBytes { h in
             target.withUnsafeBytes { t in
                 snapshot.policy.decide(route: route, method: UnsafeRawBufferPointer(rebasing: h[head.method]),
@@ -942,10 +947,7 @@ final class ClientConnection {
             if d.status == 401 { respondUnauthenticated(); return false }
             if d.stepUp && !isAPIRequest() {
                 // A session without a second factor is sent to the TOTP step, then back here.
-                let host = head.host.map { String(decoding: head.bytes[$0], as: UTF8.self) } ?? ""
-                let rd = ReturnAddress.seal(host: host, pathAndQuery: String(decoding: head.bytes[head.target], as: UTF8.self),
-                                            ring: snapshot.auth!.ring, now: now)
-                respondLocal(.redirect("/.drawbridge/login/stepup?rd=\(Forms.percentEncode(rd))", status: 302))
+                redirectAndBack(to: "/.drawbridge/login/stepup", now: now)
                 return false
             }
             respondLocal(Forbidden.response(stepUp: d.stepUp, html: !isAPIRequest()), close: reqBody != .none && reqBody != .done)
@@ -966,7 +968,6 @@ final class ClientConnection {
     private func auditDecision(_ event: String, route: Int, rule: String, reason: String) {
         let audit = worker.services.audit
         guard audit.enabled else { return }
-        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
         var user: String?, org: String?, key: String?
         switch identity {
         case .user(let i)?: user = i.userId; org = i.orgId
@@ -977,9 +978,14 @@ final class ClientConnection {
         audit.record(event, [("user", user), ("api_key", key), ("org", org),
                              ("method", String(decoding: head.bytes[head.method], as: UTF8.self)),
                              ("path", String(decoding: target[0..<pathLength], as: UTF8.self)),
-                             ("route", (r.host ?? "*") + r.pathPrefix), ("rule", rule.isEmpty ? nil : rule), ("reason", reason),
-                             ("client", String(decoding: peerIP, as: UTF8.self)),
-                             ("request_id", String(decoding: requestIdHex, as: UTF8.self))])
+                             ("route", (r.host ?? "*") + r.pathPrefix), ("rule", rule.isEmpty ? nil : rule), ("reason", reason)]
+                     + requestFields())
+    }
+
+    /// The client address and request id every audit record of a request ends with.
+    private func requestFields() -> [(String, String?)] {
+        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
+        return [("client", String(decoding: peerIP, as: UTF8.self)), ("request_id", String(decoding: requestIdHex, as: UTF8.self))]
     }
 
     /// JSON accepted, an Authorization field, or a method a redirect would turn into GET.
@@ -996,10 +1002,7 @@ final class ClientConnection {
     private func auditRejected(reason: String, kind: String, subject: String) {
         let audit = worker.services.audit
         guard audit.enabled else { return }
-        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
-        audit.record("credential_rejected", [("kind", kind), ("subject", subject.isEmpty ? nil : subject), ("reason", reason),
-                                             ("client", String(decoding: peerIP, as: UTF8.self)),
-                                             ("request_id", String(decoding: requestIdHex, as: UTF8.self))])
+        audit.record("credential_rejected", [("kind", kind), ("subject", subject.isEmpty ? nil : subject), ("reason", reason)] + requestFields())
     }
 
     private func appendSessionCookie(_ ob: IOBuffer, _ value: String) {
