@@ -41,25 +41,6 @@ public enum StrictJSON: Equatable, Sendable {
         p.skipWhitespace()
         return p.pos == bytes.count ? v : nil
     }
-
-    /// `s` as a JSON string literal (quotes included), escaping what RFC 8259 requires.
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
 }
 
 private struct JSONParser {

@@ -70,7 +70,7 @@ public enum JWS {
         guard let payload = JSONValue.parse(payloadJSON), case .object = payload else {
             throw CryptoError.invalidInput("JWS: payload is not a JSON object")
         }
-        let header = "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\(JSONValue.quote(kid))}"
+        let header = "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\(JSONString.quote(kid))}"
         let signingInput = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(payloadJSON)
         let sig = try key.signES256(Array(signingInput.utf8))
         return signingInput + "." + Base64URL.encode(sig)

@@ -1,21 +1,31 @@
 import CLinux
+import DrawbridgeCrypto
 import DrawbridgeHTTP
 import Glibc
 
 /// Access log as JSON lines, one buffer per worker, written once per loop iteration.
 /// Never logs cookies, Authorization, bodies or query strings (queries carry tokens).
+///
+/// A line never exceeds `LogSink.maxWrite` (PIPE_BUF, 4096 bytes): the fields a client chooses
+/// (method, path) and the upstream label are cut to fixed budgets, and a cut line says
+/// `"truncated":true`. So every line fits in one atomic write, and two workers' lines never
+/// interleave, on a pipe as in a file.
 final class AccessLog {
-    let fd: Int32   // -1: off
+    let sink: LogSink
     private var buf: [UInt8] = []
     private var lastSecond: Int = -1
     private var secondText: [UInt8] = []
 
-    init(fd: Int32) {
-        self.fd = fd
+    /// Escaped bytes allowed per field; with the fixed fields (under 300 bytes) a line stays
+    /// under 4096 whatever the request.
+    static let pathBudget = 3072, methodBudget = 64, clientBudget = 64, upstreamBudget = 320
+
+    init(sink: LogSink) {
+        self.sink = sink
         buf.reserveCapacity(16384)
     }
 
-    var enabled: Bool { fd >= 0 }
+    var enabled: Bool { sink.enabled }
 
     struct Entry {
         var requestId: UnsafeRawBufferPointer // 32 hex digits
@@ -30,17 +40,18 @@ final class AccessLog {
     }
 
     func log(_ e: Entry) {
-        guard fd >= 0 else { return }
+        guard sink.enabled else { return }
+        var whole = true
         buf.append(contentsOf: #"{"time":""#.utf8)
         appendTime()
         buf.append(contentsOf: #"","request_id":""#.utf8)
         buf.append(contentsOf: e.requestId)
         buf.append(contentsOf: #"","client":""#.utf8)
-        appendEscaped(e.client)
+        whole = JSONString.appendEscaped(e.client, to: &buf, limit: Self.clientBudget) && whole
         buf.append(contentsOf: #"","method":""#.utf8)
-        appendEscaped(e.method)
+        whole = JSONString.appendEscaped(e.method, to: &buf, limit: Self.methodBudget) && whole
         buf.append(contentsOf: #"","path":""#.utf8)
-        appendEscaped(e.path)
+        whole = JSONString.appendEscaped(e.path, to: &buf, limit: Self.pathBudget) && whole
         buf.append(contentsOf: #"","status":"#.utf8)
         ASCII.appendDecimal(UInt64(e.status), to: &buf)
         buf.append(contentsOf: #","bytes":"#.utf8)
@@ -49,33 +60,31 @@ final class AccessLog {
         appendMillis(e.durationNs)
         if let u = e.upstream {
             buf.append(contentsOf: #","upstream":""#.utf8)
-            u.withUnsafeBytes { appendEscaped($0) }
+            whole = u.withUnsafeBytes { JSONString.appendEscaped($0, to: &buf, limit: Self.upstreamBudget) } && whole
             buf.append(contentsOf: #"","upstream_ms":"#.utf8)
             appendMillis(e.upstreamNs ?? 0)
         }
+        if !whole { buf.append(contentsOf: #","truncated":true"#.utf8) }
         buf.append(contentsOf: "}\n".utf8)
         if buf.count > 12288 { flush() }
     }
 
-    /// Writes whole lines in pieces of at most 4 KiB, so lines of several workers sharing a pipe
-    /// never interleave (PIPE_BUF atomicity).
+    /// Writes the buffered lines in writes of less than `LogSink.maxWrite` bytes (room for the
+    /// newline that ends a torn line), each made of whole lines (every line is shorter than that),
+    /// so lines of several workers never interleave.
     func flush() {
-        guard !buf.isEmpty, fd >= 0 else { return }
+        guard !buf.isEmpty, sink.enabled else { return }
         buf.withUnsafeBytes { raw in
             var start = 0
             while start < raw.count {
-                var end = min(raw.count, start + 4096)
+                var end = min(raw.count, start + LogSink.maxWrite - 1)
                 if end < raw.count {
                     var cut = end
                     while cut > start && raw[cut - 1] != 10 { cut -= 1 }
-                    if cut > start { end = cut }
+                    end = cut > start ? cut : end   // (a line longer than maxWrite cannot be built)
                 }
-                var off = start
-                while off < end {
-                    let n = write(fd, raw.baseAddress! + off, end - off)
-                    if n <= 0 { if CLinux_errno() == EINTR { continue }; off = end; break }
-                    off += n
-                }
+                let chunk = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+                if !sink.write(chunk) { sink.lost(lines: chunk.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }) }
                 start = end
             }
         }
@@ -88,17 +97,6 @@ final class AccessLog {
         buf.append(UInt8(ascii: "."))
         let frac = us % 1000
         buf.append(UInt8(48 + frac / 100)); buf.append(UInt8(48 + frac / 10 % 10)); buf.append(UInt8(48 + frac % 10))
-    }
-
-    private func appendEscaped(_ s: UnsafeRawBufferPointer) {
-        let hex: StaticString = "0123456789abcdef"
-        for c in s {
-            if c == 0x22 || c == 0x5C { buf.append(0x5C); buf.append(c) }
-            else if c < 0x20 || c >= 0x7F {
-                buf.append(contentsOf: #"\u00"#.utf8)
-                buf.append(hex.utf8Start[Int(c >> 4)]); buf.append(hex.utf8Start[Int(c & 0xF)])
-            } else { buf.append(c) }
-        }
     }
 
     /// RFC 3339 UTC with milliseconds; the date part is formatted once per second.

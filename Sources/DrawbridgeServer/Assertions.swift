@@ -57,18 +57,18 @@ final class AssertionSigner {
     }
 
     private func sign(_ identity: RequestIdentity, audience: String, now: UInt64) -> [UInt8]? {
-        var claims = "{\"iss\":\(AuditLog.quote(issuer)),\"aud\":\(AuditLog.quote(audience)),\"iat\":\(now),\"exp\":\(now + Self.lifetime)"
+        var claims = "{\"iss\":\(JSONString.quote(issuer)),\"aud\":\(JSONString.quote(audience)),\"iat\":\(now),\"exp\":\(now + Self.lifetime)"
         claims += ",\"jti\":\"\(Base64URL.encode(SecureRandom.bytes(12)))\""
         switch identity {
         case .user(let i):
-            claims += ",\"sub\":\(AuditLog.quote(i.userId)),\"email\":\(AuditLog.quote(i.email)),\"org\":\(AuditLog.quote(i.orgId))"
-            claims += ",\"roles\":[\(i.roles.map(AuditLog.quote).joined(separator: ","))]"
-            claims += ",\"groups\":[\(i.groups.map(AuditLog.quote).joined(separator: ","))]"
-            claims += ",\"auth_mode\":\(AuditLog.quote(i.authMode.description)),\"mfa\":\(i.mfa)"
-            claims += ",\"sid\":\(AuditLog.quote(Base64URL.encode(SHA256.hash(Array(i.sessionId.text.utf8))).prefix(22).description))"
+            claims += ",\"sub\":\(JSONString.quote(i.userId)),\"email\":\(JSONString.quote(i.email)),\"org\":\(JSONString.quote(i.orgId))"
+            claims += ",\"roles\":[\(i.roles.map(JSONString.quote).joined(separator: ","))]"
+            claims += ",\"groups\":[\(i.groups.map(JSONString.quote).joined(separator: ","))]"
+            claims += ",\"auth_mode\":\(JSONString.quote(i.authMode.description)),\"mfa\":\(i.mfa)"
+            claims += ",\"sid\":\(JSONString.quote(Base64URL.encode(SHA256.hash(Array(i.sessionId.text.utf8))).prefix(22).description))"
         case .apiKey(let k):
-            claims += ",\"sub\":\(AuditLog.quote("apikey:" + k.keyId)),\"api_key\":\(AuditLog.quote(k.keyId)),\"org\":\(AuditLog.quote(k.orgId))"
-            claims += ",\"roles\":[\(k.roles.map(AuditLog.quote).joined(separator: ","))],\"auth_mode\":\"api_key\",\"mfa\":false"
+            claims += ",\"sub\":\(JSONString.quote("apikey:" + k.keyId)),\"api_key\":\(JSONString.quote(k.keyId)),\"org\":\(JSONString.quote(k.orgId))"
+            claims += ",\"roles\":[\(k.roles.map(JSONString.quote).joined(separator: ","))],\"auth_mode\":\"api_key\",\"mfa\":false"
         }
         claims += "}"
         guard let jws = try? JWS.signES256(payloadJSON: Array(claims.utf8), kid: key.kid, key: key.key) else { return nil }

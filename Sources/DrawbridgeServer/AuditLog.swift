@@ -1,45 +1,48 @@
+import DrawbridgeCrypto
 import Glibc
 
 /// The audit log: sign-ins, sign-outs, lockouts and refused credentials as JSON lines, apart from
-/// the access log. Each event is one write(2) on an O_APPEND descriptor, so lines from several
-/// threads never interleave and no lock is taken. Never given a password, token or secret.
+/// the access log. Each event is one write(2) of one line of less than `LogSink.maxWrite`
+/// (PIPE_BUF) bytes, so lines from several threads never interleave and no lock is taken: a
+/// value is cut at `valueBudget` escaped bytes, and fields that would not fit are left out; a cut
+/// line says `"truncated":true`. Never given a password, token or secret.
 final class AuditLog: @unchecked Sendable {
-    private let fd: Int32
+    let sink: LogSink
+    static let valueBudget = 512
 
-    init(fd: Int32) { self.fd = fd }
+    init(sink: LogSink) { self.sink = sink }
 
-    var enabled: Bool { fd >= 0 }
+    var enabled: Bool { sink.enabled }
 
     /// `fields` in order after "time" and "event"; nil values are left out.
     func record(_ event: String, _ fields: [(String, String?)]) {
-        guard fd >= 0 else { return }
-        var line = "{\"time\":\"\(Self.timestamp())\",\"event\":\(Self.quote(event))"
+        guard sink.enabled else { return }
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
+        line.append(contentsOf: "{\"time\":\"\(Self.timestamp())\",\"event\":".utf8)
+        var whole = Self.appendValue(event, to: &line)
         for (k, v) in fields {
             guard let v else { continue }
-            line += ",\(Self.quote(k)):\(Self.quote(v))"
+            var field: [UInt8] = [UInt8(ascii: ",")]
+            _ = Self.appendValue(k, to: &field)
+            field.append(UInt8(ascii: ":"))
+            whole = Self.appendValue(v, to: &field) && whole
+            // Room for the marker and the end of the line.
+            guard line.count + field.count + 20 < LogSink.maxWrite - 1 else { whole = false; continue }
+            line += field
         }
-        line += "}\n"
-        var bytes = Array(line.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if !whole { line.append(contentsOf: #","truncated":true"#.utf8) }
+        line.append(contentsOf: "}\n".utf8)
+        line.withUnsafeBytes { if !sink.write($0) { sink.lost(lines: 1) } }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 || u.value == 0x7F {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
+    /// `"value"`, escaped and cut at `valueBudget`; false when cut.
+    private static func appendValue(_ s: String, to out: inout [UInt8]) -> Bool {
+        out.append(0x22)
+        var copy = s
+        let whole = copy.withUTF8 { JSONString.appendEscaped(UnsafeRawBufferPointer($0), to: &out, limit: valueBudget) }
+        out.append(0x22)
+        return whole
     }
 
     /// RFC 3339 UTC with milliseconds.

@@ -21,8 +21,11 @@ final class AuthRuntime: @unchecked Sendable {
     let providers: [String: OIDCProvider]
     /// Org id by lowercased email domain (identifier-first routing of unknown users).
     let orgByDomain: [String: String]
-    /// When each org last had each mode switched off (see `ModeCutoffs`).
+    /// When each org last had each mode switched off or back on (see `ModeCutoffs`).
     let cutoffs: ModeCutoffs
+    /// Whether `cutoffs` differ from what they were built from (the state file at start, the
+    /// previous snapshot at reload): only then is there anything to save.
+    let cutoffsChanged: Bool
     let stateFile: String
     let cookieName: [UInt8] = Array(AuthRuntime.sessionCookie.utf8)
 
@@ -62,10 +65,11 @@ final class AuthRuntime: @unchecked Sendable {
         var byDomain: [String: String] = [:]
         for o in config.organizations { for d in o.emailDomains { byDomain[d] = o.id } }
         orgByDomain = byDomain
-        stateFile = (auth.secretsFile as NSString).deletingLastPathComponent + "/auth-state.json"
+        stateFile = StatePermissions.cutoffsFile(auth)
         let base = try previous ?? ModeCutoffs.load(path: stateFile)
         let known: [AuthMode] = [.password, .apiKey] + auth.oidc.keys.sorted().map { .oidc(provider: $0) }
         cutoffs = base.updated(orgs: orgs, knownModes: known, global: global, now: now)
+        cutoffsChanged = cutoffs != base
     }
 
     /// A runtime from in-memory identity data (tests): no users, keys or state file are read.
@@ -73,9 +77,9 @@ final class AuthRuntime: @unchecked Sendable {
         try self.init(config: config, data: IdentityData(users: users, sessionKeys: sessionKeys), previous: previous, now: now)
     }
 
-    /// Writes the cutoffs when they changed (main thread, at start and reload).
-    func persistCutoffs(previous: ModeCutoffs?) throws {
-        if cutoffs != previous { try cutoffs.save(path: stateFile) }
+    /// Writes the cutoffs (main thread, at start and reload when they changed, and again after a failure).
+    func saveCutoffs() throws {
+        try cutoffs.save(path: stateFile)
     }
 
     static func mode(_ m: AuthModeName) -> AuthMode {

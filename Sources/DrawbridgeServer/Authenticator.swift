@@ -88,7 +88,8 @@ enum Authenticator {
         guard let user = auth.directory.user(id: claims.userId), let org = auth.directory.organization(id: claims.orgId) else {
             return .rejected(reason: "session: \(SessionInvalidation.unknownUser)", kind: "session", subject: claims.userId)
         }
-        let session = AuthenticatedSession(SessionValidator.identity(claims, user: user, org: org, timeouts: standing.timeouts))
+        let session = AuthenticatedSession(SessionValidator.identity(claims, user: user, org: org, timeouts: standing.timeouts),
+                                           expiresAt: claims.expiresAt)
         cache.insert(SessionCache.Entry(cookie: Array(cookie), claims: claims, standing: standing, cutoff: cutoff, session: session), auth: auth)
         return .user(session, renewal: renewal(opened, auth: auth, now: now))
     }
@@ -177,43 +178,26 @@ enum Authenticator {
     }
 }
 
-/// Sessions ended by sign-out, mirrored in every worker (updated through its mailbox, so the
-/// request path reads it without a lock). Entries go once the session could not be valid anyway.
+/// What `Authenticator` reads besides the snapshot: the sign-out list every worker shares (the
+/// set published last, see `PublishedRevocations`; read without a lock) and this worker's
+/// opened session cookies.
 struct Revocations {
-    /// This worker's opened session cookies (a reference: every copy of this worker's
-    /// `Revocations` shares it). It lives here because `revocations` is what reaches
-    /// `Authenticator` from the worker; revocations are still checked on every cache hit.
-    let openedSessions = SessionCache()
-    private var sessions: [SessionID: UInt64] = [:]          // session id -> its absolute expiry
-    private var usersBefore: [String: UInt64] = [:]          // user id -> sessions issued at or before this end
+    /// This worker's opened session cookies. Revocations are still checked on every cache hit.
+    let openedSessions: SessionCache
+    /// Held strongly by the worker for as long as this value lives (one request's check).
+    unowned(unsafe) let set: RevocationSet
+
+    init(openedSessions: SessionCache = SessionCache(), set: RevocationSet = .empty) {
+        self.openedSessions = openedSessions
+        self.set = set
+    }
 
     /// Runs on every request with a session: nothing is looked up (or copied) while no session
     /// has been signed out.
     @inline(__always) func isRevoked(_ e: SessionCache.Entry) -> Bool {
-        if sessions.isEmpty && usersBefore.isEmpty { return false }
+        if set.isEmpty { return false }
         return isRevoked(e.claims)
     }
 
-    @inline(never) func isRevoked(_ c: SessionClaims) -> Bool {
-        if sessions[c.sessionId] != nil { return true }
-        if let t = usersBefore[c.userId], c.issuedAt <= t { return true }
-        return false
-    }
-
-    mutating func apply(_ r: Revocation) {
-        switch r {
-        case .session(let id, let expiresAt): sessions[id] = expiresAt
-        case .allOfUser(let user, let before): usersBefore[user] = max(usersBefore[user] ?? 0, before)
-        }
-    }
-
-    mutating func prune(now: UInt64, maxSessionSeconds: UInt64) {
-        sessions = sessions.filter { $0.value > now }
-        usersBefore = usersBefore.filter { $0.value &+ maxSessionSeconds > now }
-    }
-}
-
-enum Revocation: Sendable {
-    case session(SessionID, expiresAt: UInt64)
-    case allOfUser(String, issuedAtOrBefore: UInt64)
+    @inline(never) func isRevoked(_ c: SessionClaims) -> Bool { set.isRevoked(c) }
 }

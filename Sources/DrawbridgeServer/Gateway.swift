@@ -1,6 +1,7 @@
 import CLinux
 import CTLSSupport
 import DrawbridgeConfig
+import DrawbridgeStore
 import Foundation
 import Glibc
 
@@ -12,23 +13,48 @@ public final class Gateway {
     private var workers: [Worker] = []
     private var threads: [pthread_t] = []
     private var generation = 1
-    private let log: (String) -> Void
+    private let log: @Sendable (String) -> Void
+    /// Mode cut-offs that apply in memory but could not be saved yet (retried every few seconds).
+    private var unsavedCutoffs: AuthRuntime?
+    private var sinks: [LogSink] = []
+    private var sinkReports: [LogSink.ReportState] = []
+    private var revocations: RevocationStore?
+    /// How often sign-outs are pruned and compacted and failed saves retried.
+    static let maintenanceSeconds: UInt64 = 10
 
-    public init(configDirectory: String, log: @escaping (String) -> Void) throws {
+    public init(configDirectory: String, log: @escaping @Sendable (String) -> Void) throws {
         self.configDirectory = configDirectory
         self.log = log
         let config = try ConfigLoader.load(directory: configDirectory)
+        try Self.checkPermissions(configDirectory: configDirectory, config: config)
+        if let auth = config.auth {
+            // Temporary files of a writer killed mid-write (kill -9, power cut): never part of the state.
+            for file in StatePermissions.stateFiles(auth) {
+                for name in AtomicFile.removeLeftovers(of: file) {
+                    log("drawbridge: removed \((file as NSString).deletingLastPathComponent)/\(name), left by an interrupted write")
+                }
+            }
+        }
         snapshot = try Snapshot(config: config, generation: generation)
-        try snapshot.auth?.persistCutoffs(previous: nil)
+        if let auth = snapshot.auth, auth.cutoffsChanged { saveCutoffs(auth) }
     }
 
-    /// Validates a configuration directory completely (files, certificates, keys, upstream names)
-    /// without starting anything. Returns the problems, empty if none.
+    /// Validates a configuration directory completely (files, certificates, keys, upstream names,
+    /// permissions, the state files) without starting anything. Returns the problems, empty if none.
     public static func check(configDirectory: String) -> [String] {
         do {
             let config = try ConfigLoader.load(directory: configDirectory)
-            _ = try Snapshot(config: config, generation: 0)
-            return []
+            var problems = StatePermissions.check(configDirectory: configDirectory, config: config).map(\.description)
+            problems += logProblems(config)
+            if let auth = config.auth {
+                do { _ = try SignOutFile.read(path: StatePermissions.signOutsFile(auth)) } catch { problems.append("\(error)") }
+            }
+            do {
+                _ = try Snapshot(config: config, generation: 0)
+            } catch let e as ConfigErrors {
+                problems += e.issues.map { $0.description }
+            }
+            return problems
         } catch let e as ConfigErrors {
             return e.issues.map { $0.description }
         } catch {
@@ -36,16 +62,57 @@ public final class Gateway {
         }
     }
 
+    /// Refuses a configuration whose directory or state files others could change (StrictModes).
+    private static func checkPermissions(configDirectory: String, config: GatewayConfig) throws {
+        let issues = StatePermissions.check(configDirectory: configDirectory, config: config)
+        guard issues.isEmpty else { throw ConfigErrors(issues: issues) }
+    }
+
+    /// Log files that are symbolic links (opened with O_NOFOLLOW, they would fail at start).
+    private static func logProblems(_ config: GatewayConfig) -> [String] {
+        var problems: [String] = []
+        for (what, target) in [("accessLog", config.accessLog), ("auth.auditLog", config.auth?.auditLog ?? .off)] {
+            guard case .file(let path) = target else { continue }
+            var st = stat()
+            if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
+                problems.append("\(path): \(what) is a symbolic link; refused (logs are opened with O_NOFOLLOW: name the real file)")
+            }
+        }
+        return problems
+    }
+
+    /// Saves the mode cut-offs; on failure they apply in memory and are retried until saved.
+    private func saveCutoffs(_ auth: AuthRuntime) {
+        do {
+            try auth.saveCutoffs()
+            if unsavedCutoffs != nil { log("drawbridge: \(auth.stateFile): mode cut-offs saved") }
+            unsavedCutoffs = nil
+        } catch {
+            if unsavedCutoffs == nil {
+                log("drawbridge: error: mode cut-offs not saved (\(error)); they apply in memory, and are retried every "
+                    + "\(Self.maintenanceSeconds)s: until then a restart would forget them")
+            }
+            unsavedCutoffs = auth
+        }
+    }
+
     public func run() throws -> Int32 {
         _ = CLinux_block_signals() // before any thread starts: only the main thread takes signals
         let config = snapshot.config
-        let accessFd = try openLog(config.accessLog)
-        // The audit log target is read at start; changing it takes a restart.
-        let services = AuthServices(audit: AuditLog(fd: try openLog(config.auth?.auditLog ?? .off, what: "auth.auditLog")))
-        if let auth = snapshot.auth {
-            services.signOuts = try SignOutLog(path: (auth.stateFile as NSString).deletingLastPathComponent + "/signouts.jsonl", now: unixNow())
-        }
         let n = config.resolvedWorkers
+        let accessLog = LogSink(fd: try openLog(config.accessLog), name: "access log \(Self.describe(config.accessLog))")
+        // The audit log target is read at start; changing it takes a restart.
+        let auditTarget = config.auth?.auditLog ?? .off
+        let auditLog = LogSink(fd: try openLog(auditTarget, what: "auth.auditLog"), name: "audit log \(Self.describe(auditTarget))")
+        sinks = [accessLog, auditLog].filter(\.enabled)
+        sinkReports = sinks.map { _ in LogSink.ReportState() }
+        let services = AuthServices(audit: AuditLog(sink: auditLog))
+        if let auth = snapshot.auth {
+            let store = try FileRevocationStore(path: StatePermissions.signOutsFile(auth.config), readers: n, wallNow: unixNow(),
+                                                monotonicNs: CLinux_monotonic_ns(), log: log)
+            services.revocations = store
+            revocations = store
+        }
         var listenerSets: [([Int32], [Int32])] = []
         for _ in 0..<n {
             var https: [Int32] = []
@@ -55,11 +122,10 @@ public final class Gateway {
             listenerSets.append((https, plain))
         }
         for i in 0..<n {
-            let w = Worker(index: i, snapshot: snapshot, accessLog: AccessLog(fd: accessFd), services: services,
+            let w = Worker(index: i, snapshot: snapshot, accessLog: AccessLog(sink: accessLog), services: services,
                            httpsListeners: listenerSets[i].0, redirectListeners: listenerSets[i].1)
             workers.append(w)
         }
-        services.attach(workers.map(\.mailbox))
         logWarnings(snapshot)
         for w in workers { threads.append(startThread(w)) }
         log("drawbridge: serving https on \(config.httpsListen.map(\.description).joined(separator: ", "))"
@@ -67,12 +133,18 @@ public final class Gateway {
             + " with \(n) worker\(n == 1 ? "" : "s")")
 
         var nextRotation = CLinux_monotonic_ns() + UInt64(config.tls.ticketKeyRotationSeconds) * 1_000_000_000
+        var nextMaintenance = CLinux_monotonic_ns() + Self.maintenanceSeconds * 1_000_000_000
         while true {
             let sig = CLinux_wait_signal(1000)
             let now = CLinux_monotonic_ns()
             if now >= nextRotation {
                 _ = CTLS_ticket_keys_rotate() // session ticket keys rotate on a schedule
                 nextRotation = now + UInt64(snapshot.config.tls.ticketKeyRotationSeconds) * 1_000_000_000
+            }
+            reportLogFailures(nowSeconds: now / 1_000_000_000)
+            if now >= nextMaintenance {
+                nextMaintenance = now + Self.maintenanceSeconds * 1_000_000_000
+                maintain(monotonicNs: now)
             }
             if sig == SIGHUP {
                 reload()
@@ -86,6 +158,28 @@ public final class Gateway {
         }
     }
 
+    /// Log write failures, at most once per interval per log (the workers only count them).
+    private func reportLogFailures(nowSeconds: UInt64) {
+        for i in sinks.indices {
+            if let line = sinks[i].failureReport(&sinkReports[i], nowSeconds: nowSeconds) { log(line) }
+        }
+    }
+
+    /// Prunes and compacts the sign-out list, retries what could not be saved.
+    private func maintain(monotonicNs: UInt64) {
+        for line in revocations?.maintain(wallNow: unixNow(), monotonicNs: monotonicNs) ?? [] { log(line) }
+        if let pending = unsavedCutoffs { saveCutoffs(pending) }
+    }
+
+    static func describe(_ t: LogTarget) -> String {
+        switch t {
+        case .off: return "(off)"
+        case .stdout: return "(stdout)"
+        case .stderr: return "(stderr)"
+        case .file(let path): return path
+        }
+    }
+
     /// Names that grant nothing: worth an operator's look, not a refusal.
     private func logWarnings(_ s: Snapshot) {
         for w in s.warnings { log("drawbridge: warning: \(w) (it grants nothing)") }
@@ -95,9 +189,12 @@ public final class Gateway {
     private func reload() {
         do {
             let config = try ConfigLoader.load(directory: configDirectory)
+            try Self.checkPermissions(configDirectory: configDirectory, config: config)
             generation += 1
             let next = try Snapshot(config: config, generation: generation, previous: snapshot)
-            try next.auth?.persistCutoffs(previous: snapshot.auth?.cutoffs)
+            // Saved when changed (or still unsaved); if the disk refuses, the cut-offs apply in
+            // memory anyway: refusing the reload would keep a switched-off mode working.
+            if let auth = next.auth, auth.cutoffsChanged || unsavedCutoffs != nil { saveCutoffs(auth) }
             if config.httpsListen != snapshot.config.httpsListen || config.httpRedirectListen != snapshot.config.httpRedirectListen
                 || config.resolvedWorkers != snapshot.config.resolvedWorkers {
                 log("drawbridge: reload: listen addresses and worker count apply at the next restart")
@@ -126,8 +223,13 @@ public final class Gateway {
         case .stdout: return 1
         case .stderr: return 2
         case .file(let path):
-            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-            if fd < 0 { throw SocketError.system("\(what) \(path)", CLinux_errno()) }
+            // O_NOFOLLOW: as root, a symlinked log would append to whatever file it points at.
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
+            if fd < 0 {
+                let e = CLinux_errno()
+                if e == ELOOP { throw TLSSetupError(description: "\(what) \(path): is a symbolic link; refused (name the real file)") }
+                throw SocketError.system("\(what) \(path)", e)
+            }
             return fd
         }
     }

@@ -1,28 +1,45 @@
+import DrawbridgeConfig
 import DrawbridgeIdentity
+import DrawbridgeStore
 import Foundation
 
-/// When each (organisation, auth mode) was last seen switched off. A session or API key of that
-/// mode issued at or before that time stays dead even after the mode is switched back on: turning
-/// a mode on again restores nothing, users sign in again.
+/// When each (organisation, auth mode) was last switched off or back on. A session or API key of
+/// that mode issued at or before that time stays dead even after the mode is switched back on:
+/// turning a mode on again restores nothing, users sign in again (and keys made while it was off
+/// are made again).
 ///
 /// Computed at every (re)load from the previous table and the new configuration, and kept in a
 /// small state file next to the secrets file (`auth-state.json`), so a restart between "off" and
-/// "on" does not revive old sessions either. Read-only once built.
+/// "on" does not revive old sessions either. Only a switch (off → on, on → off) changes the table:
+/// a load that changes nothing writes nothing, so a start needs no free disk. Read-only once built.
 struct ModeCutoffs: Sendable, Equatable {
     private(set) var byOrg: [String: [String: UInt64]] = [:]   // org id -> mode description -> unix seconds
+    /// Per org, the modes that were off at the last load.
+    private(set) var off: [String: Set<String>] = [:]
 
     func cutoff(org: String, mode: AuthMode) -> UInt64? { byOrg[org]?[mode.description] }
 
-    /// Every mode the gateway knows (configured or remembered) that is off for an org moves its
-    /// cutoff to `now`; modes that are on keep the cutoff they had.
+    /// A mode the gateway knows (configured or remembered) that was switched off, or back on,
+    /// since the last load moves its org's cutoff to `now`: switched off, what was issued until
+    /// now ends; back on, what was issued while it was off ends too. Never moves backwards.
     func updated(orgs: [Organization], knownModes: [AuthMode], global: GlobalAuthSettings, now: UInt64) -> ModeCutoffs {
         var next = self
         for org in orgs {
             var modes = Set(knownModes.map(\.description))
-            modes.formUnion(byOrg[org.id]?.keys ?? [:].keys)
+            modes.formUnion(byOrg[org.id]?.keys.map { $0 } ?? [])
+            modes.formUnion(off[org.id] ?? [])
             for text in modes {
-                guard let mode = ModeCutoffs.mode(text), !AuthModeResolver.isEnabled(mode, in: org, global: global) else { continue }
+                guard let mode = ModeCutoffs.mode(text) else { continue }
+                let isOff = !AuthModeResolver.isEnabled(mode, in: org, global: global)
+                let wasOff = off[org.id]?.contains(text) ?? false
+                guard isOff != wasOff else { continue }
                 next.byOrg[org.id, default: [:]][text] = max(byOrg[org.id]?[text] ?? 0, now)
+                if isOff {
+                    next.off[org.id, default: []].insert(text)
+                } else {
+                    next.off[org.id]?.remove(text)
+                    if next.off[org.id]?.isEmpty == true { next.off[org.id] = nil }
+                }
             }
         }
         return next
@@ -38,29 +55,30 @@ struct ModeCutoffs: Sendable, Equatable {
 
     // MARK: State file
 
+    /// The table in `path`; empty when the file does not exist. A file that exists but cannot be
+    /// read (or is a symbolic link, or not a state file) is an error naming it, never an empty table.
     static func load(path: String) throws -> ModeCutoffs {
-        guard let data = FileManager.default.contents(atPath: path) else { return ModeCutoffs() }
-        guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard let text = try AtomicFile.read(path) else { return ModeCutoffs() }
+        guard let root = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
               let cutoffs = root["modeCutoffs"] as? [String: [String: NSNumber]] else {
-            throw AuthSetupError(description: "\(path): not a Drawbridge state file (expected {\"modeCutoffs\": {...}}); move it away to start afresh")
+            throw AuthSetupError(description: "\(path): not a Drawbridge state file (expected {\"modeCutoffs\": {...}}); restore it from a backup, or move it away to start afresh (sessions from before a mode was switched off would then count again)")
         }
         var c = ModeCutoffs()
         for (org, modes) in cutoffs { for (m, t) in modes { c.byOrg[org, default: [:]][m] = t.uint64Value } }
+        // Files of older versions have no "off": the next load records the modes that are off now.
+        if let off = root["off"] as? [String: [String]] {
+            for (org, modes) in off where !modes.isEmpty { c.off[org] = Set(modes) }
+        }
         return c
     }
 
-    /// Temp file, fsync, rename: a crash leaves the old or the new table, never half of one.
+    /// Through the one atomic writer: a crash leaves the old or the new table, never half of one.
     func save(path: String) throws {
-        let data = try JSONSerialization.data(withJSONObject: ["version": 1, "modeCutoffs": byOrg], options: [.sortedKeys])
-        let tmp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw AuthSetupError(description: "\(path): cannot write the state file")
-        }
-        let fd = open(tmp, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw AuthSetupError(description: "\(path): cannot replace the state file")
-        }
+        let value = JSONValue.object([
+            "version": .int(1),
+            "modeCutoffs": .object(byOrg.mapValues { .object($0.mapValues { .int(Int64(clamping: $0)) }) }),
+            "off": .object(off.mapValues { .array($0.sorted().map(JSONValue.string)) }),
+        ])
+        try AtomicFile.write(path, contents: Array(JSONWriter.write(value).utf8))
     }
 }

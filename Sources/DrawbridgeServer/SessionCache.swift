@@ -8,9 +8,13 @@ final class AuthenticatedSession: Sendable {
     let identity: Identity
     /// The identity's upstream fields ("X-Drawbridge-User: …\r\n" …), see `IdentityFields`.
     let upstreamFields: [UInt8]
+    /// The token's own absolute expiry: a sign-out is kept until then (not until the timeout in
+    /// force at sign-out, which an admin may lengthen again).
+    let expiresAt: UInt64
 
-    init(_ identity: Identity) {
+    init(_ identity: Identity, expiresAt: UInt64) {
         self.identity = identity
+        self.expiresAt = expiresAt
         upstreamFields = IdentityFields.render(identity)
     }
 

@@ -13,7 +13,8 @@ enum Handler {
 }
 
 /// One event loop on one thread: its own epoll, SO_REUSEPORT listeners, timers, upstream pools
-/// and buffers. Nothing here is shared with other workers, so the request path takes no lock.
+/// and buffers. The only thing shared with other workers on the request path is the published
+/// sign-out list, read with one atomic load: the request path takes no lock.
 final class Worker {
     let index: Int
     let epfd: Int32
@@ -24,11 +25,14 @@ final class Worker {
     var buffers: BufferPool
     let accessLog: AccessLog
     let services: AuthServices
-    /// Signed-out sessions, this worker's copy (see `Revocations`).
-    var revocations = Revocations()
+    /// This worker's opened session cookies (see `SessionCache`).
+    let sessionCache = SessionCache()
+    /// The sign-out list all workers share, as this worker last loaded it (see `PublishedRevocations`).
+    private let publishedRevocations: PublishedRevocations
+    private var revocationSet: RevocationSet
+    private var revocationAddress: UInt
     /// Signs identity assertions for upstreams, once per session and audience while fresh.
     var assertions = AssertionSigners()
-    private var nextPrune: UInt64 = 0
     var random: FastRandom
 
     private var handlers: [Handler?] = []
@@ -52,7 +56,10 @@ final class Worker {
         mailbox = SnapshotMailbox(wakeFd: wakeFd)
         buffers = BufferPool(bufferSize: snapshot.bufferSize)
         random = FastRandom()
-        for r in services.signOuts?.initial ?? [] { revocations.apply(r) } // sign-outs from before the restart
+        publishedRevocations = services.revocations?.published ?? PublishedRevocations(.empty, readers: index + 1)
+        revocationAddress = publishedRevocations.currentAddress()
+        revocationSet = publishedRevocations.adopt(revocationAddress)
+        publishedRevocations.announce(reader: index, generation: revocationSet.generation)
         listenFds = httpsListeners
         redirectFds = redirectListeners
         pools = snapshot.upstreams.map { UpstreamPool(target: $0, worker: self) }
@@ -108,14 +115,32 @@ final class Worker {
                 sweep()
                 nextSweep = now + 200_000_000
             }
-            if now >= nextPrune {
-                revocations.prune(now: unixNow(), maxSessionSeconds: 31_536_000)
-                nextPrune = now + 60_000_000_000
-            }
+            refreshRevocations()
             accessLog.flush()
             if draining && (clientCount == 0 || now >= drainDeadline) { break }
         }
         shutdownAll()
+        publishedRevocations.retire(reader: index)
+    }
+
+    /// The sign-outs in force now, for `Authenticator`: one atomic load per protected request; a
+    /// newly published list is adopted on the spot (before this request is judged).
+    var revocations: Revocations {
+        @inline(__always) get {
+            refreshRevocations()
+            return Revocations(openedSessions: sessionCache, set: revocationSet)
+        }
+    }
+
+    @inline(__always) private func refreshRevocations() {
+        let address = publishedRevocations.currentAddress()
+        if address != revocationAddress { adoptRevocations(address) }
+    }
+
+    @inline(never) private func adoptRevocations(_ address: UInt) {
+        revocationSet = publishedRevocations.adopt(address)
+        revocationAddress = address
+        publishedRevocations.announce(reader: index, generation: revocationSet.generation)
     }
 
     @inline(__always) private func dispatch(token: UInt64, events: UInt32) {
@@ -182,8 +207,7 @@ final class Worker {
     // MARK: Reload and drain
 
     private func checkMailbox() {
-        let (next, stop, revoked, done) = mailbox.read()
-        for r in revoked { revocations.apply(r) }
+        let (next, stop, done) = mailbox.read()
         for d in done { d.connection.completeLocal(serial: d.serial, response: d.response) }
         if let next, next.generation != snapshot.generation {
             let old = pools
@@ -223,7 +247,6 @@ final class SnapshotMailbox: @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var pending: Snapshot?
     private var stopAfterNs: UInt64?
-    private var revocations: [Revocation] = []
     private var completions: [LocalCompletion] = []
     private let wakeFd: Int32
 
@@ -240,21 +263,17 @@ final class SnapshotMailbox: @unchecked Sendable {
         pthread_mutex_lock(&lock); stopAfterNs = drainNs; pthread_mutex_unlock(&lock)
         _ = CLinux_eventfd_signal(wakeFd)
     }
-    func postRevocation(_ r: Revocation) {
-        pthread_mutex_lock(&lock); revocations.append(r); pthread_mutex_unlock(&lock)
-        _ = CLinux_eventfd_signal(wakeFd)
-    }
     /// A job's response for a connection of this worker (written on the worker's own thread).
     func postCompletion(_ c: LocalCompletion) {
         pthread_mutex_lock(&lock); completions.append(c); pthread_mutex_unlock(&lock)
         _ = CLinux_eventfd_signal(wakeFd)
     }
-    func read() -> (Snapshot?, UInt64?, [Revocation], [LocalCompletion]) {
+    func read() -> (Snapshot?, UInt64?, [LocalCompletion]) {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
         let s = pending; pending = nil
-        let r = revocations, c = completions
-        revocations = []; completions = []
-        return (s, stopAfterNs, r, c)
+        let c = completions
+        completions = []
+        return (s, stopAfterNs, c)
     }
 }
 

@@ -1,9 +1,10 @@
 import DrawbridgeConfig
+import DrawbridgeCrypto
 
 /// Deterministic JSON for the machine-written files: object keys sorted, 2-space indent, one
 /// trailing newline. The same data always gives the same bytes, so diffs and backups stay small.
-enum JSONWriter {
-    static func write(_ value: JSONValue) -> String {
+package enum JSONWriter {
+    package static func write(_ value: JSONValue) -> String {
         var out = ""
         emit(value, indent: "", into: &out)
         out += "\n"
@@ -43,21 +44,8 @@ enum JSONWriter {
         }
     }
 
+    /// The project's one JSON string rule (`JSONString`).
     private static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        out += JSONString.quote(s)
     }
 }

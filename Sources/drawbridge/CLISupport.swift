@@ -29,7 +29,7 @@ func subcommand(_ argv: [String], _ group: String, usage: String) -> String {
 }
 
 /// The arguments of one subcommand: positionals, repeatable `--option VALUE`s and flags.
-/// `--config DIR` (`-c`) and `--pid-file PATH` are accepted everywhere.
+/// `--config DIR` (`-c`), `--pid-file PATH` and `--lock-timeout SECONDS` are accepted everywhere.
 struct Arguments {
     let command: String
     let usage: String
@@ -40,7 +40,7 @@ struct Arguments {
     init(_ args: [String], command: String, usage: String, options: Set<String> = [], flags allowedFlags: Set<String> = []) {
         self.command = command
         self.usage = usage
-        let valued = options.union(["--config", "--pid-file"])
+        let valued = options.union(["--config", "--pid-file", "--lock-timeout"])
         var rest = args[...]
         while let a = rest.popFirst() {
             let name = a == "-c" ? "--config" : a
@@ -98,6 +98,17 @@ struct CLIContext {
                 + "(add one with usersFile, apiKeysFile, secretsFile and masterKeyFile; see conf/drawbridge.json5)")
         }
         self.auth = auth
+        // The same StrictModes as the gateway: a change must land where the gateway reads it.
+        let problems = StatePermissions.check(configDirectory: args.configDirectory, config: config)
+        if !problems.isEmpty { runtimeError(args.command, "refusing to work on this configuration:\n" + problems.map { "  \($0)" }.joined(separator: "\n")) }
+        if let text = args.single("--lock-timeout") {
+            guard let seconds = Double(text), seconds >= 0, seconds <= 86_400 else {
+                usageError(args.command, "invalid --lock-timeout '\(text)' (seconds, 0 to 86400)", usage: args.usage)
+            }
+            AtomicFile.lockTimeoutSeconds = seconds
+        }
+        // Another command holds the file: say so instead of waiting in silence.
+        AtomicFile.lockWaitNotice = { stderrLog("drawbridge \(args.command): \($0)") }
     }
 
     var command: String { args.command }

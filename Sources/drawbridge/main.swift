@@ -20,7 +20,8 @@ usage: drawbridge [serve] [--config DIR] [--pid-file PATH]
        drawbridge help
 
 Identity commands take --config DIR and --pid-file PATH (after a change, SIGHUP the gateway whose
-pid is in PATH). Passwords and secret values are read from standard input, never from arguments.
+pid is in PATH), and --lock-timeout SECONDS (default 30: how long to wait while another command
+changes the same file). Passwords and secret values are read from standard input, never from arguments.
 The master key comes from auth.masterKeyFile, else from $DRAWBRIDGE_MASTER_KEY.
 
 """

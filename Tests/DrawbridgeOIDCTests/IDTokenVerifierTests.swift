@@ -18,7 +18,7 @@ struct TokenFactory {
     }
 
     var jwk: String {
-        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\(StrictJSON.quote(kid)),\"use\":\"sig\","
+        "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\(JSONString.quote(kid)),\"use\":\"sig\","
             + "\"x\":\"\(Base64URL.encode(key.publicKey.x))\",\"y\":\"\(Base64URL.encode(key.publicKey.y))\"}"
     }
 
@@ -32,15 +32,15 @@ struct TokenFactory {
     /// The standard claims with `overrides` applied (value = raw JSON text; nil removes the claim).
     static func claims(_ overrides: [String: String?] = [:]) -> String {
         var members: [(String, String)] = [
-            ("iss", StrictJSON.quote(issuer)), ("aud", StrictJSON.quote(clientId)), ("sub", "\"1234567890\""),
+            ("iss", JSONString.quote(issuer)), ("aud", JSONString.quote(clientId)), ("sub", "\"1234567890\""),
             ("email", "\"alice@example.com\""), ("email_verified", "true"), ("iat", String(now - 10)),
-            ("exp", String(now + 3600)), ("nonce", StrictJSON.quote(nonce)),
+            ("exp", String(now + 3600)), ("nonce", JSONString.quote(nonce)),
         ]
         for (k, v) in overrides.sorted(by: { $0.key < $1.key }) {
             members.removeAll { $0.0 == k }
             if let v { members.append((k, v)) }
         }
-        return "{" + members.map { "\(StrictJSON.quote($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+        return "{" + members.map { "\(JSONString.quote($0.0)):\($0.1)" }.joined(separator: ",") + "}"
     }
 
     func token(_ overrides: [String: String?] = [:]) throws -> String {

@@ -15,9 +15,12 @@ import Testing
         let b = a.updated(orgs: [off], knownModes: known, global: global, now: 200)
         #expect(b.cutoff(org: "acme", mode: .password) == 200)
         #expect(b.cutoff(org: "acme", mode: .apiKey) == nil)
-        // Switched on again: the cutoff stays, so sessions from before 200 stay dead.
+        // Still off at the next load: nothing changes (nothing to write).
+        #expect(b.updated(orgs: [off], knownModes: known, global: global, now: 250) == b)
+        // Switched on again: the cutoff moves to then, so sessions (and keys) from before stay dead.
         let c = b.updated(orgs: [on], knownModes: known, global: global, now: 300)
-        #expect(c.cutoff(org: "acme", mode: .password) == 200)
+        #expect(c.cutoff(org: "acme", mode: .password) == 300)
+        #expect(c.updated(orgs: [on], knownModes: known, global: global, now: 350) == c)
         // Off globally: every org gets a cutoff for it.
         let noGoogle = GlobalAuthSettings(enabledModes: [.password, .apiKey])
         let d = c.updated(orgs: [on, Organization(id: "beta", displayName: "Beta")], knownModes: known, global: noGoogle, now: 400)

@@ -142,13 +142,15 @@ import Testing
         let cookie = try Self.cookie(ring: auth.ring)
         guard case .user(let s, _) = Self.check(cookie, auth, r) else { Issue.record("not accepted"); return }
         #expect(Self.userId(Self.check(cookie, auth, r)) == "u-alice")
-        r.apply(.session(s.sessionId, expiresAt: Self.now + 3600))
+        let signedOut = RevocationSet.empty.adding(.session(s.sessionId, expiresAt: Self.now + 3600), at: Self.now)
+        r = Revocations(openedSessions: r.openedSessions, set: signedOut)
         #expect(Self.reason(Self.check(cookie, auth, r)) == "session: revoked (signed out)")
         #expect(r.openedSessions.hits == 2)   // it was found in the cache, and refused all the same
         // "Sign out everywhere" too.
         var all = Revocations()
         _ = Self.check(cookie, auth, all)
-        all.apply(.allOfUser("u-alice", issuedAtOrBefore: Self.now))
+        let everywhere = RevocationSet.empty.adding(.allOfUser("u-alice", issuedAtOrBefore: Self.now), at: Self.now)
+        all = Revocations(openedSessions: all.openedSessions, set: everywhere)
         #expect(Self.reason(Self.check(cookie, auth, all)) == "session: revoked (signed out)")
     }
 

@@ -3,9 +3,9 @@ import DrawbridgeCrypto
 import Glibc
 
 /// Process-wide identity services the workers share: the audit log, login throttling, the job
-/// queues for slow work (password hashing, calls to OIDC issuers) and the revocation broadcast.
-/// Nothing here is touched by a proxied request on a public route; credential checks only read
-/// per-worker state.
+/// queues for slow work (password hashing, calls to OIDC issuers, sign-outs that wait for the
+/// disk) and the sign-out list. Nothing here is touched by a proxied request on a public route;
+/// credential checks only read the published sign-out list (no lock) and per-worker state.
 final class AuthServices: @unchecked Sendable {
     let audit: AuditLog
     let throttle = LoginThrottle()
@@ -17,10 +17,9 @@ final class AuthServices: @unchecked Sendable {
     private let queues: [DispatchQueue]
     private var next = 0
     private var lock = pthread_mutex_t()
-    private var mailboxes: [SnapshotMailbox] = []
     let oidc = OIDCState()
-    /// The persistent sign-out list (nil without an auth section). Set before workers start.
-    var signOuts: SignOutLog?
+    /// The sign-out list (nil without an auth section). Set before workers start.
+    var revocations: RevocationStore?
 
     init(audit: AuditLog) {
         self.audit = audit
@@ -40,10 +39,6 @@ final class AuthServices: @unchecked Sendable {
         return d
     }
 
-    func attach(_ boxes: [SnapshotMailbox]) {
-        pthread_mutex_lock(&lock); mailboxes = boxes; pthread_mutex_unlock(&lock)
-    }
-
     func submit(_ work: @escaping @Sendable () -> Void) {
         pthread_mutex_lock(&lock)
         let q = queues[next % queues.count]
@@ -52,10 +47,15 @@ final class AuthServices: @unchecked Sendable {
         q.async(execute: work)
     }
 
-    /// Every worker learns about the revocation before its next loop iteration.
-    func broadcast(_ r: Revocation) {
-        signOuts?.append(r) // on disk first: a restart right after still refuses the session
-        pthread_mutex_lock(&lock); let boxes = mailboxes; pthread_mutex_unlock(&lock)
-        for b in boxes { b.postRevocation(r) }
+    /// Every worker refuses the session from its next request on; returns once the sign-out is
+    /// durable, or throws when it could not be made so (it applies in memory all the same).
+    /// Runs on a job thread (it waits for the disk).
+    func revoke(_ r: Revocation) throws(RevocationNotSaved) {
+        try revocations?.revoke(r)
+    }
+
+    /// Makes durable the sign-outs that apply in memory only (a retried sign-out).
+    func savePendingRevocations() throws(RevocationNotSaved) {
+        try revocations?.savePending()
     }
 }

@@ -33,7 +33,7 @@ struct LoginEndpoints {
         case ("GET", "/.drawbridge/logout"):
             return .now(.html(200, LoginPages.logout(csrf: csrfToken.value), headers: csrfToken.setCookie))
         case ("POST", "/.drawbridge/logout"):
-            return guarded { logout() }
+            return guardedLater { logout() }   // waits for the disk: on a job thread
         case ("GET", "/.drawbridge/whoami"):
             return .now(whoami())
         case ("GET", "/.drawbridge/jwks.json"), ("HEAD", "/.drawbridge/jwks.json"):
@@ -224,8 +224,9 @@ struct LoginEndpoints {
         }
         services.throttle.succeeded(account: email)
         // A step-up replaces the session it started from (its id must not outlive the upgrade).
+        // Not saved (a full disk): it applies in memory, is logged, and is saved by a later retry.
         if case .user(let old, _) = session, old.userId == user.id {
-            services.broadcast(.session(old.sessionId, expiresAt: now + old.timeouts.absoluteSeconds))
+            try? services.revoke(.session(old.sessionId, expiresAt: old.expiresAt))
         }
         return issueSession(user: user, org: org, mode: mode, mfa: true, returnTo: rd,
                             extraCookies: [("Set-Cookie", "\(Self.mfaCookie)=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")])
@@ -249,19 +250,32 @@ struct LoginEndpoints {
                          headers: extraCookies + [("Set-Cookie", cookie)])
     }
 
+    /// Acknowledged only once the sign-out is durable. When it cannot be made so (a full disk) it
+    /// applies in memory all the same, and the user is asked to try again: a retry saves every
+    /// sign-out still pending, even though the session it came from is already refused.
     private func logout() -> LocalResponse {
         let clear = ("Set-Cookie", "\(AuthRuntime.sessionCookie)=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
-        if case .user(let identity, _) = session {
-            let all = request.form["all"] == "1"
-            // Broadcast before answering: every worker refuses the session from its next request on.
-            if all {
-                services.broadcast(.allOfUser(identity.userId, issuedAtOrBefore: now))
+        var fields: [(String, String?)] = []
+        do {
+            if case .user(let identity, _) = session {
+                let all = request.form["all"] == "1"
+                fields = [("user", identity.userId), ("org", identity.orgId), ("session", identity.sessionId.text),
+                          ("scope", all ? "all sessions" : "this session")]
+                // Until the token's own expiry, whatever the org's timeout is now or becomes.
+                try services.revoke(all ? .allOfUser(identity.userId, issuedAtOrBefore: now)
+                                        : .session(identity.sessionId, expiresAt: identity.expiresAt))
             } else {
-                services.broadcast(.session(identity.sessionId, expiresAt: now + identity.timeouts.absoluteSeconds))
+                try services.savePendingRevocations()
             }
-            services.audit.record("logout", [("user", identity.userId), ("org", identity.orgId), ("session", identity.sessionId.text),
-                                             ("scope", all ? "all sessions" : "this session"), ("client", request.clientAddress),
-                                             ("request_id", request.requestId)])
+        } catch {
+            services.audit.record("logout", fields + [("saved", "no"), ("reason", error.description), ("client", request.clientAddress),
+                                                      ("request_id", request.requestId)])
+            var r = LocalResponse.html(503, LoginPages.message("Sign out", "Sign-out not saved, try again.", link: ("/.drawbridge/logout", "Try again")))
+            r.headers.append(("Retry-After", "5"))
+            return r
+        }
+        if !fields.isEmpty {
+            services.audit.record("logout", fields + [("client", request.clientAddress), ("request_id", request.requestId)])
         }
         return .html(200, LoginPages.message("Signed out", "You are signed out."), headers: [clear])
     }
@@ -269,11 +283,11 @@ struct LoginEndpoints {
     private func whoami() -> LocalResponse {
         switch session {
         case .user(let i, _):
-            let roles = i.roles.map(AuditLog.quote).joined(separator: ",")
-            return .json(200, "{\"user\":\(AuditLog.quote(i.userId)),\"email\":\(AuditLog.quote(i.email)),\"org\":\(AuditLog.quote(i.orgId)),\"roles\":[\(roles)],\"mode\":\(AuditLog.quote(i.authMode.description)),\"mfa\":\(i.mfa)}")
+            let roles = i.roles.map(JSONString.quote).joined(separator: ",")
+            return .json(200, "{\"user\":\(JSONString.quote(i.userId)),\"email\":\(JSONString.quote(i.email)),\"org\":\(JSONString.quote(i.orgId)),\"roles\":[\(roles)],\"mode\":\(JSONString.quote(i.authMode.description)),\"mfa\":\(i.mfa)}")
         case .apiKey(let k):
-            let roles = k.roles.map(AuditLog.quote).joined(separator: ",")
-            return .json(200, "{\"apiKey\":\(AuditLog.quote(k.keyId)),\"org\":\(AuditLog.quote(k.orgId)),\"roles\":[\(roles)],\"mode\":\"api_key\"}")
+            let roles = k.roles.map(JSONString.quote).joined(separator: ",")
+            return .json(200, "{\"apiKey\":\(JSONString.quote(k.keyId)),\"org\":\(JSONString.quote(k.orgId)),\"roles\":[\(roles)],\"mode\":\"api_key\"}")
         case .missing, .rejected:
             return Unauthenticated.json
         }

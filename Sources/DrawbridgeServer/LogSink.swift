@@ -1,0 +1,123 @@
+import CLinux
+import Glibc
+import Synchronization
+
+/// One log destination (a file opened `O_APPEND`, stdout or stderr) shared by every thread that
+/// writes to it: the workers' access-log batches, the audit records of the job threads.
+///
+/// - Callers hand over whole lines, at most `maxWrite` (PIPE_BUF) bytes per call, and each call is
+///   one `write(2)`: on a pipe that is atomic by POSIX, on an `O_APPEND` file Linux serialises it,
+///   so lines of several threads never interleave (a longer write could be split by the kernel).
+/// - A failed write is counted and its lines are dropped; a write cut short (a full disk) is
+///   counted too and the next write starts with a newline, so the torn line stays alone on its
+///   line instead of gluing itself to the next one.
+/// - Nothing is reported from here (the writers are event loops): the main thread asks for a
+///   summary once a second (`failureReport`) and logs it at most once per `reportInterval`, as
+///   nginx logs `write() failed (28: No space left on device)`.
+final class LogSink: Sendable {
+    /// POSIX guarantees PIPE_BUF ≥ 512; Linux's is 4096. One write never carries more.
+    static let maxWrite = 4096
+    /// Seconds between two reports of the same sink's failures.
+    static let reportInterval: UInt64 = 60
+
+    let fd: Int32
+    /// What the reports call it: "access log /var/log/drawbridge/access.log".
+    let name: String
+    private let tornLine = Atomic<Bool>(false)
+    private let failedWrites = Atomic<UInt64>(0)
+    private let lostLines = Atomic<UInt64>(0)
+    /// errno of the last failed write, or -(bytes written) << 32 | bytes asked of the last short one.
+    private let lastProblem = Atomic<Int64>(0)
+    private let writesSinceFailure = Atomic<UInt64>(0)
+
+    init(fd: Int32, name: String) {
+        self.fd = fd
+        self.name = name
+    }
+
+    var enabled: Bool { fd >= 0 }
+
+    /// Writes complete lines (`count <= maxWrite`) with one `write(2)`. False: they were not
+    /// (all) written; the caller says how many lines that lost (`lost(lines:)`).
+    @discardableResult
+    func write(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        guard fd >= 0, chunk.count > 0 else { return true }
+        if tornLine.load(ordering: .relaxed), tornLine.exchange(false, ordering: .acquiringAndReleasing) {
+            // The previous write stopped inside a line: end it first, in the same write as what follows.
+            var joined = [UInt8](repeating: 0x0A, count: 1)
+            joined.append(contentsOf: chunk)
+            return joined.withUnsafeBytes { writeOnce($0) }
+        }
+        return writeOnce(chunk)
+    }
+
+    /// Lines that a failed `write` did not deliver.
+    func lost(lines: Int) { lostLines.add(UInt64(lines), ordering: .relaxed) }
+
+    private func writeOnce(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        while true {
+            let n = Glibc.write(fd, chunk.baseAddress, chunk.count)
+            if n == chunk.count {
+                writesSinceFailure.add(1, ordering: .relaxed)
+                return true
+            }
+            if n < 0 {
+                let e = CLinux_errno()
+                if e == EINTR { continue }
+                failed(problem: Int64(e))
+                return false
+            }
+            // Short: the rest is not retried (another thread's line may follow by now); the line is lost.
+            tornLine.store(n > 0, ordering: .releasing)
+            failed(problem: -(Int64(n) << 32 | Int64(chunk.count)))
+            return false
+        }
+    }
+
+    private func failed(problem: Int64) {
+        lastProblem.store(problem, ordering: .relaxed)
+        writesSinceFailure.store(0, ordering: .relaxed)
+        failedWrites.add(1, ordering: .releasing)
+    }
+
+    /// What the main thread keeps between reports of one sink.
+    struct ReportState {
+        var reportedFailures: UInt64 = 0
+        var reportedLost: UInt64 = 0
+        var lastReportAt: UInt64 = 0   // monotonic seconds; 0: never
+        var failing = false
+    }
+
+    /// A line for the gateway's own log when there is something new to say: failures since the
+    /// last report (at most once per `reportInterval`), or that writes succeed again.
+    func failureReport(_ state: inout ReportState, nowSeconds: UInt64) -> String? {
+        let failures = failedWrites.load(ordering: .acquiring)
+        if failures > state.reportedFailures {
+            guard state.lastReportAt == 0 || nowSeconds >= state.lastReportAt + Self.reportInterval else { return nil }
+            let lost = lostLines.load(ordering: .relaxed)
+            let newFailures = failures - state.reportedFailures, newLost = lost - state.reportedLost
+            state.reportedFailures = failures
+            state.reportedLost = lost
+            state.lastReportAt = nowSeconds
+            state.failing = true
+            let problem = lastProblem.load(ordering: .relaxed)
+            let what: String
+            if problem >= 0 {
+                what = "write() failed (\(problem): \(String(cString: strerror(Int32(problem)))))"
+            } else {
+                let p = -problem
+                what = "write() was incomplete: \(p >> 32) of \(p & 0xFFFF_FFFF) bytes"
+            }
+            return "drawbridge: \(name): \(what); \(newFailures) failed write\(newFailures == 1 ? "" : "s"), "
+                + "\(newLost) line\(newLost == 1 ? "" : "s") lost since the last report (\(failures) failed writes since start)"
+        }
+        if state.failing && writesSinceFailure.load(ordering: .relaxed) > 0 {
+            state.failing = false
+            return "drawbridge: \(name): writing again"
+        }
+        return nil
+    }
+
+    /// Counters, for tests and diagnostics.
+    var failures: UInt64 { failedWrites.load(ordering: .relaxed) }
+}

@@ -1,0 +1,93 @@
+import DrawbridgeConfig
+import Foundation
+import Glibc
+
+/// What the gateway, `check-config` and the identity commands refuse about where the
+/// configuration and the security state live (as sshd's StrictModes does for ~/.ssh):
+///
+/// - the configuration directory and every directory holding a state file: a directory that
+///   group or others can write lets them replace any file in it (or plant a sign-out list);
+/// - `drawbridge.json5` and the state files (users, API keys, secrets, mode cut-offs, sign-outs):
+///   writable by group or others, or owned by another user than root or the gateway's own;
+/// - a state file that is a symbolic link: reads and writes would land elsewhere than the
+///   operator believes (the files are also opened with `O_NOFOLLOW`).
+///
+/// The master key file has its own, stricter rule (`MasterKey`: not even readable by others).
+public enum StatePermissions {
+    /// The gateway's own state files, next to the secrets file.
+    public static func stateDirectory(_ auth: AuthConfig) -> String {
+        let dir = (auth.secretsFile as NSString).deletingLastPathComponent
+        return dir.isEmpty ? "." : dir
+    }
+    public static func cutoffsFile(_ auth: AuthConfig) -> String { stateDirectory(auth) + "/auth-state.json" }
+    public static func signOutsFile(_ auth: AuthConfig) -> String { stateDirectory(auth) + "/signouts.jsonl" }
+
+    /// Every state file of a configuration: the identity files and the gateway's own.
+    public static func stateFiles(_ auth: AuthConfig) -> [String] {
+        [auth.usersFile, auth.apiKeysFile, auth.secretsFile, cutoffsFile(auth), signOutsFile(auth)]
+    }
+
+    /// Every problem, as "file: problem" issues (empty: all is well).
+    public static func check(configDirectory: String, config: GatewayConfig) -> [ConfigIssue] {
+        var issues: [ConfigIssue] = []
+        var directories = [configDirectory]
+        if let auth = config.auth {
+            for file in stateFiles(auth) {
+                let dir = (file as NSString).deletingLastPathComponent
+                if !directories.contains(dir) { directories.append(dir) }
+            }
+        }
+        for dir in directories {
+            if let problem = directoryProblem(dir) { issues.append(ConfigIssue(file: dir, path: "", message: problem)) }
+        }
+        let main = (configDirectory as NSString).appendingPathComponent(ConfigLoader.mainFileName)
+        if let problem = fileProblem(main, allowLink: true) { issues.append(ConfigIssue(file: main, path: "", message: problem)) }
+        if let auth = config.auth {
+            for file in stateFiles(auth) {
+                if let problem = fileProblem(file, allowLink: false) { issues.append(ConfigIssue(file: file, path: "", message: problem)) }
+            }
+        }
+        return issues
+    }
+
+    /// Why `path` may not hold configuration or state, or nil.
+    public static func directoryProblem(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return "cannot inspect the directory: \(String(cString: strerror(errno)))" }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { return "not a directory" }
+        return accessProblem(st, what: "directory", path: path)
+    }
+
+    /// Why the file at `path` may not be used, or nil (also when it does not exist yet).
+    /// `allowLink`: the main configuration file may be a link (its target is judged).
+    public static func fileProblem(_ path: String, allowLink: Bool) -> String? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            return errno == ENOENT ? nil : "cannot inspect the file: \(String(cString: strerror(errno)))"
+        }
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            guard allowLink else {
+                return "is a symbolic link; refused (a state file must be a regular file where the configuration names it; "
+                    + "move the file here, or point the configuration at the real path)"
+            }
+            guard stat(path, &st) == 0 else { return "cannot inspect the file: \(String(cString: strerror(errno)))" }
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { return "not a regular file" }
+        return accessProblem(st, what: "file", path: path)
+    }
+
+    private static func accessProblem(_ st: stat, what: String, path: String) -> String? {
+        let mode = st.st_mode & 0o7777
+        if mode & 0o022 != 0 {
+            let who = mode & 0o002 != 0 ? "everyone" : "its group"
+            return "\(what) is writable by \(who) (mode \(String(mode, radix: 8))); refused, as anyone who can write it can change "
+                + "the gateway's security state: run `chmod go-w \(path)`"
+        }
+        let me = geteuid()
+        if st.st_uid != me && st.st_uid != 0 {
+            return "\(what) is owned by uid \(st.st_uid), neither root nor the gateway's user (uid \(me)); refused: "
+                + "run `chown \(me) \(path)`"
+        }
+        return nil
+    }
+}
