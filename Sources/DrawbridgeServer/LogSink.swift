@@ -46,7 +46,12 @@ final class LogSink: Sendable {
             // The previous write stopped inside a line: end it first, in the same write as what follows.
             var joined = [UInt8](repeating: 0x0A, count: 1)
             joined.append(contentsOf: chunk)
-            return joined.withUnsafeBytes { writeOnce($0) }
+            let ok = joined.withUnsafeBytes { writeOnce($0) }
+            // Nothing written at all: the torn line still needs its newline.
+            if !ok && !tornLine.load(ordering: .relaxed) && lastProblem.load(ordering: .relaxed) >= 0 {
+                tornLine.store(true, ordering: .releasing)
+            }
+            return ok
         }
         return writeOnce(chunk)
     }

@@ -20,8 +20,9 @@ struct ModeCutoffs: Sendable, Equatable {
     func cutoff(org: String, mode: AuthMode) -> UInt64? { byOrg[org]?[mode.description] }
 
     /// A mode the gateway knows (configured or remembered) that was switched off, or back on,
-    /// since the last load moves its org's cutoff to `now`: switched off, what was issued until
-    /// now ends; back on, what was issued while it was off ends too. Never moves backwards.
+    /// since the last load moves its org's cutoff: switched off, to `now` (what was issued until
+    /// now ends); back on, to the second before `now` (what was issued while it was off ends too;
+    /// sign-ins from now on count). Never moves backwards.
     func updated(orgs: [Organization], knownModes: [AuthMode], global: GlobalAuthSettings, now: UInt64) -> ModeCutoffs {
         var next = self
         for org in orgs {
@@ -33,7 +34,8 @@ struct ModeCutoffs: Sendable, Equatable {
                 let isOff = !AuthModeResolver.isEnabled(mode, in: org, global: global)
                 let wasOff = off[org.id]?.contains(text) ?? false
                 guard isOff != wasOff else { continue }
-                next.byOrg[org.id, default: [:]][text] = max(byOrg[org.id]?[text] ?? 0, now)
+                // Back on: a sign-in in the very second of the reload must work, so the second before.
+                next.byOrg[org.id, default: [:]][text] = max(byOrg[org.id]?[text] ?? 0, isOff ? now : now - 1)
                 if isOff {
                     next.off[org.id, default: []].insert(text)
                 } else {

@@ -19,7 +19,7 @@ import Testing
         #expect(b.updated(orgs: [off], knownModes: known, global: global, now: 250) == b)
         // Switched on again: the cutoff moves to then, so sessions (and keys) from before stay dead.
         let c = b.updated(orgs: [on], knownModes: known, global: global, now: 300)
-        #expect(c.cutoff(org: "acme", mode: .password) == 300)
+        #expect(c.cutoff(org: "acme", mode: .password) == 299)
         #expect(c.updated(orgs: [on], knownModes: known, global: global, now: 350) == c)
         // Off globally: every org gets a cutoff for it.
         let noGoogle = GlobalAuthSettings(enabledModes: [.password, .apiKey])
@@ -30,6 +30,7 @@ import Testing
         let only = Organization(id: "acme", displayName: "Acme", modePolicy: .only([.oidc(provider: "google")]))
         let e = d.updated(orgs: [only], knownModes: known, global: global, now: 500)
         #expect(e.cutoff(org: "acme", mode: .password) == 500 && e.cutoff(org: "acme", mode: .apiKey) == 500)
+        #expect(e.cutoff(org: "acme", mode: .oidc(provider: "google")) == 499)   // back on
     }
 
     @Test func stateFileRoundTripSurvivesARestart() throws {

@@ -5,7 +5,8 @@
 /// the clock is believed only as far as evidence allows:
 ///
 /// - `evidence`: the newest time an earlier run recorded in the sign-out list (or the file's
-///   modification time for a list without recorded times): real time was at least that.
+///   modification time for a list without recorded times): real time was at least that. Without
+///   any (a first start), the clock at start.
 /// - trusted now = min(wall clock, evidence + `margin` + time elapsed since start on the
 ///   monotonic clock, which no clock step moves).
 /// - an entry is dropped only once its end + `margin` ≤ trusted now.
@@ -23,11 +24,11 @@ struct DeletionHorizon: Sendable {
     let startWall: UInt64
     let startMonotonicNs: UInt64
 
-    /// The latest time that can be believed to have come.
+    /// The latest time that can be believed to have come. Without evidence (a first start), the
+    /// clock at start is believed, and a step forward while running is not.
     func trustedNow(wall: UInt64, monotonicNs: UInt64) -> UInt64 {
-        guard let evidence else { return wall }
         let elapsed = monotonicNs >= startMonotonicNs ? (monotonicNs - startMonotonicNs) / 1_000_000_000 : 0
-        return min(wall, evidence &+ Self.margin &+ elapsed)
+        return min(wall, (evidence ?? startWall) &+ Self.margin &+ elapsed)
     }
 
     /// Entries whose end is at or before this may be dropped.

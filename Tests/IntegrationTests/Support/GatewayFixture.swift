@@ -53,11 +53,12 @@ final class GatewayFixture {
     /// `upstreamsJSON` and `routesJSON` replace the defaults (one upstream "app", route "/").
     /// `replaceTLS`: `extra` brings its own `tls` section.
     /// `prepare` runs with the configuration directory before the gateway starts (identity files).
+    /// `directory`: use this (existing) directory, e.g. a tmpfs, instead of a new temporary one.
     init(upstreams: [Upstream], upstreamsJSON: String? = nil, routesJSON: String? = nil, extra: String = "", replaceTLS: Bool = false,
-         prepare: ((String) throws -> Void)? = nil) throws {
+         directory: String? = nil, prepare: ((String) throws -> Void)? = nil) throws {
         self.upstreams = upstreams
         self.replaceTLS = replaceTLS
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-conf-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("db-conf-\(getpid())-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try prepare?(dir)
         try write(upstreamsJSON: upstreamsJSON, routesJSON: routesJSON, extra: extra)
