@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <time.h>
 #include <sched.h>
@@ -72,3 +73,5 @@ int CLinux_pin_cpu(int cpu) {
     return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 int CLinux_getrusage_maxrss_kb(void) { struct rusage u; getrusage(RUSAGE_SELF, &u); return (int)u.ru_maxrss; }
+
+int CLinux_malloc_trim(void) { return malloc_trim(0); }

@@ -28,7 +28,9 @@ final class LogSink: Sendable {
     private let lostLines = Atomic<UInt64>(0)
     /// errno of the last failed write, or -(bytes written) << 32 | bytes asked of the last short one.
     private let lastProblem = Atomic<Int64>(0)
-    private let writesSinceFailure = Atomic<UInt64>(0)
+    /// Set by a failed write, cleared by the next good one: read (plainly) on every write, written
+    /// only around failures, so the workers do not bounce a shared cache line per line logged.
+    private let failing = Atomic<Bool>(false)
 
     init(fd: Int32, name: String) {
         self.fd = fd
@@ -63,7 +65,7 @@ final class LogSink: Sendable {
         while true {
             let n = Glibc.write(fd, chunk.baseAddress, chunk.count)
             if n == chunk.count {
-                writesSinceFailure.add(1, ordering: .relaxed)
+                if failing.load(ordering: .relaxed) { failing.store(false, ordering: .relaxed) }
                 return true
             }
             if n < 0 {
@@ -81,7 +83,7 @@ final class LogSink: Sendable {
 
     private func failed(problem: Int64) {
         lastProblem.store(problem, ordering: .relaxed)
-        writesSinceFailure.store(0, ordering: .relaxed)
+        failing.store(true, ordering: .relaxed)
         failedWrites.add(1, ordering: .releasing)
     }
 
@@ -116,7 +118,7 @@ final class LogSink: Sendable {
             return "drawbridge: \(name): \(what); \(newFailures) failed write\(newFailures == 1 ? "" : "s"), "
                 + "\(newLost) line\(newLost == 1 ? "" : "s") lost since the last report (\(failures) failed writes since start)"
         }
-        if state.failing && writesSinceFailure.load(ordering: .relaxed) > 0 {
+        if state.failing && !failing.load(ordering: .relaxed) {
             state.failing = false
             return "drawbridge: \(name): writing again"
         }

@@ -35,7 +35,7 @@ struct ModeCutoffs: Sendable, Equatable {
                 let wasOff = off[org.id]?.contains(text) ?? false
                 guard isOff != wasOff else { continue }
                 // Back on: a sign-in in the very second of the reload must work, so the second before.
-                next.byOrg[org.id, default: [:]][text] = max(byOrg[org.id]?[text] ?? 0, isOff ? now : now - 1)
+                next.byOrg[org.id, default: [:]][text] = max(byOrg[org.id]?[text] ?? 0, isOff || now == 0 ? now : now - 1)
                 if isOff {
                     next.off[org.id, default: []].insert(text)
                 } else {

@@ -30,10 +30,11 @@ public enum StatePermissions {
     /// Every problem, as "file: problem" issues (empty: all is well).
     public static func check(configDirectory: String, config: GatewayConfig) -> [ConfigIssue] {
         var issues: [ConfigIssue] = []
-        var directories = [configDirectory]
+        func standard(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+        var directories = [standard(configDirectory)]
         if let auth = config.auth {
             for file in stateFiles(auth) {
-                let dir = (file as NSString).deletingLastPathComponent
+                let dir = standard((file as NSString).deletingLastPathComponent)
                 if !directories.contains(dir) { directories.append(dir) }
             }
         }

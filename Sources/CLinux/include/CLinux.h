@@ -37,4 +37,6 @@ int CLinux_set_reuseport(int fd);
 int CLinux_set_reuseaddr(int fd);
 int CLinux_pin_cpu(int cpu);
 int CLinux_getrusage_maxrss_kb(void);
+/// Returns freed heap to the system (after loading a large state file at start).
+int CLinux_malloc_trim(void);
 #endif

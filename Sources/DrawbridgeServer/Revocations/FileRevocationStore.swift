@@ -41,7 +41,12 @@ final class FileRevocationStore: RevocationStore, @unchecked Sendable {
         self.log = log
         pthread_mutex_init(&lock, nil)
         pthread_cond_init(&synced, nil)
-        let (contents, exists) = try SignOutFile.read(path: path)
+        // Streamed into one table (entries without a recorded time get the evidence, below).
+        var table = RevocationTable()
+        var undated: [Revocation] = []
+        let (contents, exists) = try SignOutFile.read(path: path) { r, at in
+            if let at { table.add(r, at: at) } else { undated.append(r) }
+        }
         var evidence = contents.newest
         if evidence == nil && exists {
             var st = stat()
@@ -49,13 +54,13 @@ final class FileRevocationStore: RevocationStore, @unchecked Sendable {
         }
         horizon = DeletionHorizon(evidence: evidence, startWall: wallNow, startMonotonicNs: monotonicNs)
         if let warning = horizon.startWarning { log("drawbridge: warning: \(path): \(warning)") }
-        let trusted = horizon.trustedNow(wall: wallNow, monotonicNs: monotonicNs)
-        var table = RevocationTable()
-        for e in contents.entries { table.add(e.revocation, at: e.at ?? evidence ?? trusted) }
-        let full = RevocationSet(generation: 1, large: table, small: RevocationTable())
-        let (kept, dropped) = full.dropping(endingBy: horizon.dropCutoff(wall: wallNow, monotonicNs: monotonicNs))
+        for r in undated { table.add(r, at: evidence ?? horizon.trustedNow(wall: wallNow, monotonicNs: monotonicNs)) }
+        let before = table.count
+        table.removeAll(endingBy: horizon.dropCutoff(wall: wallNow, monotonicNs: monotonicNs))
+        let dropped = before - table.count
+        let kept = RevocationSet(generation: 1, large: table, small: RevocationTable())
         published = PublishedRevocations(kept, readers: readers)
-        deadLines = contents.entries.count - kept.count
+        deadLines = contents.count - kept.count
         if dropped > 0 || contents.tornTail {
             do {
                 try compactLocked()
@@ -73,6 +78,8 @@ final class FileRevocationStore: RevocationStore, @unchecked Sendable {
                 log("drawbridge: warning: \(e.description); the list will be rewritten at the next sign-out")
             }
         }
+        // Loading a long list leaves freed heap behind; give it back to the system once.
+        _ = CLinux_malloc_trim()
     }
 
     var pendingCount: Int { withLock { pending } }
@@ -85,7 +92,8 @@ final class FileRevocationStore: RevocationStore, @unchecked Sendable {
         // In memory first, for every worker: whatever happens on disk, the session is refused from now on.
         published.publish(published.latest.adding(r, at: at))
         do {
-            if damaged || file == nil {
+            // Earlier sign-outs not saved yet, or a file that may have lost some: rewrite it whole.
+            if damaged || file == nil || pending > 0 {
                 try compactLocked()
                 return
             }

@@ -22,7 +22,9 @@ enum SignOutFile {
     }
 
     struct Contents {
+        /// The entries in file order, with the time recorded for each (none in lines of older versions).
         var entries: [(revocation: Revocation, at: UInt64?)] = []
+        var count = 0
         /// Bytes of whole lines; a torn last line (no newline: a power cut during a write that
         /// was never acknowledged) lies beyond.
         var validLength = 0
@@ -38,7 +40,9 @@ enum SignOutFile {
 
     /// Reads the list. A file that exists but cannot be read, or holds a line that is not a
     /// sign-out, is an error naming the file (and line): never taken for an empty list.
-    static func read(path: String) throws -> (contents: Contents, exists: Bool) {
+    /// `each`: called for every entry instead of collecting them in `entries` (a long list is
+    /// not held twice while it is loaded).
+    static func read(path: String, each: ((Revocation, UInt64?) -> Void)? = nil) throws -> (contents: Contents, exists: Bool) {
         let bytes: [UInt8]
         do {
             guard let b = try AtomicFile.readBytes(path) else { return (Contents(), false) }
@@ -46,10 +50,10 @@ enum SignOutFile {
         } catch {
             throw Malformed(description: error.issues.map(\.description).joined(separator: "\n"))
         }
-        return (try parse(bytes, path: path), true)
+        return (try parse(bytes, path: path, each: each), true)
     }
 
-    static func parse(_ bytes: [UInt8], path: String) throws -> Contents {
+    static func parse(_ bytes: [UInt8], path: String, each: ((Revocation, UInt64?) -> Void)? = nil) throws -> Contents {
         var c = Contents()
         c.totalLength = bytes.count
         var start = 0
@@ -57,15 +61,16 @@ enum SignOutFile {
         while start < bytes.count {
             guard let nl = bytes[start...].firstIndex(of: 0x0A) else { break }   // torn last line: not a record
             lineNumber += 1
-            let line = Array(bytes[start..<nl])
+            let line = bytes[start..<nl]
             start = nl + 1
             c.validLength = start
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-            guard let (r, at) = decode(line) else {
+            guard let (r, at) = decode(Array(line)) else {
                 throw Malformed(description: "\(path): line \(lineNumber): not a sign-out record; the gateway will not start "
                     + "without knowing every sign-out (restore the file from a backup, or remove that line if you know what it held)")
             }
-            c.entries.append((r, at))
+            c.count += 1
+            if let each { each(r, at) } else { c.entries.append((r, at)) }
             if let at { c.newest = max(c.newest ?? 0, at) }
         }
         return c
