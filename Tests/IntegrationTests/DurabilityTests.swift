@@ -87,6 +87,11 @@ import Testing
         // "Sign out everywhere" on a full disk: the same.
         #expect(try w.logout(bob, all: true).status == 503)
         #expect(try w.status(try Self.token(bob)) == 401)
+        // The CLI's revocations (user disable, logout-all, API key revoke): refused, file unchanged.
+        let users = try String(contentsOfFile: w.gw.dir + "/users.json", encoding: .utf8)
+        let cli = try run(Binaries.drawbridge, ["user", "disable", "bob@acme.test", "--config", w.gw.dir])
+        #expect(cli.status == 1 && cli.err.contains("No space left on device") && cli.err.contains("unchanged"), "\(cli.err)")
+        #expect(try String(contentsOfFile: w.gw.dir + "/users.json", encoding: .utf8) == users)
         disk.free()
         // The retry (the session is refused already) saves every pending sign-out.
         let retried = try w.logout(alice)
