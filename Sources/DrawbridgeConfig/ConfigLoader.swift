@@ -82,6 +82,7 @@ struct Validator {
         let groups = groupsSection(top, roles: roles)
         let routes = routesSection(top, upstreams: upstreams, authConfigured: auth != nil)
         let accessLog = logTarget(top, "accessLog", default: .stdout)
+        identifierCollisions(organizations: organizations, roles: roles, groups: groups, upstreams: upstreams, auth: auth)
 
         let paths = pathsSection(top)
         let strip = stripSection(top)
@@ -400,6 +401,7 @@ struct Validator {
             return names.isEmpty ? "none" : names.joined(separator: ", ")
         }
         var routes: [RouteConfig] = []
+        var indices: [Int] = []
         var seen: [String: String] = [:]
         for (index, element) in elements.enumerated() {
             let path = "routes[\(index)]"
@@ -468,7 +470,9 @@ struct Validator {
             var config = RouteConfig(host: host, pathPrefix: prefix, upstream: upstream, isPublic: isPublic, access: access)
             config.upstreamCredential = credential
             routes.append(config)
+            indices.append(index)
         }
+        audienceOwnership(routes, indices: indices, upstreams: upstreams)
         return routes
     }
 

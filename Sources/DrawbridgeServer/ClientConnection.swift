@@ -932,7 +932,8 @@ final class ClientConnection {
         let decision = head.bytes.withUnsafeBytes { h in
             target.withUnsafeBytes { t in
                 snapshot.policy.decide(route: route, method: UnsafeRawBufferPointer(rebasing: h[head.method]),
-                                       path: UnsafeRawBufferPointer(rebasing: t[0..<pathLength]), credential: credential, now: now)
+                                       path: UnsafeRawBufferPointer(rebasing: t[0..<pathLength]),
+                                       query: UnsafeRawBufferPointer(rebasing: t[pathLength...]), credential: credential, now: now)
             }
         }
         switch decision {

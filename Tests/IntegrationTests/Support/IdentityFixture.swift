@@ -10,6 +10,8 @@ struct TestUser {
     var org = "acme"
     var roles: [String] = ["member"]
     var groups: [String] = []
+    /// Memberships in further organisations (org, roles), after the one above.
+    var moreMemberships: [(org: String, roles: [String])] = []
     var password: String? = "correct horse battery staple"
     var totpSeed: [UInt8]? = nil
     var status = "active"
@@ -69,8 +71,9 @@ final class IdentityFiles {
     func write(to dir: String) throws {
         var userObjects: [String] = []
         for u in users {
+            let more = u.moreMemberships.map { #", { "org": "\#($0.org)", "roles": \#(json($0.roles)), "groups": [] }"# }.joined()
             var fields = [#""id": "\#(u.id)""#, #""email": "\#(u.email)""#, #""status": "\#(u.status)""#,
-                          #""memberships": [ { "org": "\#(u.org)", "roles": \#(json(u.roles)), "groups": \#(json(u.groups)) } ]"#,
+                          #""memberships": [ { "org": "\#(u.org)", "roles": \#(json(u.roles)), "groups": \#(json(u.groups)) }\#(more) ]"#,
                           #""sessionEpoch": \#(u.epoch)"#]
             if let p = u.password {
                 let key = u.id + "\u{0}" + p
