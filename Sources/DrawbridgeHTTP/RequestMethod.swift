@@ -13,8 +13,20 @@ public enum RequestMethod {
     /// - `CONNECT`: 400 (no tunnels).
     /// - `TRACE`, `TRACK`: 501 (the gateway supports them for no resource): an upstream echoing the
     ///   request would reflect the identity assertion and the route's upstream credential to the client.
-    @inline(__always)
+    @inlinable
     public static func refusal(_ method: UnsafeRawBufferPointer) -> HTTPError? {
+        // Fast path (inlined where it is called): upper-case letters only, and not of the length
+        // of TRACE, TRACK or CONNECT: GET, POST, HEAD, PUT, DELETE, PATCH, PROPFIND, ...
+        let n = method.count
+        var i = 0
+        while i < n && (method[i] &- 0x41) < 26 { i += 1 }
+        if i == n && n > 0 && n <= maxBytes && n != 5 && n != 7 { return nil }
+        return fullRefusal(method)
+    }
+
+    /// `refusal`, every case.
+    @usableFromInline
+    static func fullRefusal(_ method: UnsafeRawBufferPointer) -> HTTPError? {
         let n = method.count
         guard n > 0 else { return .badRequest("invalid method") }
         var lowerCase = false

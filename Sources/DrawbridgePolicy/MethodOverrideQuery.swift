@@ -10,8 +10,8 @@
 /// looked at: a `_method` form field in the body is not seen (the gateway does not buffer bodies).
 enum MethodOverrideQuery {
     /// Whether `query` (the bytes after the path: empty, or `?` and the query as sent) carries a
-    /// `_method` parameter. Allocation-free; one pass.
-    @inline(__always)
+    /// `_method` parameter. Allocation-free; one pass. Out of line: only routes that refuse call it.
+    @inline(never)
     static func contains(_ query: UnsafeRawBufferPointer) -> Bool {
         let n = query.count
         var i = n > 0 && query[0] == UInt8(ascii: "?") ? 1 : 0
