@@ -8,7 +8,7 @@ public enum RequestMethod {
     ///
     /// - Not a token (RFC 9110 §9.1, §5.6.2), or longer than `maxBytes`: 400.
     /// - Lower-case letters: 400, as nginx answers ("client sent invalid method"). Methods are
-    ///   case-sensitive tokens, but frameworks (Werkzeug, Django, Rack) upper-case them: `delete`
+    ///   case-sensitive tokens, but frameworks (Werkzeug, Django) upper-case them: `delete`
     ///   would be judged as an unknown method here and run as DELETE behind the gateway.
     /// - `CONNECT`: 400 (no tunnels).
     /// - `TRACE`, `TRACK`: 501 (the gateway supports them for no resource): an upstream echoing the
