@@ -8,8 +8,9 @@ public struct StateFile: Sendable, Equatable {
     public enum RestorePolicy: Sendable, Equatable {
         /// The archived file replaces the current one (an archived absence removes it).
         case replace
-        /// An append-only list of revocations: the restored file is the archived lines followed by
-        /// the current ones, so a restore never undoes a sign-out made since the backup.
+        /// An append-only list of revocations: the archived lines are appended to the current file
+        /// in place (the running gateway keeps appending to the file it has open), so a restore
+        /// never undoes a sign-out made since the backup. Restored whole where the file is gone.
         case appendLines
         /// Written by the gateway and only ever stricter with time (mode cut-offs): the current
         /// file is kept; the archived one comes back only where the file is gone.

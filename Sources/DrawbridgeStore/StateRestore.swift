@@ -11,7 +11,8 @@ import Glibc
 /// 3. The journal `<config dir>/.drawbridge-restore.journal` is written atomically: from here on
 ///    the restore is committed.
 /// 4. Each staged file is renamed over its target (or the target removed, for a file that did not
-///    exist at backup time), the directories fsynced, the journal removed.
+///    exist at backup time; or, for the sign-out list, its lines appended to the current file),
+///    the directories fsynced, the journal removed.
 ///
 /// A crash (kill -9, power cut) before 3 leaves the old state and stray staged files, removed at
 /// the next restore; after 3, the next start of the gateway, reload, identity command or backup
@@ -46,6 +47,7 @@ public enum StateRestore {
         return try Backups.withLocks(files) {
             discardStaged(files)
             var staged: [String: [UInt8]?] = [:]   // name -> new bytes (nil: remove)
+            var appended: Set<String> = []          // names whose staged bytes are appended in place
             do {
                 let header = try Backups.open(site, master: master, path: path) { member in
                     guard let file = files.first(where: { $0.name == member.name }) else {
@@ -56,13 +58,12 @@ public enum StateRestore {
                     if file.policy == .restoreIfMissing && exists { return }
                     var content = member.bytes
                     if content == nil && !exists { return }   // absent then and now: nothing to do
-                    if file.policy == .appendLines {
-                        // Revocations only accumulate: the archived lines, then every current one.
-                        let current = try StateFiles.readBytes(file.path) ?? []
-                        var merged = member.bytes ?? []
-                        if !merged.isEmpty && merged.last != UInt8(ascii: "\n") && !current.isEmpty { merged.append(UInt8(ascii: "\n")) }
-                        content = merged + current
-                        if member.bytes == nil && current.isEmpty { content = nil }
+                    if file.policy == .appendLines && exists {
+                        // Revocations only accumulate: the archived lines are appended to the current
+                        // file in place (the running gateway keeps appending to the file it has open).
+                        guard let lines = member.bytes, !lines.isEmpty else { return }
+                        content = [UInt8(ascii: "\n")] + lines + (lines.last == UInt8(ascii: "\n") ? [] : [UInt8(ascii: "\n")])
+                        appended.insert(file.name)
                     }
                     if let content { try AtomicFile.write(stagedPath(file.path), contents: content) }
                     staged[file.name] = .some(content)
@@ -70,7 +71,7 @@ public enum StateRestore {
                 try checkLoads(site, files: files, staged: staged, archive: path)
                 let entries = files.compactMap { f -> JournalEntry? in
                     guard let content = staged[f.name] else { return nil }
-                    return JournalEntry(target: f.path, remove: content == nil)
+                    return JournalEntry(target: f.path, action: content == nil ? .remove : appended.contains(f.name) ? .append : .replace)
                 }
                 // The commit point: once the journal is on disk, the restore completes, whatever happens next.
                 try AtomicFile.write(journalPath(site.configDirectory), contents: Array(encode(entries, archive: header.id).utf8))
@@ -136,8 +137,9 @@ public enum StateRestore {
     }
 
     struct JournalEntry: Equatable {
+        enum Action: String { case replace, remove, append }
         let target: String
-        let remove: Bool
+        let action: Action
     }
 
     /// Renames every staged file over its target (a missing staged file was renamed already),
@@ -149,10 +151,14 @@ public enum StateRestore {
         for e in entries {
             let staged = stagedPath(e.target)
             directories.insert((e.target as NSString).deletingLastPathComponent)
-            if e.remove {
+            if e.action == .remove {
                 guard unlink(e.target) == 0 || errno == ENOENT else {
                     throw BackupError("\(e.target): cannot remove: \(String(cString: strerror(errno))) (the restore completes at the next try)")
                 }
+            } else if e.action == .append, let lines = try StateFiles.readBytes(staged) {
+                // Repeated after a crash, lines are only duplicated: harmless in a revocation list.
+                try appendInPlace(lines, to: e.target)
+                unlink(staged)
             } else if access(staged, F_OK) == 0 {
                 guard rename(staged, e.target) == 0 else {
                     throw BackupError("\(e.target): cannot replace: \(String(cString: strerror(errno))) (the restore completes at the next try)")
@@ -167,6 +173,21 @@ public enum StateRestore {
         try StateFiles.syncDirectory((journal as NSString).deletingLastPathComponent)
     }
 
+    /// One `write(2)` with O_APPEND, then fsync: lands after whatever the gateway appended.
+    private static func appendInPlace(_ bytes: [UInt8], to path: String) throws(BackupError) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw BackupError("\(path): cannot open to append: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw BackupError("\(path): cannot append: \(String(cString: strerror(errno)))") }
+            offset += n
+        }
+        guard fsync(fd) == 0 else { throw BackupError("\(path): fsync: \(String(cString: strerror(errno)))") }
+    }
+
     private static func discardStaged(_ files: [StateFile]) {
         for f in files { unlink(stagedPath(f.path)) }
     }
@@ -175,7 +196,7 @@ public enum StateRestore {
 
     static func encode(_ entries: [JournalEntry], archive: String) -> String {
         JSONWriter.write(.object(["version": .int(1), "archive": .string(archive), "files": .array(entries.map { e in
-            .object(["target": .string(e.target), "remove": .bool(e.remove)])
+            .object(["target": .string(e.target), "action": .string(e.action.rawValue)])
         })]))
     }
 
@@ -187,13 +208,16 @@ public enum StateRestore {
             _ = top.int64("version", default: 1, range: 1...1)
             if case .array(let list)? = top.required("files") {
                 for (i, value) in list.enumerated() {
-                    guard let e = ObjectReader(value, path: "files[\(i)]", known: ["target", "remove"], issues: issues),
-                          let target = e.requiredString("target") else { continue }
+                    guard let e = ObjectReader(value, path: "files[\(i)]", known: ["target", "action"], issues: issues),
+                          let target = e.requiredString("target"), let actionText = e.requiredString("action") else { continue }
+                    guard let action = JournalEntry.Action(rawValue: actionText) else {
+                        issues.add(e.fieldPath("action"), "unknown action \"\(actionText)\""); continue
+                    }
                     // Only absolute paths, renamed from their own staged name: a journal cannot move anything else.
                     guard target.hasPrefix("/"), !target.contains("/../"), !target.hasSuffix("/..") else {
                         issues.add(e.fieldPath("target"), "not an absolute path"); continue
                     }
-                    entries.append(JournalEntry(target: target, remove: e.bool("remove", default: false)))
+                    entries.append(JournalEntry(target: target, action: action))
                 }
             }
         }

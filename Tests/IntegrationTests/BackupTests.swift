@@ -89,6 +89,21 @@ final class BackupWorld {
         return try c.get("/app").status == 200
     }
 
+    /// A signed-in client and its session token.
+    func session() throws -> (client: SignInClient, token: String) {
+        let c = SignInClient(gw)
+        #expect(try c.signIn(email: "alice@acme.test", password: Self.password).status == 303)
+        return (c, c.cookies["__Host-drawbridge"] ?? "")
+    }
+
+    func signOut(_ c: SignInClient) throws {
+        #expect(try c.post("/.drawbridge/logout", form: [("csrf", c.csrf)]).status == 200)
+    }
+
+    func sessionWorks(_ token: String) throws -> Bool {
+        try gw.get("/app", headers: "Accept: application/json\r\nCookie: __Host-drawbridge=\(token)\r\n").status == 200
+    }
+
     func apiKeyWorks() throws -> Bool {
         try gw.get("/api", headers: "Authorization: Bearer \(apiKey)\r\n").status == 200
     }
@@ -100,8 +115,12 @@ final class BackupWorld {
     @Test func roundTripSignsInAsBefore() throws {
         let w = try BackupWorld()
         #expect(try w.signsIn() && w.apiKeyWorks())
+        // Sign-outs before and after the backup, and after the restore: none is ever undone.
+        let a = try w.session(), b = try w.session()
+        try w.signOut(a.client)
         let id = try w.create()
         let atBackup = w.state()
+        try w.signOut(b.client)
 
         try w.cli(["user", "set-password", "alice@acme.test"], stdin: "another password entirely\n")
         try w.cli(["apikey", "revoke", String(w.apiKey.dropFirst(3).prefix(16))])
@@ -116,6 +135,11 @@ final class BackupWorld {
         try w.gw.process.waitFor("reloaded configuration (generation 3)")   // the restore's own SIGHUP
         #expect(try w.signsIn() && w.apiKeyWorks())
         for name in ["users.json", "apikeys.json", "secrets.json", "drawbridge.json5"] { #expect(w.state()[name] == atBackup[name], "\(name)") }
+        let c = try w.session()
+        try w.signOut(c.client)   // after the restore: must reach the file too
+        try w.gw.restart()
+        for token in [a.token, b.token, c.token] { #expect(try !w.sessionWorks(token)) }
+        #expect(try w.sessionWorks(try w.session().token))
 
         // Disaster: the state is gone. Restore, start again: everything as at backup time.
         w.gw.process.stop()
