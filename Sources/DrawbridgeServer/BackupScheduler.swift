@@ -53,9 +53,11 @@ final class BackupScheduler: @unchecked Sendable {
         let window = UInt64(site.settings.keepDays) * 86_400
         do {
             var now = UInt64(Date().timeIntervalSince1970)
+            var last = now
             if let newest = try Backups.newest(site), newest <= now, now - newest < every {
-                // Recent enough (a restart does not add a backup).
+                last = newest   // recent enough (a restart does not add a backup)
             } else {
+                // None, too old, or from the future (a clock set back): a backup now.
                 let master = try MasterKey.load(site.auth)
                 let c = try Backups.create(site, master: master, now: now)
                 log("drawbridge: backup: created \(c.id) (\(c.files) files, \(c.bytes) bytes) in \(site.settings.directory)")
@@ -64,9 +66,8 @@ final class BackupScheduler: @unchecked Sendable {
             for id in try Backups.prune(site, now: now) {
                 log("drawbridge: backup: destroyed \(id) (older than \(site.settings.keepDays) days: data key erased, file removed)")
             }
-            let newest = try Backups.newest(site) ?? now
-            var next = max(newest, now - min(now, every)) + every
-            if let oldest = try Backups.oldest(site) { next = min(next, oldest + window) }
+            var next = last + every
+            if let oldest = try Backups.oldest(site), oldest <= now { next = min(next, oldest + window) }
             return max(next, now + 1)
         } catch {
             log("drawbridge: backup failed (still serving; next attempt in \(Self.retrySeconds / 60) minutes): \(error)")

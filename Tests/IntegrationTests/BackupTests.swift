@@ -254,6 +254,49 @@ final class BackupWorld {
         #expect(try broken.signsIn())
     }
 
+    /// `serve` under a clock running 14,400 times fast (libfaketime; 4 simulated hours per
+    /// second) for six simulated days: backups never closer than `everyHours`, every archive
+    /// older than `keepDays` destroyed key first, what remains a window of under four days.
+    @Test func serveKeepsAFourDayWindowOverSixSimulatedDays() throws {
+        let w = try BackupWorld(serve: false)
+        // faketime (-m: the multi-threaded libfaketime) runs the gateway as its child.
+        let gw = try ChildProcess("/usr/bin/env", ["FAKETIME_DONT_FAKE_MONOTONIC=1", "faketime", "-m", "-f", "@2025-01-01 00:00:00 x14400",
+                                                   Binaries.drawbridge, "serve", "--config", w.conf], name: "drawbridge")
+        var child: Int32 = 0
+        defer {
+            if child > 1 { kill(child, SIGKILL) }
+            gw.stop()
+        }
+        try gw.waitFor("serving")
+        let children = try String(contentsOfFile: "/proc/\(gw.pid)/task/\(gw.pid)/children", encoding: .utf8)
+        child = try #require(Int32(children.split(separator: " ").first ?? ""))
+        try gw.waitFor("backup: created 20250107", timeout: 120)
+        kill(child, SIGTERM)
+        #expect(gw.waitExit() == 0)
+        let log = gw.stderr
+        let created = log.split(separator: "\n").filter { $0.contains("backup: created ") }
+            .map { String($0.split(separator: " ")[3]) }
+        let destroyed = log.split(separator: "\n").filter { $0.contains("backup: destroyed ") }
+            .map { String($0.split(separator: " ")[3]) }
+        func time(_ id: String) -> Int {
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX")
+            f.timeZone = TimeZone(identifier: "UTC")
+            f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+            return Int(f.date(from: String(id.prefix(16)))!.timeIntervalSince1970)
+        }
+        #expect(created.count >= 8 && !destroyed.isEmpty, "\(log)")
+        for (a, b) in zip(created, created.dropFirst()) { #expect(time(b) - time(a) >= 6 * 3600, "\(a) -> \(b)") }
+        let kept = w.archives.map { String($0.dropFirst("drawbridge-backup-".count).dropLast(".dbb".count)) }
+        #expect(Set(kept) == Set(created).subtracting(destroyed))
+        // Pruned right after the newest was made: nothing of four days before it remains.
+        #expect(time(kept.last!) - time(kept.first!) < 4 * 86_400, "\(kept)")
+        #expect(destroyed.allSatisfy { time(kept.last!) - time($0) >= 4 * 86_400 })
+        let keyFile = try String(contentsOfFile: w.conf + "/backup-keys.json", encoding: .utf8)
+        for id in destroyed { #expect(!keyFile.contains(id)) }
+        #expect(try w.cli(["backup", "verify"]).out.split(separator: "\n").count == kept.count)
+    }
+
     /// A restore killed (SIGKILL) between its renames leaves a mix on disk; the next command or
     /// gateway start completes it before reading anything, so no mix is ever used.
     @Test func restoreKilledBetweenRenamesIsCompletedAtNextStart() throws {
