@@ -42,8 +42,12 @@ extension Validator {
             issues.add(b.fieldPath(b.value("keyFile") == nil ? "directory" : "keyFile"),
                        "the key file \(keyFile) must not be inside the backup directory \(directory)")
         }
+        let keyDirectory = (keyFile as NSString).deletingLastPathComponent
         if directory == ConfigLoader.absolute(".", base: baseDirectory) || directory == stateDirectory {
             issues.add(b.fieldPath("directory"), "must be a directory of its own, not the configuration or state directory")
+        } else if directory.hasPrefix(keyDirectory.hasSuffix("/") ? keyDirectory : keyDirectory + "/") {
+            // A copy of the key file's directory would carry the archives together with their keys.
+            issues.add(b.fieldPath("directory"), "must not be inside \(keyDirectory), the directory of the key file \(keyFile)")
         }
         return BackupConfig(directory: directory, everyHours: everyHours, keepDays: keepDays, keyFile: keyFile)
     }

@@ -95,12 +95,18 @@ public struct BackupKeyFile: Sendable {
     /// Read-modify-write under the file's lock; a change is written atomically and fsynced (file
     /// and directory) before this returns, so a destroyed key is gone from disk when it returns.
     static func update<T>(_ path: String, _ body: (inout BackupKeyFile) throws -> T) throws -> T {
+        try update(path, body) { _, result in result }
+    }
+
+    /// As `update`, then `after` runs with the file as written, still under the lock.
+    static func update<T, U>(_ path: String, _ body: (inout BackupKeyFile) throws -> T,
+                             then after: (BackupKeyFile, T) throws -> U) throws -> U {
         try AtomicFile.withLock(path) {
             var file = try read(path)
             let before = file.entries
             let result = try body(&file)
             if file.entries != before { try AtomicFile.write(path, contents: Array(file.encode().utf8)) }
-            return result
+            return try after(file, result)
         }
     }
 }

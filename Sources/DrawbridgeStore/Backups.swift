@@ -89,10 +89,15 @@ public enum Backups {
 
     /// Opens the archive at `path` completely (every chunk authenticated, the file list whole) and
     /// hands each file to `onMember`; throws on the first problem.
+    /// A file named for an archive id must hold that archive (not an older one renamed over it).
     public static func open(_ site: BackupSite, master: MasterKey, path: String,
                             onMember: @escaping (StatePayload.Member) throws -> Void) throws -> BackupArchive.Header {
         let source = try ByteSource(path: path)
         let header = try BackupArchive.readHeader(source, file: path)
+        if let named = BackupNames.id(fileName: (path as NSString).lastPathComponent), named != header.id {
+            throw BackupError("\(path): the file is named for archive \(named) but holds archive \(header.id): refused "
+                              + "(an archive renamed over another)")
+        }
         var key = try BackupKeyFile.read(site.settings.keyFile).dataKey(id: header.id, master: master, file: site.settings.keyFile)
         defer { key.wipeBytes() }
         let parser = StatePayload.Parser(file: path, onMember: onMember)
@@ -106,20 +111,22 @@ public enum Backups {
     /// whose key is already gone are removed too (they are unreadable). Returns the ids destroyed.
     public static func prune(_ site: BackupSite, now: UInt64) throws -> [String] {
         let window = UInt64(site.settings.keepDays) * 86_400
-        let expired = try BackupKeyFile.update(site.settings.keyFile) { file -> [String] in
-            let ids = file.entries.filter { $0.value.created &+ window <= now }.map(\.key).sorted()
-            for id in ids { file.entries[id] = nil }
-            return ids
+        // One hold of the key file's lock throughout: a key added by a concurrent `create` is
+        // in the file before its archive exists, so no fresh archive is taken for an orphan.
+        return try BackupKeyFile.update(site.settings.keyFile) { file -> [String] in
+            let expired = file.entries.filter { $0.value.created &+ window <= now }.map(\.key).sorted()
+            for id in expired { file.entries[id] = nil }
+            return expired
+        } then: { file, expired in
+            var removed: [String] = []
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: site.settings.directory)) ?? [] {
+                guard let id = BackupNames.id(fileName: name), file.entries[id] == nil else { continue }
+                if unlink(site.settings.directory + "/" + name) == 0 || errno == ENOENT { removed.append(id) }
+                else { throw BackupError("\(site.settings.directory)/\(name): cannot remove: \(String(cString: strerror(errno)))") }
+            }
+            if !removed.isEmpty { try StateFiles.syncDirectory(site.settings.directory) }
+            return Array(Set(expired).union(removed)).sorted()
         }
-        let remaining = try BackupKeyFile.read(site.settings.keyFile).entries
-        var removed: [String] = []
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: site.settings.directory)) ?? [] {
-            guard let id = BackupNames.id(fileName: name), remaining[id] == nil else { continue }
-            if unlink(site.settings.directory + "/" + name) == 0 || errno == ENOENT { removed.append(id) }
-            else { throw BackupError("\(site.settings.directory)/\(name): cannot remove: \(String(cString: strerror(errno)))") }
-        }
-        if !removed.isEmpty { try StateFiles.syncDirectory(site.settings.directory) }
-        return Array(Set(expired).union(removed)).sorted()
     }
 
     /// The newest archive's creation time (from the key file), nil when there is none.

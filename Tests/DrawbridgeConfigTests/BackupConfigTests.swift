@@ -23,6 +23,8 @@ private let auth = #"auth: { masterKeyFile: "/var/lib/drawbridge/master.key" },"
         (auth + #"backup: { directory: "/b", keepDays: "4" },"#, "backup.keepDays", "expected"),
         (auth + #"backup: { directory: "/b", keyFile: "/b/keys.json" },"#, "backup.keyFile", "must not be inside the backup directory"),
         (auth + #"backup: { directory: "." },"#, "backup.directory", "directory of its own"),
+        (auth + #"backup: { directory: "backups" },"#, "backup.directory", "the directory of the key file"),
+        (auth + #"backup: { directory: "/k/b", keyFile: "/k/keys.json" },"#, "backup.directory", "the directory of the key file"),
         (auth + #"backup: { directory: "/b", keepdays: 4 },"#, "backup.keepdays", "did you mean keepDays"),
         (#"backup: { directory: "/b" },"#, "backup", "needs the auth section"),
     ]

@@ -197,6 +197,13 @@ final class BackupWorld {
         }
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: w.conf)).contains { $0.hasSuffix(".restore") || $0.contains("journal") })
         #expect(try w.cli(["backup", "verify", id]).out.contains("ok \(id)"))
+        // An older archive renamed over a newer one (a rollback): refused by its name.
+        let otherPath = w.backupDir + "/drawbridge-backup-\(other).dbb"
+        try FileManager.default.removeItem(atPath: otherPath)
+        try FileManager.default.copyItem(atPath: path, toPath: otherPath)
+        #expect(try w.cli(["backup", "verify", other], expect: 1).out.contains("holds archive \(id)"))
+        try w.cli(["backup", "restore", other], expect: 1)
+        #expect(w.state() == before)
     }
 
     /// Six days of backups every six hours under a simulated clock (faketime), pruned as they go:
