@@ -63,7 +63,7 @@ struct Validator {
     let baseDirectory: String
 
     static let topLevelKeys = ["workers", "listen", "tls", "hsts", "limits", "timeouts", "upstreams", "routes", "accessLog",
-                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders"]
+                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders", "backup"]
 
     mutating func gatewayConfig(_ root: JSONValue) -> GatewayConfig? {
         guard let top = ObjectReader(root, path: "", known: Self.topLevelKeys, issues: issues) else {
@@ -86,6 +86,7 @@ struct Validator {
 
         let paths = pathsSection(top)
         let strip = stripSection(top)
+        let backup = backupSection(top, auth: auth)
         guard let listen, let tls, let upstreams, let routes else { return nil }
         var config = GatewayConfig(workers: workers, httpsListen: listen.https, httpRedirectListen: listen.redirect,
                                    redirectPort: listen.redirectPort, tls: tls, hsts: hsts, limits: limits,
@@ -93,6 +94,7 @@ struct Validator {
                                    auth: auth, organizations: organizations, roles: roles, groups: groups)
         config.pathPolicy = paths
         config.stripRequestHeaders = strip
+        config.backup = backup
         return config
     }
 

@@ -17,6 +17,7 @@ usage: drawbridge [serve] [--config DIR] [--pid-file PATH]
        \(TOTPCommand.usage)
        \(SecretCommand.usage)
        \(SecretCommand.masterKeyUsage)
+       \(BackupCommand.usage)
        drawbridge help
 
 Identity commands take --config DIR and --pid-file PATH (after a change, SIGHUP the gateway whose
@@ -38,6 +39,7 @@ case "apikey": APIKeyCommand.run(args)
 case "totp": TOTPCommand.run(args)
 case "secret": SecretCommand.run(args)
 case "master-key": SecretCommand.masterKey(args)
+case "backup": BackupCommand.run(args)
 case "help", "-h", "--help": print(usage, terminator: ""); exit(0)
 default: break
 }
