@@ -30,7 +30,7 @@ public enum SealedKind: String, Sendable, CaseIterable {
 /// opened by the gateway: `drawbridge secret reseal` converts a configuration once (see IDENTITY.md).
 public enum Sealed {
     public static let version: UInt8 = 2
-    /// The format of earlier releases, read only by `drawbridge reseal`.
+    /// The format of earlier releases, read only by `drawbridge secret reseal`.
     public static let legacyVersion: UInt8 = 1
     static let legacyAADPrefix = Array("drawbridge-secret-v1".utf8) + [0]
     /// Smallest sealed value: version, nonce and tag around an empty plaintext.
@@ -75,7 +75,7 @@ public enum Sealed {
         }
     }
 
-    /// Opens a version-1 value (for `drawbridge reseal` only): nil when `sealed` is not version 1.
+    /// Opens a version-1 value (for `drawbridge secret reseal` only): nil when `sealed` is not version 1.
     public static func openLegacy(_ sealed: [UInt8], name: String, key: MasterKey) throws(SealingError) -> [UInt8]? {
         guard sealed.count >= minimumLength, sealed[0] == legacyVersion else { return nil }
         do {

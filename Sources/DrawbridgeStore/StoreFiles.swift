@@ -272,7 +272,7 @@ public enum StoreFiles {
             issues.add(path, "sealed value is not valid base64url")
             return nil
         }
-        // Version 1 still decodes (so `drawbridge reseal` can read it); opening refuses it.
+        // Version 1 still decodes (so `drawbridge secret reseal` can read it); opening refuses it.
         guard bytes.count >= Sealed.minimumLength, bytes[0] == Sealed.version || bytes[0] == Sealed.legacyVersion else {
             issues.add(path, bytes.count < Sealed.minimumLength ? "sealed value is truncated"
                                                                 : "unknown sealing version \(bytes[0]) (expected \(Sealed.version))")

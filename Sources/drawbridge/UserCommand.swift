@@ -147,12 +147,12 @@ enum UserCommand {
         let users: [User]
         do { users = try IdentityStore.readUsers(ctx.auth) } catch { runtimeError(args.command, error) }
         // Never the hashes or sealed seeds: only whether they are set.
-        printTable(["ID", "EMAIL", "STATUS", "EXPIRES", "ORGS/ROLES", "PASSWORD", "TOTP", "OIDC"], users.map { u in
+        printTable(["ID", "EMAIL", "STATUS", "EXPIRES", "ORGS/ROLES", "OIDC", "PASSWORD", "TOTP"], users.map { u in
             [u.id, u.email, u.status == .active ? "active" : "disabled", u.expiresAt.map(formatDate) ?? "-",
              u.memberships.map { m in "\(m.orgId):\(m.roles.joined(separator: ","))" + (m.groups.isEmpty ? "" : " [\(m.groups.joined(separator: ","))]") }
                 .joined(separator: " "),
-             u.passwordHash == nil ? "no" : "yes", u.totpSecretSealed == nil ? "no" : "yes",
-             u.oidcLinks.isEmpty ? "-" : u.oidcLinks.map(\.issuer).joined(separator: " ")]
+             u.oidcLinks.isEmpty ? "-" : u.oidcLinks.map(\.issuer).joined(separator: " "),
+             u.passwordHash == nil ? "no" : "yes", u.totpSecretSealed == nil ? "no" : "yes"]
         })
     }
 
