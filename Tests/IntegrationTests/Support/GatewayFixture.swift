@@ -60,12 +60,13 @@ final class GatewayFixture {
          environment: [String: String?] = [:], prepare: ((String) throws -> Void)? = nil) throws {
         self.upstreams = upstreams
         self.replaceTLS = replaceTLS
-        self.environment = environment
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-conf-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        // Also by environment: under an LD_PRELOAD (faketime) the Swift runtime may not see argv.
+        self.environment = environment.isEmpty ? [:] : environment.merging(["DRAWBRIDGE_CONFIG": dir]) { a, _ in a }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try prepare?(dir)
         try write(upstreamsJSON: upstreamsJSON, routesJSON: routesJSON, extra: extra)
-        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge", environment: environment)
+        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge", environment: self.environment)
         try process.waitFor("serving")
     }
 
