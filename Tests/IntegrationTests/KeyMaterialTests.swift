@@ -44,6 +44,36 @@ import Testing
         #expect(check.status == 1 && check.err.contains("user/alice/totp"))
     }
 
+    /// The migration path: files sealed by an earlier release are refused with the command that
+    /// converts them; `drawbridge secret reseal` converts them once (a second run changes nothing).
+    @Test func valuesSealedByAnEarlierReleaseAreConvertedOnce() throws {
+        let files = IdentityFiles()
+        let seed = SecureRandom.bytes(20)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-reseal-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try files.write(to: dir)
+        // Rewrite both files in the earlier format (version 1).
+        let users = #"{ "version": 1, "users": [ { "id": "u_a", "email": "a@acme.test", "status": "active", "sessionEpoch": 0, "memberships": [ { "org": "acme", "roles": [] } ], "totp": "\#(try files.sealVersion1(seed, name: "user/u_a/totp"))" } ] }"#
+        try users.write(toFile: dir + "/users.json", atomically: true, encoding: .utf8)
+        let secrets = #"{ "version": 1, "secrets": { "session-key-1": "\#(try files.sealVersion1(files.sessionKey, name: "session-key-1"))" } }"#
+        try secrets.write(toFile: dir + "/secrets.json", atomically: true, encoding: .utf8)
+        let config = """
+            { listen: { https: "127.0.0.1:\(freePort())" },
+              tls: { certificates: [ { cert: "\(TestCertificate.cert)", key: "\(TestCertificate.key)" } ] },
+              upstreams: { app: { servers: ["127.0.0.1:9"] } },
+              routes: [ { pathPrefix: "/", upstream: "app", access: { methods: { "*": "app:use" } } } ],
+              \(files.configSections()) }
+            """
+        try config.write(toFile: dir + "/drawbridge.json5", atomically: true, encoding: .utf8)
+        let before = try run(Binaries.drawbridge, ["check-config", "--config", dir])
+        #expect(before.status == 1 && before.err.contains("drawbridge secret reseal"), "\(before)")
+        let reseal = try run(Binaries.drawbridge, ["secret", "reseal", "--config", dir])
+        #expect(reseal.status == 0 && reseal.out.contains("re-sealed 1 TOTP seed and 1 secret"), "\(reseal)")
+        #expect(try run(Binaries.drawbridge, ["check-config", "--config", dir]).status == 0)
+        #expect(try run(Binaries.drawbridge, ["secret", "reseal", "--config", dir]).out.contains("re-sealed 0 TOTP seeds and 0 secrets"))
+    }
+
     /// The session key never seals a cookie itself: a token sealed directly under it (today's
     /// format) is refused, one sealed under the documented per-purpose subkey is accepted.
     @Test func sessionsAreSealedUnderPerPurposeSubkeys() throws {
