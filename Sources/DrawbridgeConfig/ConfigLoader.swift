@@ -45,6 +45,13 @@ public enum ConfigLoader {
 
     /// `path` made absolute (relative to `base`, which is relative to the working directory) and
     /// lexically normalised.
+    /// `path` relative to `base` (or the working directory), without any normalisation.
+    static func joined(_ path: String, base: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let full = base.hasSuffix("/") ? base + path : base + "/" + path
+        return full.hasPrefix("/") ? full : FileManager.default.currentDirectoryPath + "/" + full
+    }
+
     static func absolute(_ path: String, base: String? = nil) -> String {
         var full = path
         if !full.hasPrefix("/"), let base {

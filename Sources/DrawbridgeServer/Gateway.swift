@@ -43,7 +43,8 @@ public final class Gateway {
         let config = snapshot.config
         let accessFd = try openLog(config.accessLog)
         // The audit log target is read at start; changing it takes a restart.
-        let services = AuthServices(audit: AuditLog(fd: try openLog(config.auth?.auditLog ?? .off, what: "auth.auditLog")))
+        let services = AuthServices(audit: AuditLog(fd: try openLog(config.auth?.auditLog ?? .off, what: "auth.auditLog")),
+                                    queues: config.auth?.workQueues ?? WorkQueuesConfig())
         if let auth = snapshot.auth {
             services.signOuts = try SignOutLog(path: (auth.stateFile as NSString).deletingLastPathComponent + "/signouts.jsonl", now: unixNow())
         }

@@ -11,7 +11,7 @@ usage: drawbridge [serve] [--config DIR] [--pid-file PATH]
        drawbridge check-config [--config DIR]
                                              validate the configuration and exit (0: valid, 1: invalid)
        drawbridge hash-password [--pbkdf2]   read a password from standard input, print its hash
-                                             (scrypt N=2^15 r=8 p=1 by default; PBKDF2-SHA256 600,000 rounds)
+                                             (scrypt N=2^17 r=8 p=1 by default; PBKDF2-SHA256 600,000 rounds)
        \(UserCommand.usage)
        \(APIKeyCommand.usage)
        \(TOTPCommand.usage)
