@@ -28,7 +28,7 @@ let package = Package(
                 path: "Sources/DrawbridgePolicy", swiftSettings: hotPath),
         .target(name: "DrawbridgeOIDC", dependencies: ["COpenSSL", "DrawbridgeCrypto", "DrawbridgeHTTP"],
                 path: "Sources/DrawbridgeOIDC"),
-        .target(name: "DrawbridgeStore", dependencies: ["DrawbridgeConfig", "DrawbridgeIdentity", "DrawbridgeCrypto"],
+        .target(name: "DrawbridgeStore", dependencies: ["CLinux", "DrawbridgeConfig", "DrawbridgeIdentity", "DrawbridgeCrypto"],
                 path: "Sources/DrawbridgeStore"),
         .target(name: "DrawbridgeServer",
                 dependencies: ["CLinux", "COpenSSL", "CTLSSupport", "DrawbridgeHTTP", "DrawbridgeConfig",

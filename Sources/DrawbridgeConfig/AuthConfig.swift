@@ -26,6 +26,27 @@ public enum AuthModeName: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Where the master key is read from, as configured (docs/KEYS.md).
+public enum MasterKeySource: Sendable, Equatable {
+    /// `auth.masterKeyFile`: absolute path, kept as written (opened with O_NOFOLLOW).
+    case file(String)
+    /// `auth.masterKeyCredential`: the name of a systemd credential, read from
+    /// `$CREDENTIALS_DIRECTORY/<name>` (`LoadCredential=`, `LoadCredentialEncrypted=`).
+    case credential(String)
+    /// `auth.masterKeyCommand`: run once at start without a shell (argv[0] absolute); its
+    /// standard output is the key. The hook for a key vault or KMS command-line client.
+    case command([String], timeoutSeconds: Double)
+
+    /// The configuration key that names this source.
+    public var configKey: String {
+        switch self {
+        case .file: return "auth.masterKeyFile"
+        case .credential: return "auth.masterKeyCredential"
+        case .command: return "auth.masterKeyCommand"
+        }
+    }
+}
+
 /// One OpenID Connect provider (Google, or any standards-compliant issuer).
 public struct OIDCProviderConfig: Sendable, Equatable {
     public var name: String
@@ -111,9 +132,10 @@ public struct AuthConfig: Sendable, Equatable {
     public var usersFile: String
     public var apiKeysFile: String
     public var secretsFile: String
-    /// File holding the 32-byte master key (hex or base64url); never inside the config directory.
-    /// The environment variable `DRAWBRIDGE_MASTER_KEY` is used when this is nil.
-    public var masterKeyFile: String?
+    /// Where the master key comes from, when the configuration says (`masterKeyFile`,
+    /// `masterKeyCredential`, `masterKeyCommand`: at most one). nil: from the environment (the
+    /// systemd credential `drawbridge-master-key`, or `DRAWBRIDGE_MASTER_KEY`). See docs/KEYS.md.
+    public var masterKeySource: MasterKeySource?
     /// Modes enabled gateway-wide; an org can only narrow them.
     public var modes: [AuthModeName]
     public var idleTimeoutSeconds: Int
@@ -127,7 +149,13 @@ public struct AuthConfig: Sendable, Equatable {
     public var totpIssuer: String
     public var workQueues: WorkQueuesConfig
 
-    public init(usersFile: String, apiKeysFile: String, secretsFile: String, masterKeyFile: String?,
+    /// The configured key file (`masterKeySource` `.file`), nil for any other source.
+    public var masterKeyFile: String? {
+        get { if case .file(let path)? = masterKeySource { return path } else { return nil } }
+        set { masterKeySource = newValue.map { .file($0) } }
+    }
+
+    public init(usersFile: String, apiKeysFile: String, secretsFile: String, masterKeySource: MasterKeySource?,
                 modes: [AuthModeName], idleTimeoutSeconds: Int = 1800, absoluteTimeoutSeconds: Int = 43200,
                 oidc: [String: OIDCProviderConfig] = [:], loginLimits: LoginLimitsConfig = LoginLimitsConfig(),
                 auditLog: LogTarget = .stderr, returnHosts: [String] = [], totpIssuer: String = "Drawbridge",
@@ -135,7 +163,7 @@ public struct AuthConfig: Sendable, Equatable {
         self.usersFile = usersFile
         self.apiKeysFile = apiKeysFile
         self.secretsFile = secretsFile
-        self.masterKeyFile = masterKeyFile
+        self.masterKeySource = masterKeySource
         self.modes = modes
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.absoluteTimeoutSeconds = absoluteTimeoutSeconds

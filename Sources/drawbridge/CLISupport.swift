@@ -101,15 +101,21 @@ struct CLIContext {
         }
         guard let auth = config.auth else {
             runtimeError(args.command, "\(args.configDirectory)/\(ConfigLoader.mainFileName) has no auth section "
-                + "(add one with usersFile, apiKeysFile, secretsFile and masterKeyFile; see conf/drawbridge.json5)")
+                + "(add one with usersFile, apiKeysFile, secretsFile and a master key source; see conf/drawbridge.json5)")
         }
         self.auth = auth
     }
 
     var command: String { args.command }
 
+    /// The master key from the source the configuration names (the one loader), refused when it
+    /// does not open the identity files (nothing gets sealed under a key other than theirs).
     func masterKey() -> MasterKey {
-        do { return try MasterKey.load(auth) } catch { runtimeError(command, error) }
+        do {
+            let key = try MasterKey.load(auth)
+            try IdentityStore.checkMasterKey(auth, key)
+            return key
+        } catch { runtimeError(command, error) }
     }
 
     /// The org must be configured: a user or key in an unknown org could never sign in.

@@ -22,7 +22,7 @@ struct TempStore {
         try MasterKey.createFile(at: keyFile, configDirectory: conf)
         key = try MasterKey.load(file: keyFile)
         auth = AuthConfig(usersFile: conf + "/users.json", apiKeysFile: conf + "/apikeys.json", secretsFile: conf + "/secrets.json",
-                          masterKeyFile: keyFile, modes: [.password])
+                          masterKeySource: .file(keyFile), modes: [.password])
     }
 
     func write(_ file: String, _ text: String) throws { try text.write(toFile: file, atomically: false, encoding: .utf8) }
