@@ -11,6 +11,12 @@ public struct BackupConfig: Sendable, Equatable {
     /// Absolute path of the file of sealed data keys; never inside `directory`.
     public var keyFile: String
 
+    /// Where the key file is when `keyFile` is not set: next to the secrets file, so it is never
+    /// in the directory that gets copied off the machine.
+    public static func defaultKeyFile(secretsFile: String) -> String {
+        (secretsFile as NSString).deletingLastPathComponent + "/backup-keys.json"
+    }
+
     public init(directory: String, everyHours: Int = 6, keepDays: Int = 4, keyFile: String) {
         self.directory = directory
         self.everyHours = everyHours
@@ -34,9 +40,9 @@ extension Validator {
             return nil
         }
         let directory = ConfigLoader.absolute(directoryText, base: baseDirectory)
-        // Default: next to the secrets file, so it is never in the directory that gets copied off the machine.
         let stateDirectory = (auth.secretsFile as NSString).deletingLastPathComponent
-        let keyFile = b.string("keyFile").map { ConfigLoader.absolute($0, base: baseDirectory) } ?? stateDirectory + "/backup-keys.json"
+        let keyFile = b.string("keyFile").map { ConfigLoader.absolute($0, base: baseDirectory) }
+            ?? BackupConfig.defaultKeyFile(secretsFile: auth.secretsFile)
         // A key file travelling with the archives would undo crypto-erasure for every copy of the directory.
         if keyFile.hasPrefix(directory.hasSuffix("/") ? directory : directory + "/") {
             issues.add(b.fieldPath(b.value("keyFile") == nil ? "directory" : "keyFile"),

@@ -57,7 +57,10 @@ public enum Backups {
         let payload = StatePayload.encode(members)
         let (key, entry) = try BackupKeyFile.newKey(id: id, created: now, master: master)
         let archive = try BackupArchive.seal(payload: payload, key: key, id: id, created: now, chunkSize: chunkSize)
-        try BackupKeyFile.update(site.settings.keyFile) { $0.entries[id] = entry }
+        try BackupKeyFile.update(site.settings.keyFile) { file in
+            try file.checkOpens(master, file: site.settings.keyFile)
+            file.entries[id] = entry
+        }
         let path = site.archivePath(id: id)
         do {
             try AtomicFile.write(path, contents: archive)
@@ -88,9 +91,12 @@ public enum Backups {
     }
 
     /// Opens the archive at `path` completely (every chunk authenticated, the file list whole) and
-    /// hands each file to `onMember`; throws on the first problem.
+    /// hands each file to `onMember`; throws on the first problem. Before the first file,
+    /// `onArchiveKey` learns the master key the archive's sealed values are under when it is not
+    /// `master` (an archive made before a rotation), else nil.
     /// A file named for an archive id must hold that archive (not an older one renamed over it).
     public static func open(_ site: BackupSite, master: MasterKey, path: String,
+                            onArchiveKey: (MasterKey?) throws -> Void = { _ in },
                             onMember: @escaping (StatePayload.Member) throws -> Void) throws -> BackupArchive.Header {
         let source = try ByteSource(path: path)
         let header = try BackupArchive.readHeader(source, file: path)
@@ -98,8 +104,10 @@ public enum Backups {
             throw BackupError("\(path): the file is named for archive \(named) but holds archive \(header.id): refused "
                               + "(an archive renamed over another)")
         }
-        var key = try BackupKeyFile.read(site.settings.keyFile).dataKey(id: header.id, master: master, file: site.settings.keyFile)
+        let keys = try BackupKeyFile.read(site.settings.keyFile)
+        var key = try keys.dataKey(id: header.id, master: master, file: site.settings.keyFile)
         defer { key.wipeBytes() }
+        try onArchiveKey(try keys.archiveMasterKey(id: header.id, master: master, file: site.settings.keyFile))
         let parser = StatePayload.Parser(file: path, onMember: onMember)
         try BackupArchive.open(source, header: header, key: key, file: path) { try parser.feed($0) }
         try parser.finish()

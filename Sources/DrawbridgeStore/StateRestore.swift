@@ -48,8 +48,9 @@ public enum StateRestore {
             discardStaged(files)
             var staged: [String: [UInt8]?] = [:]   // name -> new bytes (nil: remove)
             var appended: Set<String> = []          // names whose staged bytes are appended in place
+            var archiveKey: MasterKey?              // set: the archive predates a rotation of the master key
             do {
-                let header = try Backups.open(site, master: master, path: path) { member in
+                let header = try Backups.open(site, master: master, path: path, onArchiveKey: { archiveKey = $0 }) { member in
                     guard let file = files.first(where: { $0.name == member.name }) else {
                         throw BackupError("\(path): the archive holds \"\(member.name)\", which this drawbridge does not know "
                                           + "(made by a newer version?); nothing was changed")
@@ -58,6 +59,14 @@ public enum StateRestore {
                     if file.policy == .restoreIfMissing && exists { return }
                     var content = member.bytes
                     if content == nil && !exists { return }   // absent then and now: nothing to do
+                    if let earlier = archiveKey, let bytes = content, file.path == site.auth.usersFile || file.path == site.auth.secretsFile {
+                        // Made before a rotation: its values are sealed under the earlier master key,
+                        // kept (sealed under today's) with the archive's data key; re-sealed under today's.
+                        let text = String(decoding: bytes, as: UTF8.self)
+                        content = Array((file.path == site.auth.usersFile
+                            ? try MasterKeyRotation.resealUsers(text, file: "\(path): \(member.name)", from: earlier, to: master)
+                            : try MasterKeyRotation.resealSecrets(text, file: "\(path): \(member.name)", from: earlier, to: master)).text.utf8)
+                    }
                     if file.policy == .appendLines && exists {
                         // Revocations only accumulate: the archived lines are appended to the current
                         // file in place (the running gateway keeps appending to the file it has open).
@@ -73,9 +82,7 @@ public enum StateRestore {
                     guard let content = staged[f.name] else { return nil }
                     return JournalEntry(target: f.path, action: content == nil ? .remove : appended.contains(f.name) ? .append : .replace)
                 }
-                // The commit point: once the journal is on disk, the restore completes, whatever happens next.
-                try AtomicFile.write(journalPath(site.configDirectory), contents: Array(encode(entries, archive: header.id).utf8))
-                try apply(entries, configDirectory: site.configDirectory)
+                try commit(entries, label: header.id, configDirectory: site.configDirectory)
                 return Outcome(id: header.id, created: header.created,
                                replaced: files.filter { staged[$0.name] != nil && staged[$0.name]! != nil }.map(\.name),
                                removed: files.filter { staged[$0.name] != nil && staged[$0.name]! == nil }.map(\.name),
@@ -87,7 +94,15 @@ public enum StateRestore {
         }
     }
 
-    /// Completes a restore whose journal is on disk (true when there was one).
+    /// Writes the journal — the commit point: once it is on disk, the change completes, whatever
+    /// happens next — then renames every staged file (`stagedPath(target)`) over its target.
+    /// Shared by the restore and the master key rotation. `label`: what is applied (an archive id).
+    static func commit(_ entries: [JournalEntry], label: String, configDirectory: String) throws {
+        try AtomicFile.write(journalPath(configDirectory), contents: Array(encode(entries, archive: label).utf8))
+        try apply(entries, configDirectory: configDirectory)
+    }
+
+    /// Completes a restore or rotation whose journal is on disk (true when there was one).
     public static func completeInterrupted(configDirectory: String) throws -> Bool {
         let path = journalPath(configDirectory)
         guard let text = try StateFiles.readBytes(path) else { return false }

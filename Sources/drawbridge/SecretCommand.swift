@@ -3,7 +3,7 @@ import DrawbridgeCrypto
 import DrawbridgeStore
 import Foundation
 
-/// drawbridge secret set|list|remove, drawbridge master-key generate
+/// drawbridge secret set|list|remove|reseal
 enum SecretCommand {
     static let usage = """
         drawbridge secret set NAME [--random | --p256]
@@ -11,7 +11,6 @@ enum SecretCommand {
                drawbridge secret remove NAME
                drawbridge secret reseal          (once after upgrading: re-seal every value in the current format)
         """
-    static let masterKeyUsage = "drawbridge master-key generate FILE"
 
     static func run(_ argv: [String]) -> Never {
         let sub = subcommand(argv, "secret", usage: usage)
@@ -131,17 +130,5 @@ enum SecretCommand {
         }
         print("re-sealed \(seeds) TOTP seed\(seeds == 1 ? "" : "s") and \(secrets) secret\(secrets == 1 ? "" : "s") in the current format")
         if seeds + secrets > 0 { ctx.applied() }
-    }
-
-    static func masterKey(_ argv: [String]) -> Never {
-        let sub = subcommand(argv, "master-key", usage: masterKeyUsage)
-        guard sub == "generate" else { usageError("master-key", "unknown subcommand '\(sub)'", usage: masterKeyUsage) }
-        let args = Arguments(Array(argv.dropFirst()), command: "master-key generate", usage: masterKeyUsage)
-        let file = args.positionals("FILE")[0]
-        // The configuration is not loaded: a key is usually made before the config is complete.
-        do { try MasterKey.createFile(at: file, configDirectory: args.configDirectory) } catch { runtimeError(args.command, error) }
-        print("wrote a new master key to \(file) (mode 0600); point auth.masterKeyFile at it, and keep a backup: "
-            + "without it the sealed secrets cannot be opened")
-        exit(0)
     }
 }
