@@ -70,3 +70,26 @@ import Testing
                                                from: store.key, to: store.key, keyFile: nil) } throws: { "\($0)".contains("is the current one") }
     }
 }
+
+/// A process that read the master key before a rotation (a running gateway's backup scheduler)
+/// must not seal a new data key under it next to data keys under the new one.
+@Suite struct StaleMasterKeyTests {
+    @Test func aBackupWithAnotherKeyThanTheKeyFilesIsRefused() throws {
+        let s = try TempStore()
+        try s.write(s.conf + "/drawbridge.json5", "{}")
+        let site = BackupSite(configDirectory: s.conf, auth: s.auth,
+                              settings: BackupConfig(directory: s.root + "/backups", keyFile: s.conf + "/backup-keys.json"))
+        _ = try Backups.create(site, master: s.key, now: 1_735_689_600)
+        let new = try MasterKey(bytes: SecureRandom.bytes(32), origin: "B")
+        _ = try MasterKeyRotation.rotate(configDirectory: s.conf, auth: s.auth, backupKeyFile: site.settings.keyFile,
+                                         from: s.key, to: new, keyFile: nil)
+        let keysAfterRotation = try String(contentsOfFile: site.settings.keyFile, encoding: .utf8)
+        #expect { try Backups.create(site, master: s.key, now: 1_735_689_700) } throws: {
+            "\($0)".contains("does not open with auth.masterKeyFile") && "\($0)".contains("no backup was made")
+        }
+        #expect(try String(contentsOfFile: site.settings.keyFile, encoding: .utf8) == keysAfterRotation)
+        #expect(try Backups.list(site).count == 1)
+        _ = try Backups.create(site, master: new, now: 1_735_689_800)
+        #expect(try Backups.list(site).count == 2)
+    }
+}
