@@ -10,6 +10,7 @@
 #include <time.h>
 #include <sched.h>
 #include <pthread.h>
+#include <fcntl.h>
 
 const uint32_t CLinux_EPOLLIN = EPOLLIN, CLinux_EPOLLOUT = EPOLLOUT, CLinux_EPOLLERR = EPOLLERR,
     CLinux_EPOLLHUP = EPOLLHUP, CLinux_EPOLLRDHUP = EPOLLRDHUP, CLinux_EPOLLET = EPOLLET;
@@ -73,5 +74,9 @@ int CLinux_pin_cpu(int cpu) {
     return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 int CLinux_getrusage_maxrss_kb(void) { struct rusage u; getrusage(RUSAGE_SELF, &u); return (int)u.ru_maxrss; }
+int CLinux_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+int CLinux_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowfd);
+}
 
 int CLinux_malloc_trim(void) { return malloc_trim(0); }

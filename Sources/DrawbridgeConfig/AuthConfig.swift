@@ -26,6 +26,27 @@ public enum AuthModeName: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Where the master key is read from, as configured (docs/KEYS.md).
+public enum MasterKeySource: Sendable, Equatable {
+    /// `auth.masterKeyFile`: absolute path, kept as written (opened with O_NOFOLLOW).
+    case file(String)
+    /// `auth.masterKeyCredential`: the name of a systemd credential, read from
+    /// `$CREDENTIALS_DIRECTORY/<name>` (`LoadCredential=`, `LoadCredentialEncrypted=`).
+    case credential(String)
+    /// `auth.masterKeyCommand`: run once at start without a shell (argv[0] absolute); its
+    /// standard output is the key. The hook for a key vault or KMS command-line client.
+    case command([String], timeoutSeconds: Double)
+
+    /// The configuration key that names this source.
+    public var configKey: String {
+        switch self {
+        case .file: return "auth.masterKeyFile"
+        case .credential: return "auth.masterKeyCredential"
+        case .command: return "auth.masterKeyCommand"
+        }
+    }
+}
+
 /// One OpenID Connect provider (Google, or any standards-compliant issuer).
 public struct OIDCProviderConfig: Sendable, Equatable {
     public var name: String
@@ -41,9 +62,15 @@ public struct OIDCProviderConfig: Sendable, Equatable {
     /// CA bundle to verify the issuer with; nil = the system store.
     public var caFile: String?
     public var scopes: [String]
+    /// Organisations whose members this provider may vouch for (`trustedFor.organizations`).
+    public var trustedForOrganizations: [String]
+    /// Email domains this provider may vouch for, whatever the member's organisation
+    /// (`trustedFor.emailDomains`; e.g. the Google Workspace domain it is authoritative for).
+    public var trustedForEmailDomains: [String]
 
     public init(name: String, issuer: String, clientId: String, clientSecretName: String, displayName: String,
-                hostedDomain: String? = nil, caFile: String? = nil, scopes: [String] = ["openid", "email", "profile"]) {
+                hostedDomain: String? = nil, caFile: String? = nil, scopes: [String] = ["openid", "email", "profile"],
+                trustedForOrganizations: [String] = [], trustedForEmailDomains: [String] = []) {
         self.name = name
         self.issuer = issuer
         self.clientId = clientId
@@ -52,6 +79,26 @@ public struct OIDCProviderConfig: Sendable, Equatable {
         self.hostedDomain = hostedDomain
         self.caFile = caFile
         self.scopes = scopes
+        self.trustedForOrganizations = trustedForOrganizations
+        self.trustedForEmailDomains = trustedForEmailDomains
+    }
+}
+
+/// The sign-in work that must not run on an event loop, in two bounded pools: password hashing
+/// and the other local steps, and calls to OIDC providers (which can hang on the network), so a
+/// slow provider never delays a password sign-in. A full queue answers 503 at once.
+public struct WorkQueuesConfig: Sendable, Equatable {
+    /// Threads hashing passwords (scrypt: 128 MiB each); 0 = one per CPU, at most 4.
+    public var signInThreads: Int
+    public var signInQueue: Int
+    public var providerThreads: Int
+    public var providerQueue: Int
+
+    public init(signInThreads: Int = 0, signInQueue: Int = 64, providerThreads: Int = 4, providerQueue: Int = 64) {
+        self.signInThreads = signInThreads
+        self.signInQueue = signInQueue
+        self.providerThreads = providerThreads
+        self.providerQueue = providerQueue
     }
 }
 
@@ -85,9 +132,10 @@ public struct AuthConfig: Sendable, Equatable {
     public var usersFile: String
     public var apiKeysFile: String
     public var secretsFile: String
-    /// File holding the 32-byte master key (hex or base64url); never inside the config directory.
-    /// The environment variable `DRAWBRIDGE_MASTER_KEY` is used when this is nil.
-    public var masterKeyFile: String?
+    /// Where the master key comes from, when the configuration says (`masterKeyFile`,
+    /// `masterKeyCredential`, `masterKeyCommand`: at most one). nil: from the environment (the
+    /// systemd credential `drawbridge-master-key`, or `DRAWBRIDGE_MASTER_KEY`). See docs/KEYS.md.
+    public var masterKeySource: MasterKeySource?
     /// Modes enabled gateway-wide; an org can only narrow them.
     public var modes: [AuthModeName]
     public var idleTimeoutSeconds: Int
@@ -99,15 +147,23 @@ public struct AuthConfig: Sendable, Equatable {
     public var returnHosts: [String]
     /// Shown in authenticator apps at TOTP enrolment.
     public var totpIssuer: String
+    public var workQueues: WorkQueuesConfig
 
-    public init(usersFile: String, apiKeysFile: String, secretsFile: String, masterKeyFile: String?,
+    /// The configured key file (`masterKeySource` `.file`), nil for any other source.
+    public var masterKeyFile: String? {
+        get { if case .file(let path)? = masterKeySource { return path } else { return nil } }
+        set { masterKeySource = newValue.map { .file($0) } }
+    }
+
+    public init(usersFile: String, apiKeysFile: String, secretsFile: String, masterKeySource: MasterKeySource?,
                 modes: [AuthModeName], idleTimeoutSeconds: Int = 1800, absoluteTimeoutSeconds: Int = 43200,
                 oidc: [String: OIDCProviderConfig] = [:], loginLimits: LoginLimitsConfig = LoginLimitsConfig(),
-                auditLog: LogTarget = .stderr, returnHosts: [String] = [], totpIssuer: String = "Drawbridge") {
+                auditLog: LogTarget = .stderr, returnHosts: [String] = [], totpIssuer: String = "Drawbridge",
+                workQueues: WorkQueuesConfig = WorkQueuesConfig()) {
         self.usersFile = usersFile
         self.apiKeysFile = apiKeysFile
         self.secretsFile = secretsFile
-        self.masterKeyFile = masterKeyFile
+        self.masterKeySource = masterKeySource
         self.modes = modes
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.absoluteTimeoutSeconds = absoluteTimeoutSeconds
@@ -116,6 +172,7 @@ public struct AuthConfig: Sendable, Equatable {
         self.auditLog = auditLog
         self.returnHosts = returnHosts
         self.totpIssuer = totpIssuer
+        self.workQueues = workQueues
     }
 }
 
@@ -136,9 +193,12 @@ public struct OrganizationConfig: Sendable, Equatable {
     public var mfaRequired: Bool
     public var idleTimeoutSeconds: Int?
     public var absoluteTimeoutSeconds: Int?
+    /// OIDC providers this organisation trusts to vouch for its members' identities (first link).
+    public var trustedProviders: [String]
 
     public init(id: String, name: String, emailDomains: [String] = [], modes: OrgModesConfig = .inherit,
-                mfaRequired: Bool = false, idleTimeoutSeconds: Int? = nil, absoluteTimeoutSeconds: Int? = nil) {
+                mfaRequired: Bool = false, idleTimeoutSeconds: Int? = nil, absoluteTimeoutSeconds: Int? = nil,
+                trustedProviders: [String] = []) {
         self.id = id
         self.name = name
         self.emailDomains = emailDomains
@@ -146,5 +206,6 @@ public struct OrganizationConfig: Sendable, Equatable {
         self.mfaRequired = mfaRequired
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.absoluteTimeoutSeconds = absoluteTimeoutSeconds
+        self.trustedProviders = trustedProviders
     }
 }

@@ -1,9 +1,11 @@
 import Foundation
+import Glibc
 
 /// Validation of the `auth` and `organizations` sections.
 extension Validator {
-    static let authKeys = ["usersFile", "apiKeysFile", "secretsFile", "masterKeyFile", "modes", "session", "oidc",
-                           "loginLimits", "auditLog", "returnHosts", "totpIssuer"]
+    static let authKeys = ["usersFile", "apiKeysFile", "secretsFile", "masterKeyFile", "masterKeyCredential", "masterKeyCommand",
+                           "masterKeyCommandTimeoutSeconds", "modes", "session", "oidc",
+                           "loginLimits", "auditLog", "returnHosts", "totpIssuer", "workQueues"]
 
     func authSection(_ top: ObjectReader) -> AuthConfig? {
         guard let value = top.value("auth"),
@@ -22,11 +24,7 @@ extension Validator {
                 issues.add(session.fieldPath("idleTimeoutSeconds"), "must not exceed absoluteTimeoutSeconds (\(absolute))")
             }
         }
-        let masterKeyFile = auth.string("masterKeyFile").map { ConfigLoader.absolute($0, base: baseDirectory) }
-        if let path = masterKeyFile, path.hasPrefix(baseDirectory.hasSuffix("/") ? baseDirectory : baseDirectory + "/") {
-            // The key that opens the secrets must not travel with them (backups, config repos).
-            issues.add(auth.fieldPath("masterKeyFile"), "must be outside the configuration directory \(baseDirectory)")
-        }
+        let masterKeySource = masterKeySource(auth)
         var returnHosts: [String] = []
         for (path, host) in auth.stringList("returnHosts") ?? [] {
             if AddressParsing.isHostName(host.lowercased()) { returnHosts.append(host.lowercased()) }
@@ -36,9 +34,106 @@ extension Validator {
             usersFile: dataFile(auth, "usersFile", default: "users.json"),
             apiKeysFile: dataFile(auth, "apiKeysFile", default: "apikeys.json"),
             secretsFile: dataFile(auth, "secretsFile", default: "secrets.json"),
-            masterKeyFile: masterKeyFile, modes: modes, idleTimeoutSeconds: idle, absoluteTimeoutSeconds: absolute,
+            masterKeySource: masterKeySource, modes: modes, idleTimeoutSeconds: idle, absoluteTimeoutSeconds: absolute,
             oidc: oidc, loginLimits: loginLimits(auth), auditLog: logTarget(auth, "auditLog", default: .stderr),
-            returnHosts: returnHosts, totpIssuer: auth.string("totpIssuer") ?? "Drawbridge")
+            returnHosts: returnHosts, totpIssuer: auth.string("totpIssuer") ?? "Drawbridge", workQueues: workQueues(auth))
+    }
+
+    /// `masterKeyFile`, `masterKeyCredential` or `masterKeyCommand`: at most one (two places
+    /// for one key leave the operator guessing which one is used, e.g. in the middle of a rotation).
+    private func masterKeySource(_ auth: ObjectReader) -> MasterKeySource? {
+        var sources: [(key: String, source: MasterKeySource)] = []
+        if let text = auth.string("masterKeyFile") {
+            // Kept as written (only made absolute): normalising would resolve a symbolic link, and the
+            // key file is opened with O_NOFOLLOW so that a link is refused.
+            let file = ConfigLoader.joined(text, base: baseDirectory)
+            if text.isEmpty {
+                issues.add(auth.fieldPath("masterKeyFile"), "must not be empty")
+            } else if ConfigLoader.absolute(file).hasPrefix(baseDirectory.hasSuffix("/") ? baseDirectory : baseDirectory + "/") {
+                // The key that opens the secrets must not travel with them (backups, config repos).
+                issues.add(auth.fieldPath("masterKeyFile"), "must be outside the configuration directory \(baseDirectory)")
+            }
+            sources.append(("masterKeyFile", .file(file)))
+        }
+        if let name = auth.string("masterKeyCredential") {
+            // A file name in $CREDENTIALS_DIRECTORY: a "/" or ".." would reach outside it.
+            if !Self.isCredentialName(name) {
+                issues.add(auth.fieldPath("masterKeyCredential"),
+                           "invalid credential name \"\(name)\" (1 to 255 of A-Z a-z 0-9 _ . @ + -, not \".\" or \"..\"; "
+                               + "the ID of LoadCredential=/LoadCredentialEncrypted=)")
+            }
+            sources.append(("masterKeyCredential", .credential(name)))
+        }
+        if let value = auth.value("masterKeyCommand") {
+            if let argv = commandLine(auth, "masterKeyCommand", value) {
+                let timeout = auth.seconds("masterKeyCommandTimeoutSeconds", default: 30, maximum: 600)
+                sources.append(("masterKeyCommand", .command(argv, timeoutSeconds: timeout)))
+            } else {
+                sources.append(("masterKeyCommand", .command([], timeoutSeconds: 30)))
+            }
+        } else if auth.value("masterKeyCommandTimeoutSeconds") != nil {
+            issues.add(auth.fieldPath("masterKeyCommandTimeoutSeconds"), "only allowed with masterKeyCommand")
+        }
+        for extra in sources.dropFirst() {
+            issues.add(auth.fieldPath(extra.key), "a second master key source: \(sources[0].key) is set too; "
+                           + "configure exactly one of masterKeyFile, masterKeyCredential, masterKeyCommand (docs/KEYS.md)")
+        }
+        return sources.first?.source
+    }
+
+    /// A command run without a shell: a non-empty array of strings, the program an absolute path to
+    /// an executable file (no $PATH search: a writable directory early in $PATH would choose the program).
+    private func commandLine(_ object: ObjectReader, _ key: String, _ value: JSONValue) -> [String]? {
+        guard case .array(let elements) = value else {
+            issues.add(object.fieldPath(key), "expected an array of strings (the program and its arguments, run without a shell), "
+                           + "got \(value.kindDescription)")
+            return nil
+        }
+        var argv: [String] = []
+        for (i, element) in elements.enumerated() {
+            guard case .string(let s) = element else {
+                issues.add("\(object.fieldPath(key))[\(i)]", "expected a string, got \(element.kindDescription)")
+                return nil
+            }
+            guard !s.utf8.contains(0) else { issues.add("\(object.fieldPath(key))[\(i)]", "must not contain a NUL character"); return nil }
+            argv.append(s)
+        }
+        guard let program = argv.first, !program.isEmpty else {
+            issues.add(object.fieldPath(key), "must name a program: [\"/usr/bin/program\", \"argument\", ...]")
+            return nil
+        }
+        guard program.hasPrefix("/") else {
+            issues.add("\(object.fieldPath(key))[0]", "must be an absolute path (the command is run without a shell or $PATH), got \"\(program)\"")
+            return nil
+        }
+        var st = stat()
+        if stat(program, &st) != 0 {
+            issues.add("\(object.fieldPath(key))[0]", "file not found: \(program)")
+        } else if (st.st_mode & S_IFMT) != S_IFREG || access(program, X_OK) != 0 {
+            issues.add("\(object.fieldPath(key))[0]", "not an executable file: \(program)")
+        }
+        return argv
+    }
+
+    /// A systemd credential ID usable as a file name.
+    static func isCredentialName(_ name: String) -> Bool {
+        let u = Array(name.utf8)
+        guard (1...255).contains(u.count), name != ".", name != ".." else { return false }
+        return u.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+                || c == UInt8(ascii: "_") || c == UInt8(ascii: ".") || c == UInt8(ascii: "@") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")
+        }
+    }
+
+    private func workQueues(_ auth: ObjectReader) -> WorkQueuesConfig {
+        let d = WorkQueuesConfig()
+        guard let value = auth.value("workQueues"),
+              let w = ObjectReader(value, path: auth.fieldPath("workQueues"),
+                                   known: ["signInThreads", "signInQueue", "providerThreads", "providerQueue"], issues: issues) else { return d }
+        return WorkQueuesConfig(signInThreads: w.int("signInThreads", default: d.signInThreads, range: 0...64),
+                                signInQueue: w.int("signInQueue", default: d.signInQueue, range: 1...100_000),
+                                providerThreads: w.int("providerThreads", default: d.providerThreads, range: 1...256),
+                                providerQueue: w.int("providerQueue", default: d.providerQueue, range: 1...100_000))
     }
 
     /// A data file path (may not exist yet): resolved against the config directory.
@@ -74,7 +169,7 @@ extension Validator {
             return [:]
         }
         var result: [String: OIDCProviderConfig] = [:]
-        let keys = ["issuer", "clientId", "clientSecret", "displayName", "hostedDomain", "caFile", "scopes"]
+        let keys = ["issuer", "clientId", "clientSecret", "displayName", "hostedDomain", "caFile", "scopes", "trustedFor"]
         for name in members.keys.sorted() {
             let path = join(auth.fieldPath("oidc"), name)
             if name.isEmpty || !name.utf8.allSatisfy(Self.isNameByte) {
@@ -91,11 +186,22 @@ extension Validator {
             if secret.isEmpty { issues.add(p.fieldPath("clientSecret"), "must name a secret (see `drawbridge secret set`)") }
             let scopes = (p.stringList("scopes") ?? []).map(\.value)
             if !scopes.isEmpty, !scopes.contains("openid") { issues.add(p.fieldPath("scopes"), "must include \"openid\"") }
+            var trustedOrgs: [String] = [], trustedDomains: [String] = []
+            if let t = p.value("trustedFor"),
+               let trust = ObjectReader(t, path: p.fieldPath("trustedFor"), known: ["organizations", "emailDomains"], issues: issues) {
+                // Organisation ids are checked against the organizations section once it is read.
+                trustedOrgs = (trust.stringList("organizations") ?? []).map(\.value)
+                for (path, d) in trust.stringList("emailDomains") ?? [] {
+                    if AddressParsing.isHostName(d.lowercased()) { trustedDomains.append(d.lowercased()) }
+                    else { issues.add(path, "invalid email domain \"\(d)\"") }
+                }
+            }
             result[name] = OIDCProviderConfig(
                 name: name, issuer: issuer, clientId: clientId, clientSecretName: secret,
                 displayName: p.string("displayName") ?? name.prefix(1).uppercased() + name.dropFirst(),
                 hostedDomain: p.string("hostedDomain")?.lowercased(), caFile: readableFile(p, "caFile", required: false),
-                scopes: scopes.isEmpty ? ["openid", "email", "profile"] : scopes)
+                scopes: scopes.isEmpty ? ["openid", "email", "profile"] : scopes,
+                trustedForOrganizations: trustedOrgs, trustedForEmailDomains: trustedDomains)
         }
         return result
     }
@@ -129,7 +235,8 @@ extension Validator {
         if auth == nil, !members.isEmpty {
             issues.add("organizations", "organisations need an auth section (where users, keys and secrets live)")
         }
-        let keys = ["name", "emailDomains", "modes", "disabledModes", "mfaRequired", "idleTimeoutSeconds", "absoluteTimeoutSeconds"]
+        let keys = ["name", "emailDomains", "modes", "disabledModes", "mfaRequired", "idleTimeoutSeconds", "absoluteTimeoutSeconds",
+                    "trustedProviders"]
         var result: [OrganizationConfig] = []
         var domainOwner: [String: String] = [:]
         for id in members.keys.sorted() {
@@ -168,9 +275,23 @@ extension Validator {
             if o.value("absoluteTimeoutSeconds") != nil {
                 absolute = o.int("absoluteTimeoutSeconds", default: 43200, range: 60...31_536_000)
             }
+            var trusted: [String] = []
+            for (p, name) in o.stringList("trustedProviders") ?? [] {
+                if providers[name] == nil {
+                    let known = providers.keys.sorted().joined(separator: ", ")
+                    issues.add(p, "no OIDC provider \"\(name)\" under auth.oidc (defined: \(known.isEmpty ? "none" : known))")
+                } else if trusted.contains(name) { issues.add(p, "\"\(name)\" is listed twice") }
+                else { trusted.append(name) }
+            }
             result.append(OrganizationConfig(id: id, name: o.string("name") ?? id, emailDomains: domains, modes: modes,
                                              mfaRequired: o.bool("mfaRequired", default: false),
-                                             idleTimeoutSeconds: idle, absoluteTimeoutSeconds: absolute))
+                                             idleTimeoutSeconds: idle, absoluteTimeoutSeconds: absolute, trustedProviders: trusted))
+        }
+        // A provider may only name organisations that exist (a typo would trust nobody, silently).
+        for name in (auth?.oidc ?? [:]).keys.sorted() {
+            for org in auth!.oidc[name]!.trustedForOrganizations where members[org] == nil {
+                issues.add("auth.oidc.\(name).trustedFor.organizations", "unknown organisation \"\(org)\" (not under organizations)")
+            }
         }
         return result
     }

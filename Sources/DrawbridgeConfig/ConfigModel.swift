@@ -33,6 +33,8 @@ public struct GatewayConfig: Sendable {
     /// Lowercased names of further client request fields never passed upstream (besides the
     /// gateway's X-Drawbridge-* namespace and the built-in identity and method-override names).
     public var stripRequestHeaders: [String] = []
+    /// Scheduled encrypted backups of the state (docs/BACKUP.md); nil = none scheduled.
+    public var backup: BackupConfig?
 
     /// Memberwise; `routeTable` is compiled from `routes`. Performs no validation (use `ConfigLoader`).
     public init(workers: Int = 0, httpsListen: [ListenAddress], httpRedirectListen: [ListenAddress] = [],

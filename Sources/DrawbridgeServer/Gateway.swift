@@ -25,11 +25,12 @@ public final class Gateway {
     public init(configDirectory: String, log: @escaping @Sendable (String) -> Void) throws {
         self.configDirectory = configDirectory
         self.log = log
+        if try StateRestore.completeInterrupted(configDirectory: configDirectory) { log("drawbridge: completed an interrupted restore") }
         let config = try ConfigLoader.load(directory: configDirectory)
         try Self.checkPermissions(configDirectory: configDirectory, config: config)
         if let auth = config.auth {
             // Temporary files of a writer killed mid-write (kill -9, power cut): never part of the state.
-            for file in StatePermissions.stateFiles(auth) {
+            for file in StateFiles.all(configDirectory: configDirectory, auth: auth).map(\.path) {
                 for name in AtomicFile.removeLeftovers(of: file) {
                     log("drawbridge: removed \((file as NSString).deletingLastPathComponent)/\(name), left by an interrupted write")
                 }
@@ -47,7 +48,7 @@ public final class Gateway {
             var problems = StatePermissions.check(configDirectory: configDirectory, config: config).map(\.description)
             problems += logProblems(config)
             if let auth = config.auth {
-                do { _ = try SignOutFile.read(path: StatePermissions.signOutsFile(auth)) } catch { problems.append("\(error)") }
+                do { _ = try SignOutFile.read(path: StateFiles.signOutsFile(auth)) } catch { problems.append("\(error)") }
             }
             do {
                 _ = try Snapshot(config: config, generation: 0)
@@ -106,9 +107,9 @@ public final class Gateway {
         let auditLog = LogSink(fd: try openLog(auditTarget, what: "auth.auditLog"), name: "audit log \(Self.describe(auditTarget))")
         sinks = [accessLog, auditLog].filter(\.enabled)
         sinkReports = sinks.map { _ in LogSink.ReportState() }
-        let services = AuthServices(audit: AuditLog(sink: auditLog))
+        let services = AuthServices(audit: AuditLog(sink: auditLog), queues: config.auth?.workQueues ?? WorkQueuesConfig())
         if let auth = snapshot.auth {
-            let store = try FileRevocationStore(path: StatePermissions.signOutsFile(auth.config), readers: n, wallNow: unixNow(),
+            let store = try FileRevocationStore(path: StateFiles.signOutsFile(auth.config), readers: n, wallNow: unixNow(),
                                                 monotonicNs: CLinux_monotonic_ns(), log: log)
             services.revocations = store
             revocations = store
@@ -132,6 +133,7 @@ public final class Gateway {
             + (config.httpRedirectListen.isEmpty ? "" : ", redirecting http on \(config.httpRedirectListen.map(\.description).joined(separator: ", "))")
             + " with \(n) worker\(n == 1 ? "" : "s")")
 
+        let backups = BackupScheduler(configDirectory: configDirectory, log: log)
         var nextRotation = CLinux_monotonic_ns() + UInt64(config.tls.ticketKeyRotationSeconds) * 1_000_000_000
         var nextMaintenance = CLinux_monotonic_ns() + Self.maintenanceSeconds * 1_000_000_000
         while true {
@@ -146,12 +148,14 @@ public final class Gateway {
                 nextMaintenance = now + Self.maintenanceSeconds * 1_000_000_000
                 maintain(monotonicNs: now)
             }
+            backups.tick(snapshot.config, now: unixNow())
             if sig == SIGHUP {
                 reload()
             } else if sig == SIGTERM || sig == SIGINT {
                 log("drawbridge: stopping: finishing in-flight requests (up to \(snapshot.config.timeouts.drainSeconds)s)")
                 for w in workers { w.mailbox.postStop(drainNs: Snapshot.ns(snapshot.config.timeouts.drainSeconds)) }
                 for t in threads { pthread_join(t, nil) }
+                backups.finish()
                 log("drawbridge: stopped")
                 return 0
             }
@@ -188,6 +192,7 @@ public final class Gateway {
     /// Builds a complete new snapshot off the loops; only a fully valid one replaces the old.
     private func reload() {
         do {
+            if try StateRestore.completeInterrupted(configDirectory: configDirectory) { log("drawbridge: completed an interrupted restore") }
             let config = try ConfigLoader.load(directory: configDirectory)
             try Self.checkPermissions(configDirectory: configDirectory, config: config)
             generation += 1

@@ -94,10 +94,14 @@ final class Snapshot {
         connectTimeoutNs = Snapshot.ns(t.upstreamConnectSeconds)
         responseTimeoutNs = Snapshot.ns(t.upstreamResponseSeconds)
         var secrets: [String: [UInt8]] = [:]
+        var identityData: IdentityData?
         if let a = config.auth {
             // Users, keys and secrets are read with the rest: a bad file rejects the whole reload.
             let data: IdentityData
             do { data = try IdentityStore.load(a) } catch { throw AuthSetupError(description: "\(error)") }
+            let spelling = Snapshot.spellingCollisions(config: config, data: data)
+            guard spelling.isEmpty else { throw AuthSetupError(description: spelling.joined(separator: "\n")) }
+            identityData = data
             auth = try AuthRuntime(config: config, data: data, previous: previous?.auth?.cutoffs, now: unixNow())
             assertionKeys = data.assertionKeys
             secrets = data.secrets
@@ -122,7 +126,7 @@ final class Snapshot {
             }
             return (Array(c.header.lowercased().utf8), Array("\(c.header): \(c.prefix)".utf8) + secret + Array("\r\n".utf8))
         }
-        policy = PolicySnapshot(config: config)
+        policy = PolicySnapshot(config: config, users: identityData?.users ?? [])
         var audiences: [String: Int] = [:]
         routeAudience = config.routes.map { r in
             let a = r.access?.audience ?? r.upstream

@@ -15,7 +15,7 @@ import Glibc
 public final class AppendOnlyFile {
     public let path: String
     private let fd: Int32
-    /// Bytes of whole records.
+    /// Bytes of whole records this object knows of (those it found, and those it appended).
     public private(set) var size: Int
 
     public struct Failure: Error, CustomStringConvertible {
@@ -63,8 +63,25 @@ public final class AppendOnlyFile {
 
     deinit { close(fd) }
 
+    /// The file's size now (another writer may have appended: a restore adds lines in place).
+    public var currentSize: Int? {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? Int(st.st_size) : nil
+    }
+
+    /// Whether the file holds bytes this object did not write (or lost some).
+    public var changedByOthers: Bool { currentSize.map { $0 != size } ?? false }
+
+    /// Takes the file as it is now as known (after its owner has read what others added).
+    public func acceptCurrentSize() {
+        if let now = currentSize { size = now }
+    }
+
     /// Appends `record` (whole lines). Not durable until `sync`.
     public func append(_ record: [UInt8]) throws {
+        // Where a torn record would be cut back to: the end as it is now (lines another writer
+        // appended meanwhile included).
+        let before = currentSize ?? size
         var written = 0
         var failure: String?
         while written < record.count {
@@ -82,7 +99,7 @@ public final class AppendOnlyFile {
         }
         if written > 0 {
             // Cut the torn record off, so the next one starts on a line of its own.
-            guard ftruncate(fd, off_t(size)) == 0 else {
+            guard ftruncate(fd, off_t(before)) == 0 else {
                 throw Failure(description: "\(path): write: \(failure); cutting off the torn record failed too: \(String(cString: strerror(errno)))",
                               damaged: true)
             }

@@ -50,11 +50,12 @@ public enum IdentityStore {
     public static let sessionKeyPrefix = "session-key-"
     public static let assertionKeyPrefix = "assertion-key-"
 
-    /// All three files, checked and opened with the master key. Throws `ConfigErrors` listing
-    /// every problem ("file: json.path: problem"); nothing is returned half-loaded. An absent
-    /// file is empty. The master key is always required (the session keys are sealed secrets).
-    public static func load(_ auth: AuthConfig,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> IdentityData {
+    /// All three files, checked and opened with the master key (`key`, else the one `auth` names).
+    /// Throws `ConfigErrors` listing every problem ("file: json.path: problem"); nothing is
+    /// returned half-loaded. An absent file is empty. The master key is always required (the
+    /// session keys are sealed secrets).
+    public static func load(_ auth: AuthConfig, key: MasterKey? = nil,
+                            environment: [String: String]? = nil) throws -> IdentityData {
         var issues: [ConfigIssue] = []
         func attempt<T>(_ body: () throws(ConfigErrors) -> T) -> T? {
             do { return try body() } catch { issues += error.issues; return nil }
@@ -62,13 +63,13 @@ public enum IdentityStore {
         let users = attempt { () throws(ConfigErrors) in try readUsers(auth) }
         let keys = attempt { () throws(ConfigErrors) in try readAPIKeys(auth) }
         let sealedSecrets = attempt { () throws(ConfigErrors) in try readSecrets(auth) }
-        let masterKey = attempt { () throws(ConfigErrors) in try MasterKey.load(auth, environment: environment) }
+        let masterKey = key ?? attempt { () throws(ConfigErrors) in try MasterKey.load(auth, environment: environment) }
 
         var data = IdentityData()
         if let users, let masterKey {
             for (index, user) in users.enumerated() {
                 guard let sealed = user.totpSecretSealed else { continue }
-                do { data.totpSecrets[user.id] = try Sealed.open(sealed, name: Sealed.totpName(userId: user.id), key: masterKey) }
+                do { data.totpSecrets[user.id] = try Sealed.open(sealed, kind: .totpSeed, name: Sealed.totpName(userId: user.id), key: masterKey) }
                 catch { issues.append(ConfigIssue(file: auth.usersFile, path: "users[\(index)].totp", message: error.description)) }
             }
         }
@@ -117,6 +118,29 @@ public enum IdentityStore {
         data.sessionKeys.sort { $0.id < $1.id }
         data.assertionKeys.sort { $0.id < $1.id }
         return data
+    }
+
+    /// Refuses a master key that does not open the state: the first secret of the secrets file,
+    /// else the first TOTP seed. Before a command seals anything under `key`: a value sealed under
+    /// another key than its neighbours would leave files that no single key opens (a key source
+    /// still giving the old key after `drawbridge master-key rotate`, say).
+    public static func checkMasterKey(_ auth: AuthConfig, _ key: MasterKey) throws(ConfigErrors) {
+        var probe: (file: String, path: String, sealed: [UInt8], kind: SealedKind, name: String)?
+        if let (name, sealed) = try readSecrets(auth).min(by: { $0.key < $1.key }) {
+            probe = (auth.secretsFile, join("secrets", name), sealed, .secret, name)
+        } else if let (i, user) = try readUsers(auth).enumerated().first(where: { $0.element.totpSecretSealed != nil }) {
+            probe = (auth.usersFile, "users[\(i)].totp", user.totpSecretSealed!, .totpSeed, Sealed.totpName(userId: user.id))
+        }
+        guard let p = probe else { return }
+        do {
+            if try Sealed.openLegacy(p.sealed, name: p.name, key: key) != nil { return }
+            _ = try Sealed.open(p.sealed, kind: p.kind, name: p.name, key: key)
+        } catch {
+            throw ConfigErrors(issues: [ConfigIssue(file: p.file, path: p.path, message:
+                "does not open with \(key.origin): this is not the master key the identity files are sealed under "
+                    + "(after `drawbridge master-key rotate`, put the new key where the configuration takes it from before anything else; "
+                    + "docs/KEYS.md), or the value was altered")])
+        }
     }
 
     /// `session-key-<n>` -> n, for n in 1...255 written without leading zeros.

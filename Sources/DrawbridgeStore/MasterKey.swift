@@ -3,90 +3,83 @@ import DrawbridgeCrypto
 import Foundation
 import Glibc
 
-/// The 32-byte key that seals every secret at rest (see `Sealed`). It lives in a file outside the
-/// configuration directory (`auth.masterKeyFile`) or in the environment variable
-/// `DRAWBRIDGE_MASTER_KEY`, so a copy of conf/ (backup, config repository) holds only ciphertext.
+/// The 32-byte key that seals every secret at rest (see `Sealed`) and the backups' data keys. It
+/// never lives in the configuration: it comes from a file outside the configuration directory, a
+/// systemd credential, the output of a key vault's command, or the environment (one of them,
+/// `load(_:)` in MasterKeySources.swift), so a copy of conf/ (backup, config repository) holds
+/// only ciphertext.
 public struct MasterKey: Sendable {
     public static let environmentVariable = "DRAWBRIDGE_MASTER_KEY"
     public static let byteCount = 32
+    /// Longest key text accepted from any source (a key is one line of 43 or 64 characters).
+    public static let maximumTextBytes = 4096
 
     let bytes: [UInt8]
+    /// Where the key came from, for messages ("auth.masterKeyFile /etc/drawbridge/master.key").
+    public let origin: String
 
     /// Raw key bytes (tests; the CLI generates keys with `generate()`).
-    public init(bytes: [UInt8]) throws(ConfigErrors) {
+    public init(bytes: [UInt8], origin: String = "master key") throws(ConfigErrors) {
         guard bytes.count == Self.byteCount else {
-            throw Self.error("master key", "must be \(Self.byteCount) bytes, got \(bytes.count)")
+            throw Self.error(origin, "must be \(Self.byteCount) bytes, got \(bytes.count)")
         }
         self.bytes = bytes
+        self.origin = origin
     }
 
     /// Parses 64 hex characters or 43 unpadded base64url characters; surrounding whitespace is
     /// ignored. `source` names the file or variable in error messages (the key itself never appears).
     public init(text: String, source: String) throws(ConfigErrors) {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        let expected = "expected \(Self.byteCount) bytes as 64 hex characters or 43 base64url characters"
-        let fix = "create a new one with `drawbridge master-key generate FILE`"
-        switch trimmed.utf8.count {
+        var utf8 = Array(text.utf8)
+        defer { utf8.wipeBytes() }
+        try self.init(utf8: utf8, source: source, origin: source, fix: "create a new one with `drawbridge master-key generate FILE`")
+    }
+
+    /// The same from bytes (no String copy of the key is made).
+    public init(utf8 text: [UInt8], source: String) throws(ConfigErrors) {
+        try self.init(utf8: text, source: source, origin: source, fix: "create one with `drawbridge master-key generate FILE`")
+    }
+
+    /// The same from bytes (no String copy of the key is made). `fix` ends each error message.
+    init(utf8 text: [UInt8], source: String, origin: String, fix: String) throws(ConfigErrors) {
+        switch Self.parse(text) {
+        case .success(let key):
+            bytes = key
+            self.origin = origin
+        case .failure(let problem):
+            throw Self.error(source, "\(problem.message); \(fix)")
+        }
+    }
+
+    struct ParseProblem: Error { let message: String }
+
+    /// The key bytes, or what is wrong with the text, in words that never quote it.
+    static func parse(_ text: [UInt8]) -> Result<[UInt8], ParseProblem> {
+        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || (c >= 0x09 && c <= 0x0D) }
+        var start = 0, end = text.count
+        while start < end && isSpace(text[start]) { start += 1 }
+        while end > start && isSpace(text[end - 1]) { end -= 1 }
+        let count = end - start
+        let expected = "expected \(byteCount) bytes as 64 hex characters or 43 base64url characters"
+        switch count {
         case 64:
-            guard let decoded = Self.hexDecode(trimmed) else {
-                throw Self.error(source, "master key has 64 characters but is not hex (\(expected)); \(fix)")
+            guard let decoded = hexDecode(text[start..<end]) else {
+                return .failure(ParseProblem(message: "master key has 64 characters but is not hex (\(expected))"))
             }
-            bytes = decoded
+            return .success(decoded)
         case 43:
-            guard let decoded = Base64URL.decode(trimmed), decoded.count == Self.byteCount else {
-                throw Self.error(source, "master key has 43 characters but is not base64url (\(expected)); \(fix)")
+            var out = [UInt8](repeating: 0, count: 64)
+            defer { out.wipeBytes() }
+            let n = text[start..<end].withUnsafeBytes { Base64URL.decode($0, into: &out) }
+            guard n == byteCount else {
+                return .failure(ParseProblem(message: "master key has 43 characters but is not base64url (\(expected))"))
             }
-            bytes = decoded
+            return .success(Array(out[0..<byteCount]))
         case 0:
-            throw Self.error(source, "master key is empty (\(expected)); \(fix)")
+            return .failure(ParseProblem(message: "master key is empty (\(expected))"))
         default:
-            throw Self.error(source, "master key has the wrong length: \(trimmed.utf8.count) characters (\(expected)); \(fix)")
+            return .failure(ParseProblem(message: "master key has the wrong length: \(count) characters (\(expected))"))
         }
-    }
-
-    /// The key from `auth.masterKeyFile` when set, else from `DRAWBRIDGE_MASTER_KEY`.
-    public static func load(_ auth: AuthConfig,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> MasterKey {
-        if let file = auth.masterKeyFile { return try load(file: file) }
-        guard let text = environment[environmentVariable],
-              !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw error(environmentVariable,
-                        "no master key: set auth.masterKeyFile in the configuration or the environment variable \(environmentVariable) "
-                            + "(create a key with `drawbridge master-key generate FILE`, outside the configuration directory)")
-        }
-        return try MasterKey(text: text, source: environmentVariable)
-    }
-
-    /// Reads a key file, refusing one that group or others can read or write (as ssh does with private keys).
-    public static func load(file: String) throws(ConfigErrors) -> MasterKey {
-        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else {
-            let reason = String(cString: strerror(errno))
-            let hint = errno == ENOENT ? "; create it with `drawbridge master-key generate \(file)`" : ""
-            throw error(file, "cannot read the master key: \(reason)\(hint)")
-        }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw error(file, "master key file is not a regular file")
-        }
-        // A key others can read is no longer secret; one others can write can be swapped for theirs.
-        guard st.st_mode & 0o077 == 0 else {
-            throw error(file, "master key file is accessible by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); "
-                            + "run `chmod 600 \(file)`")
-        }
-        var data = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw error(file, "cannot read the master key: \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            data += buffer[0..<n]
-            guard data.count <= 4096 else { throw error(file, "master key file is too large (a key is one line)") }
-        }
-        defer { buffer.wipeBytes(); data.wipeBytes() }
-        return try MasterKey(text: String(decoding: data, as: UTF8.self), source: file)
     }
 
     /// A new random key as its file text: 64 lowercase hex characters and a newline.
@@ -132,8 +125,7 @@ public struct MasterKey: Sendable {
         ConfigErrors(issues: [ConfigIssue(file: file, path: "", message: message)])
     }
 
-    static func hexDecode(_ text: String) -> [UInt8]? {
-        let u = Array(text.utf8)
+    static func hexDecode(_ u: ArraySlice<UInt8>) -> [UInt8]? {
         guard u.count % 2 == 0 else { return nil }
         func nibble(_ c: UInt8) -> UInt8? {
             switch c {
@@ -145,9 +137,9 @@ public struct MasterKey: Sendable {
         }
         var out = [UInt8]()
         out.reserveCapacity(u.count / 2)
-        var i = 0
-        while i < u.count {
-            guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+        var i = u.startIndex
+        while i < u.endIndex {
+            guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { out.wipeBytes(); return nil }
             out.append(hi << 4 | lo)
             i += 2
         }
@@ -164,7 +156,7 @@ public struct MasterKey: Sendable {
 
 extension Array where Element == UInt8 {
     /// Overwrites the bytes before the buffer is released (best effort: copies may exist).
-    mutating func wipeBytes() {
+    public mutating func wipeBytes() {
         for i in indices { self[i] = 0 }
     }
 }

@@ -14,39 +14,24 @@ import Glibc
 ///
 /// The master key file has its own, stricter rule (`MasterKey`: not even readable by others).
 public enum StatePermissions {
-    /// The gateway's own state files, next to the secrets file.
-    public static func stateDirectory(_ auth: AuthConfig) -> String {
-        let dir = (auth.secretsFile as NSString).deletingLastPathComponent
-        return dir.isEmpty ? "." : dir
-    }
-    public static func cutoffsFile(_ auth: AuthConfig) -> String { stateDirectory(auth) + "/auth-state.json" }
-    public static func signOutsFile(_ auth: AuthConfig) -> String { stateDirectory(auth) + "/signouts.jsonl" }
-
-    /// Every state file of a configuration: the identity files and the gateway's own.
-    public static func stateFiles(_ auth: AuthConfig) -> [String] {
-        [auth.usersFile, auth.apiKeysFile, auth.secretsFile, cutoffsFile(auth), signOutsFile(auth)]
-    }
-
     /// Every problem, as "file: problem" issues (empty: all is well).
     public static func check(configDirectory: String, config: GatewayConfig) -> [ConfigIssue] {
         var issues: [ConfigIssue] = []
         func standard(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+        let main = standard(configDirectory) + "/" + ConfigLoader.mainFileName
+        // The configuration file, and with an auth section every state file (`StateFiles`, the one list).
+        let files = config.auth.map { StateFiles.all(configDirectory: configDirectory, auth: $0).map(\.path) } ?? [main]
         var directories = [standard(configDirectory)]
-        if let auth = config.auth {
-            for file in stateFiles(auth) {
-                let dir = standard((file as NSString).deletingLastPathComponent)
-                if !directories.contains(dir) { directories.append(dir) }
-            }
+        for file in files {
+            let dir = standard((file as NSString).deletingLastPathComponent)
+            if !directories.contains(dir) { directories.append(dir) }
         }
         for dir in directories {
             if let problem = directoryProblem(dir) { issues.append(ConfigIssue(file: dir, path: "", message: problem)) }
         }
-        let main = (configDirectory as NSString).appendingPathComponent(ConfigLoader.mainFileName)
-        if let problem = fileProblem(main, allowLink: true) { issues.append(ConfigIssue(file: main, path: "", message: problem)) }
-        if let auth = config.auth {
-            for file in stateFiles(auth) {
-                if let problem = fileProblem(file, allowLink: false) { issues.append(ConfigIssue(file: file, path: "", message: problem)) }
-            }
+        for file in files {
+            // The main configuration file may be a link (its target is judged); a state file may not.
+            if let problem = fileProblem(file, allowLink: file == main) { issues.append(ConfigIssue(file: file, path: "", message: problem)) }
         }
         return issues
     }

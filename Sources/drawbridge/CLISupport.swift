@@ -89,13 +89,19 @@ struct CLIContext {
     init(_ args: Arguments) {
         self.args = args
         do {
+            // A restore cut short after its commit point is completed before any state is read.
+            _ = try StateRestore.completeInterrupted(configDirectory: args.configDirectory)
+        } catch {
+            runtimeError(args.command, error)
+        }
+        do {
             config = try ConfigLoader.load(directory: args.configDirectory)
         } catch {
             runtimeError(args.command, "invalid configuration:\n\(error)")
         }
         guard let auth = config.auth else {
             runtimeError(args.command, "\(args.configDirectory)/\(ConfigLoader.mainFileName) has no auth section "
-                + "(add one with usersFile, apiKeysFile, secretsFile and masterKeyFile; see conf/drawbridge.json5)")
+                + "(add one with usersFile, apiKeysFile, secretsFile and a master key source; see conf/drawbridge.json5)")
         }
         self.auth = auth
         // The same StrictModes as the gateway: a change must land where the gateway reads it.
@@ -113,8 +119,14 @@ struct CLIContext {
 
     var command: String { args.command }
 
+    /// The master key from the source the configuration names (the one loader), refused when it
+    /// does not open the identity files (nothing gets sealed under a key other than theirs).
     func masterKey() -> MasterKey {
-        do { return try MasterKey.load(auth) } catch { runtimeError(command, error) }
+        do {
+            let key = try MasterKey.load(auth)
+            try IdentityStore.checkMasterKey(auth, key)
+            return key
+        } catch { runtimeError(command, error) }
     }
 
     /// The org must be configured: a user or key in an unknown org could never sign in.

@@ -3,14 +3,14 @@ import DrawbridgeCrypto
 import DrawbridgeStore
 import Foundation
 
-/// drawbridge secret set|list|remove, drawbridge master-key generate
+/// drawbridge secret set|list|remove|reseal
 enum SecretCommand {
     static let usage = """
         drawbridge secret set NAME [--random | --p256]
                drawbridge secret list
                drawbridge secret remove NAME
+               drawbridge secret reseal          (once after upgrading: re-seal every value in the current format)
         """
-    static let masterKeyUsage = "drawbridge master-key generate FILE"
 
     static func run(_ argv: [String]) -> Never {
         let sub = subcommand(argv, "secret", usage: usage)
@@ -20,6 +20,7 @@ enum SecretCommand {
         case "set": set(Arguments(rest, command: command, usage: usage, flags: ["--random", "--p256"]))
         case "list": list(Arguments(rest, command: command, usage: usage))
         case "remove": remove(Arguments(rest, command: command, usage: usage))
+        case "reseal": reseal(Arguments(rest, command: command, usage: usage))
         default: usageError("secret", "unknown subcommand '\(sub)'", usage: usage)
         }
         exit(0)
@@ -27,7 +28,7 @@ enum SecretCommand {
 
     static func checkName(_ name: String, _ args: Arguments) {
         guard StoreNames.isSecretName(name) else {
-            usageError(args.command, "invalid secret name '\(name)' (allowed: [a-z0-9][a-z0-9._/-]{0,127})", usage: usage)
+            usageError(args.command, "invalid secret name '\(name)' (allowed: [a-z0-9][a-z0-9._/-]{0,127}, not starting with \"user/\")", usage: usage)
         }
     }
 
@@ -93,15 +94,41 @@ enum SecretCommand {
         ctx.applied()
     }
 
-    static func masterKey(_ argv: [String]) -> Never {
-        let sub = subcommand(argv, "master-key", usage: masterKeyUsage)
-        guard sub == "generate" else { usageError("master-key", "unknown subcommand '\(sub)'", usage: masterKeyUsage) }
-        let args = Arguments(Array(argv.dropFirst()), command: "master-key generate", usage: masterKeyUsage)
-        let file = args.positionals("FILE")[0]
-        // The configuration is not loaded: a key is usually made before the config is complete.
-        do { try MasterKey.createFile(at: file, configDirectory: args.configDirectory) } catch { runtimeError(args.command, error) }
-        print("wrote a new master key to \(file) (mode 0600); point auth.masterKeyFile at it, and keep a backup: "
-            + "without it the sealed secrets cannot be opened")
-        exit(0)
+    /// Converts values sealed by an earlier release (version 1: no kind in the associated data)
+    /// into the current format: TOTP seeds in the users file as kind totp-seed, entries of the
+    /// secrets file as kind secret. Each file is rewritten atomically under its lock; values
+    /// already current are left as they are, so running it twice changes nothing.
+    static func reseal(_ args: Arguments) {
+        _ = args.positionals()
+        let ctx = CLIContext(args)
+        let key = ctx.masterKey()
+        let seeds = ctx.update {
+            try IdentityStore.updateUsers(ctx.auth) { users -> Int in
+                var n = 0
+                for i in users.indices {
+                    guard let sealed = users[i].totpSecretSealed else { continue }
+                    let name = Sealed.totpName(userId: users[i].id)
+                    guard var seed = try Sealed.openLegacy(sealed, name: name, key: key) else { continue }
+                    users[i].totpSecretSealed = try Sealed.seal(seed, kind: .totpSeed, name: name, key: key)
+                    for j in seed.indices { seed[j] = 0 }
+                    n += 1
+                }
+                return n
+            }
+        }
+        let secrets = ctx.update {
+            try IdentityStore.updateSecrets(ctx.auth) { secrets -> Int in
+                var n = 0
+                for name in secrets.keys.sorted() {
+                    guard var value = try Sealed.openLegacy(secrets[name]!, name: name, key: key) else { continue }
+                    secrets[name] = try Sealed.seal(value, kind: .secret, name: name, key: key)
+                    for j in value.indices { value[j] = 0 }
+                    n += 1
+                }
+                return n
+            }
+        }
+        print("re-sealed \(seeds) TOTP seed\(seeds == 1 ? "" : "s") and \(secrets) secret\(secrets == 1 ? "" : "s") in the current format")
+        if seeds + secrets > 0 { ctx.applied() }
     }
 }

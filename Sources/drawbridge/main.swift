@@ -11,18 +11,21 @@ usage: drawbridge [serve] [--config DIR] [--pid-file PATH]
        drawbridge check-config [--config DIR]
                                              validate the configuration and exit (0: valid, 1: invalid)
        drawbridge hash-password [--pbkdf2]   read a password from standard input, print its hash
-                                             (scrypt N=2^15 r=8 p=1 by default; PBKDF2-SHA256 600,000 rounds)
+                                             (scrypt N=2^17 r=8 p=1 by default; PBKDF2-SHA256 600,000 rounds)
        \(UserCommand.usage)
        \(APIKeyCommand.usage)
        \(TOTPCommand.usage)
        \(SecretCommand.usage)
-       \(SecretCommand.masterKeyUsage)
+       \(MasterKeyCommand.usage)
+       \(BackupCommand.usage)
        drawbridge help
 
 Identity commands take --config DIR and --pid-file PATH (after a change, SIGHUP the gateway whose
 pid is in PATH), and --lock-timeout SECONDS (default 30: how long to wait while another command
 changes the same file). Passwords and secret values are read from standard input, never from arguments.
-The master key comes from auth.masterKeyFile, else from $DRAWBRIDGE_MASTER_KEY.
+The master key comes from one of auth.masterKeyFile, auth.masterKeyCredential (a systemd credential),
+auth.masterKeyCommand (a key vault's command), else the systemd credential drawbridge-master-key or
+$DRAWBRIDGE_MASTER_KEY (docs/KEYS.md).
 
 """
 
@@ -38,7 +41,8 @@ case "user": UserCommand.run(args)
 case "apikey": APIKeyCommand.run(args)
 case "totp": TOTPCommand.run(args)
 case "secret": SecretCommand.run(args)
-case "master-key": SecretCommand.masterKey(args)
+case "master-key": MasterKeyCommand.run(args)
+case "backup": BackupCommand.run(args)
 case "help", "-h", "--help": print(usage, terminator: ""); exit(0)
 default: break
 }

@@ -80,7 +80,48 @@ private let authOK = """
              path: "auth.returnHosts[0]", reason: "exact DNS name"),
         Case(name: "max lockout below lockout", extra: #"auth: { masterKeyFile: "/k", loginLimits: { lockoutSeconds: 600, maxLockoutSeconds: 60 } },"#,
              path: "auth.loginLimits.maxLockoutSeconds", reason: "must be >= lockoutSeconds"),
+        // Where the master key comes from (docs/KEYS.md): one source, each well-formed.
+        Case(name: "file and command", extra: #"auth: { masterKeyFile: "/k", masterKeyCommand: ["/bin/cat", "/k"] },"#,
+             path: "auth.masterKeyCommand", reason: "a second master key source: masterKeyFile is set too"),
+        Case(name: "file and credential", extra: #"auth: { masterKeyFile: "/k", masterKeyCredential: "drawbridge-master-key" },"#,
+             path: "auth.masterKeyCredential", reason: "a second master key source: masterKeyFile is set too"),
+        Case(name: "credential and command", extra: #"auth: { masterKeyCredential: "k", masterKeyCommand: ["/bin/cat"] },"#,
+             path: "auth.masterKeyCommand", reason: "a second master key source: masterKeyCredential is set too"),
+        Case(name: "credential name with a slash", extra: #"auth: { masterKeyCredential: "../master.key" },"#,
+             path: "auth.masterKeyCredential", reason: "invalid credential name"),
+        Case(name: "credential name dot-dot", extra: #"auth: { masterKeyCredential: ".." },"#,
+             path: "auth.masterKeyCredential", reason: "invalid credential name"),
+        Case(name: "empty credential name", extra: #"auth: { masterKeyCredential: "" },"#,
+             path: "auth.masterKeyCredential", reason: "invalid credential name"),
+        Case(name: "command as one string", extra: #"auth: { masterKeyCommand: "/usr/bin/vault kv get -field=key secret/db" },"#,
+             path: "auth.masterKeyCommand", reason: "expected an array of strings (the program and its arguments, run without a shell)"),
+        Case(name: "command empty", extra: #"auth: { masterKeyCommand: [] },"#,
+             path: "auth.masterKeyCommand", reason: "must name a program"),
+        Case(name: "command on $PATH", extra: #"auth: { masterKeyCommand: ["vault", "kv", "get"] },"#,
+             path: "auth.masterKeyCommand[0]", reason: "must be an absolute path"),
+        Case(name: "command missing", extra: #"auth: { masterKeyCommand: ["/nonexistent/vault"] },"#,
+             path: "auth.masterKeyCommand[0]", reason: "file not found: /nonexistent/vault"),
+        Case(name: "command not executable", extra: #"auth: { masterKeyCommand: ["/etc/passwd"] },"#,
+             path: "auth.masterKeyCommand[0]", reason: "not an executable file"),
+        Case(name: "command argument not a string", extra: #"auth: { masterKeyCommand: ["/bin/cat", 3] },"#,
+             path: "auth.masterKeyCommand[1]", reason: "expected a string"),
+        Case(name: "timeout without command", extra: #"auth: { masterKeyFile: "/k", masterKeyCommandTimeoutSeconds: 5 },"#,
+             path: "auth.masterKeyCommandTimeoutSeconds", reason: "only allowed with masterKeyCommand"),
+        Case(name: "timeout too long", extra: #"auth: { masterKeyCommand: ["/bin/cat"], masterKeyCommandTimeoutSeconds: 601 },"#,
+             path: "auth.masterKeyCommandTimeoutSeconds", reason: "out of range"),
     ]
+
+    @Test func masterKeySources() throws {
+        let fixture = Fixture()
+        func source(_ auth: String) throws -> MasterKeySource? {
+            try fixture.parse(minimalConfig(extra: "auth: { \(auth) },")).auth?.masterKeySource
+        }
+        #expect(try source(#"masterKeyFile: "/k""#) == .file("/k"))
+        #expect(try source(#"masterKeyCredential: "drawbridge-master-key""#) == .credential("drawbridge-master-key"))
+        #expect(try source(#"masterKeyCommand: ["/bin/cat", "/k"]"#) == .command(["/bin/cat", "/k"], timeoutSeconds: 30))
+        #expect(try source(#"masterKeyCommand: ["/bin/cat"], masterKeyCommandTimeoutSeconds: 2.5"#) == .command(["/bin/cat"], timeoutSeconds: 2.5))
+        #expect(try source(#"modes: ["password"]"#) == nil)
+    }
 
     @Test(arguments: cases)
     func rejected(_ c: Case) {

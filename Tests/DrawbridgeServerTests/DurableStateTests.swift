@@ -183,6 +183,34 @@ import Testing
     }
 }
 
+extension FileRevocationStoreTests {
+    /// `drawbridge backup restore` appends archived sign-outs to the file in place while the
+    /// gateway runs: they apply at the next maintenance, and a compaction keeps them.
+    @Test func linesAnotherWriterAppendsApplyAndSurviveCompaction() throws {
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/signouts.jsonl"
+        let now = UInt64(Date().timeIntervalSince1970)
+        let store = try FileRevocationStore(path: path, readers: 1, wallNow: now, monotonicNs: 0, log: { _ in })
+        let mine = SessionID.random(), restored = SessionID.random()
+        try store.revoke(.session(mine, expiresAt: now + 10))
+        let f = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        f.seekToEndOfFile()
+        f.write(Data([0x0A] + SignOutFile.line(.session(restored, expiresAt: now + 10 * DeletionHorizon.margin), at: now)))
+        f.closeFile()
+        let lines = store.maintain(wallNow: now, monotonicNs: 0)
+        #expect(lines.contains { $0.contains("1 sign-out added") })
+        #expect(store.published.latest.count == 2)
+        // Dropping the first entry compacts the file: the restored line is still there.
+        _ = store.maintain(wallNow: now + 3 * DeletionHorizon.margin, monotonicNs: 2 * DeletionHorizon.margin * 1_000_000_000)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(!text.contains(mine.text) && text.contains(restored.text))
+        // And the next sign-out appends after it, on a line of its own.
+        try store.revoke(.session(.random(), expiresAt: now + 7200))
+        #expect(try SignOutFile.parse(Array(try String(contentsOfFile: path, encoding: .utf8).utf8), path: path).count == 2)
+    }
+}
+
 @Suite struct LogLineTests {
     static func capture(_ body: (LogSink) -> Void) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("db-log-\(UUID().uuidString.prefix(8))").path

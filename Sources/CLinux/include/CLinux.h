@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <signal.h>
+#include <spawn.h>
 
 int CLinux_epoll_create(void);
 /// op: 1 add, 2 mod, 3 del. events: EPOLL* bit set. data: opaque 64-bit token.
@@ -39,4 +40,8 @@ int CLinux_pin_cpu(int cpu);
 int CLinux_getrusage_maxrss_kb(void);
 /// Returns freed heap to the system (after loading a large state file at start).
 int CLinux_malloc_trim(void);
+/// pipe2 with O_CLOEXEC (the master key command's output).
+int CLinux_pipe_cloexec(int fds[2]);
+/// posix_spawn_file_actions_addclosefrom_np: the child keeps only descriptors below `lowfd`.
+int CLinux_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
 #endif

@@ -124,6 +124,9 @@ final class FileRevocationStore: RevocationStore, @unchecked Sendable {
         pthread_mutex_lock(&lock)
         defer { pthread_mutex_unlock(&lock) }
         var lines: [String] = []
+        if let added = absorbOthersLocked(), added > 0 {
+            lines.append("drawbridge: \(path): \(added) sign-out\(added == 1 ? "" : "s") added to the file by another writer (a restore) apply now")
+        }
         let cutoff = horizon.dropCutoff(wall: wallNow, monotonicNs: monotonicNs)
         let current = published.latest
         if current.earliestEnd <= cutoff {
@@ -184,9 +187,37 @@ final class FileRevocationStore: RevocationStore, @unchecked Sendable {
         }
     }
 
+    /// Lines another writer appended to the file in place (`drawbridge backup restore` merges the
+    /// archived sign-outs so): read back and applied, so that they count at once and a compaction
+    /// keeps them. Returns how many entries were new, nil when the file was not changed by others.
+    private func absorbOthersLocked() -> Int? {
+        guard let file, file.changedByOthers else { return nil }
+        if let now = file.currentSize, now < file.size { damaged = true }   // shrunk: rewrite it whole
+        var table = RevocationTable()
+        do {
+            _ = try SignOutFile.read(path: path) { r, at in table.add(r, at: at ?? 0) }
+        } catch {
+            log("drawbridge: warning: \(path) was changed by another writer and cannot be read back (\(error)); "
+                + "it will be rewritten from memory")
+            damaged = true
+            return 0
+        }
+        file.acceptCurrentSize()
+        let current = published.latest
+        var added = 0
+        var next = current
+        for e in table.entries() where !current.covers(e.revocation) {
+            next = next.adding(e.revocation, at: e.at)
+            added += 1
+        }
+        if added > 0 { published.publish(next) }
+        return added
+    }
+
     /// Replaces the file with exactly the entries in force (the one atomic writer), and reopens
     /// it for appending. Everything in memory is durable afterwards.
     private func compactLocked() throws {
+        _ = absorbOthersLocked()   // never drop what another writer added
         var text: [UInt8] = []
         let entries = published.latest.entries()
         text.reserveCapacity(entries.count * 80)

@@ -34,6 +34,9 @@ final class RevocationSet: @unchecked Sendable {
         return large.isRevoked(c) || small.isRevoked(c)
     }
 
+    /// Whether the set already ends at least what `r` ends (for as long).
+    func covers(_ r: Revocation) -> Bool { large.covers(r) || small.covers(r) }
+
     /// This set plus `r`, recorded at `at` (the trusted time of the sign-out).
     func adding(_ r: Revocation, at: UInt64) -> RevocationSet {
         var next = small
@@ -94,6 +97,13 @@ struct RevocationTable {
         if !sessions.isEmpty && sessions[SessionIDBits(c.sessionId)] != nil { return true }
         if !users.isEmpty, let t = users[c.userId], c.issuedAt <= t.time { return true }
         return false
+    }
+
+    func covers(_ r: Revocation) -> Bool {
+        switch r {
+        case .session(let id, let expiresAt): return (sessions[SessionIDBits(id)]?.time ?? 0) >= expiresAt
+        case .allOfUser(let user, let before): return (users[user]?.time ?? 0) >= before
+        }
     }
 
     mutating func add(_ r: Revocation, at: UInt64) {

@@ -54,15 +54,20 @@ final class GatewayFixture {
     /// `replaceTLS`: `extra` brings its own `tls` section.
     /// `prepare` runs with the configuration directory before the gateway starts (identity files).
     /// `directory`: use this (existing) directory, e.g. a tmpfs, instead of a new temporary one.
+    /// Environment given to the gateway process (and kept for `restart`).
+    let environment: [String: String?]
+
     init(upstreams: [Upstream], upstreamsJSON: String? = nil, routesJSON: String? = nil, extra: String = "", replaceTLS: Bool = false,
-         directory: String? = nil, prepare: ((String) throws -> Void)? = nil) throws {
+         environment: [String: String?] = [:], directory: String? = nil, prepare: ((String) throws -> Void)? = nil) throws {
         self.upstreams = upstreams
         self.replaceTLS = replaceTLS
         dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("db-conf-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        // Also by environment: under an LD_PRELOAD (faketime) the Swift runtime may not see argv.
+        self.environment = environment.isEmpty ? [:] : environment.merging(["DRAWBRIDGE_CONFIG": dir]) { a, _ in a }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try prepare?(dir)
         try write(upstreamsJSON: upstreamsJSON, routesJSON: routesJSON, extra: extra)
-        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge")
+        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge", environment: self.environment)
         try process.waitFor("serving")
     }
 
@@ -91,7 +96,7 @@ final class GatewayFixture {
     /// Kills the gateway (SIGKILL: no graceful stop) and starts it again on the same directory.
     func restart() throws {
         process.stop()
-        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge")
+        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge", environment: environment)
         try process.waitFor("serving")
     }
 
