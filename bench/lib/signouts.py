@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Sign-outs per second through a running gateway, standard library only (bench/signouts).
 
-  signouts.py users FILE --password P --users N      writes users.json: N users of org "bench",
-                                                      a cheap PBKDF2 hash (sign-in is not measured)
-  signouts.py run --port P --password P --users N --sessions S --concurrency C
+  signouts.py users FILE --password P --users N      writes users.json: N users of org "bench"
+  signouts.py signin --port P --password P --users N --sessions S --out FILE
+                                                      signs S sessions in (spread over the N users),
+                                                      one cookie per line in FILE (not measured)
+  signouts.py run --port P --sessions FILE --concurrency C
 
-`run` signs S sessions in (spread over the N users), then signs them all out with C clients in
-parallel, each on its own keep-alive connection, and prints key=value figures: signouts,
-seconds, rate, concurrency, errors. Every sign-out must answer 200 (each is durable when it
-does); anything else is counted as an error and makes the exit status non-zero.
+`run` signs every session of FILE out with C clients in parallel, each on its own keep-alive
+connection, and prints key=value figures: signouts, seconds, rate, concurrency, errors. Every
+sign-out must answer 200 (each is durable when it does); anything else is counted as an error
+and makes the exit status non-zero. The sessions stay valid for the next run once the gateway
+starts again on an empty sign-out list.
 """
 import argparse
 import base64
@@ -103,7 +106,7 @@ def in_parallel(count, work):
     return errors
 
 
-def run(args):
+def sign_in_all(args):
     sessions = [None] * args.sessions
     c = args.concurrency
 
@@ -116,20 +119,28 @@ def run(args):
     if errors:
         print(f"sign-in failed: {errors[0]}", file=sys.stderr)
         return 1
+    with open(args.out, "w") as f:
+        f.write("".join(s + "\n" for s in sessions))
+    return 0
+
+
+def run(args):
+    sessions = [line.strip() for line in open(args.sessions) if line.strip()]
+    c = args.concurrency
     clients = [Client(args.port) for _ in range(c)]
     for cl in clients:
         cl.ensure_csrf()
-    statuses = [0] * args.sessions
+    statuses = [0] * len(sessions)
 
     def sign_out(k):
-        for i in range(k, args.sessions, c):
+        for i in range(k, len(sessions), c):
             statuses[i] = clients[k].sign_out(sessions[i])
 
     start = time.monotonic()
     errors = in_parallel(c, sign_out)
     seconds = time.monotonic() - start
     bad = sum(1 for s in statuses if s != 200) + len(errors)
-    print(f"signouts={args.sessions} seconds={seconds:.3f} rate={args.sessions / seconds:.1f} concurrency={c} errors={bad}")
+    print(f"signouts={len(sessions)} seconds={seconds:.3f} rate={len(sessions) / seconds:.1f} concurrency={c} errors={bad}")
     return 1 if bad else 0
 
 
@@ -140,16 +151,23 @@ def main():
     u.add_argument("file")
     u.add_argument("--password", required=True)
     u.add_argument("--users", type=int, default=50)
+    i = sub.add_parser("signin")
+    i.add_argument("--port", type=int, required=True)
+    i.add_argument("--password", required=True)
+    i.add_argument("--users", type=int, default=50)
+    i.add_argument("--sessions", type=int, default=600)
+    i.add_argument("--concurrency", type=int, default=4)
+    i.add_argument("--out", required=True)
     r = sub.add_parser("run")
     r.add_argument("--port", type=int, required=True)
-    r.add_argument("--password", required=True)
-    r.add_argument("--users", type=int, default=50)
-    r.add_argument("--sessions", type=int, default=1000)
+    r.add_argument("--sessions", required=True)
     r.add_argument("--concurrency", type=int, default=8)
     args = p.parse_args()
     if args.cmd == "users":
         write_users(args.file, args.password, args.users)
         return 0
+    if args.cmd == "signin":
+        return sign_in_all(args)
     return run(args)
 
 

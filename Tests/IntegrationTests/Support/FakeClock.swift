@@ -1,0 +1,40 @@
+import Foundation
+import Glibc
+
+/// libfaketime for the clock cases: the gateway started through `FakeClock.command` reads the
+/// offset in `file` (re-read every second), so a test can move its clock while it runs. The
+/// monotonic clock is left alone, as on a real machine whose wall clock is stepped.
+final class FakeClock {
+    let file: String
+
+    init(offset: String) throws {
+        file = FileManager.default.temporaryDirectory.appendingPathComponent("db-faketime-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        try set(offset)
+    }
+
+    deinit { unlink(file) }
+
+    /// "+2d", "-1h", "+0": the offset from the real clock.
+    func set(_ offset: String) throws {
+        try (offset + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+    }
+
+    /// The command line that runs `args` under this clock. (`faketime -f` itself cannot follow a
+    /// file; FAKETIME_SHARED is set as that command sets it: without it, the preloaded library
+    /// hides the program's arguments from the Swift runtime.)
+    func command(_ args: [String]) -> (String, [String]) {
+        ("/usr/bin/env", ["FAKETIME_TIMESTAMP_FILE=\(file)", "FAKETIME_CACHE_DURATION=1", "FAKETIME_DONT_FAKE_MONOTONIC=1",
+                          "FAKETIME_SHARED=/faketime_sem_db\(getpid()) /faketime_shm_db\(getpid())",
+                          "LD_PRELOAD=\(Self.library)"] + args)
+    }
+
+    /// Debian's libfaketime (package faketime), the thread-safe build.
+    static let library: String = {
+        let dirs = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? []
+        for d in dirs.sorted() where FileManager.default.fileExists(atPath: "/usr/lib/\(d)/faketime/libfaketimeMT.so.1") {
+            return "/usr/lib/\(d)/faketime/libfaketimeMT.so.1"
+        }
+        return "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+    }()
+    static var available: Bool { FileManager.default.fileExists(atPath: library) }
+}
