@@ -40,6 +40,8 @@ public struct PolicySnapshot: Sendable {
         var segments: Span
         /// Permission id of `ownerOverride`, or -1.
         var ownerOverride: Int32
+        /// The route's upstream has `caseInsensitivePaths`: the template compares case-folded, as it serves.
+        var foldCase: Bool
     }
 
     private static let publicRoute: Int32 = -2
@@ -67,13 +69,15 @@ public struct PolicySnapshot: Sendable {
 
     /// Compiles the policy of a loaded configuration.
     public init(config: GatewayConfig) {
-        self.init(roles: config.roles, groups: config.groups, routes: config.routes)
+        self.init(roles: config.roles, groups: config.groups, routes: config.routes,
+                  caseInsensitive: config.routes.map { config.upstreams[$0.upstream]?.caseInsensitivePaths ?? false })
     }
 
     /// Compiles `roles`, `groups` and the `access` rules of `routes` (indices as in `RouteTable`).
     /// Input is expected to be validated by `ConfigLoader`; anything odd that slips through (an
     /// unknown role in a group, an invalid pattern) grants nothing rather than trapping.
-    public init(roles: [RoleConfig], groups: [GroupConfig], routes: [RouteConfig]) {
+    /// `caseInsensitive[i]`: route i's upstream treats paths case-insensitively (missing: false).
+    public init(roles: [RoleConfig], groups: [GroupConfig], routes: [RouteConfig], caseInsensitive: [Bool] = []) {
         var permissionIds: [String: Int32] = [:]
         var permissionNames: [String] = []
         func permission(_ text: String) -> Int32 {
@@ -95,7 +99,7 @@ public struct PolicySnapshot: Sendable {
         var audiences: [String] = []
         var methods: [MethodEntry] = []
         var segments: [Segment] = []
-        for route in routes {
+        for (routeIndex, route) in routes.enumerated() {
             if route.isPublic { routeRules.append(Self.publicRoute); continue }
             guard let access = route.access else { routeRules.append(Self.noRule); continue }
             let methodStart = methods.count
@@ -119,7 +123,8 @@ public struct PolicySnapshot: Sendable {
                 mfa: access.mfa, sensitive: access.sensitive,
                 methods: Span(start: Int32(methodStart), count: Int32(methods.count - methodStart)), anyMethod: anyMethod,
                 segments: Span(start: Int32(segmentStart), count: Int32(segments.count - segmentStart)),
-                ownerOverride: access.ownerOverride.map(permission) ?? -1))
+                ownerOverride: access.ownerOverride.map(permission) ?? -1,
+                foldCase: routeIndex < caseInsensitive.count && caseInsensitive[routeIndex]))
             audiences.append(access.audience)
         }
 
@@ -238,7 +243,7 @@ public struct PolicySnapshot: Sendable {
                 let segment = segments[s]
                 switch segment.kind {
                 case .literal:
-                    guard equalsStored(segment.literal, path, start, length) else { return Self.forbidden(.templateMismatch) }
+                    guard equalsStored(segment.literal, path, start, length, fold: rule.foldCase) else { return Self.forbidden(.templateMismatch) }
                 case .org:
                     guard length > 0 else { return Self.forbidden(.templateMismatch) }
                     org = start; orgLength = length
@@ -252,18 +257,18 @@ public struct PolicySnapshot: Sendable {
                 position = end
                 s += 1
             }
-            if org >= 0, !equals(orgId, UnsafeRawBufferPointer(rebasing: path[org ..< org + orgLength])) {
+            if org >= 0, !equals(orgId, UnsafeRawBufferPointer(rebasing: path[org ..< org + orgLength]), fold: rule.foldCase) {
                 return Self.forbidden(.wrongOrganization)
             }
             if group >= 0 {
                 guard kind == .session else { return Self.forbidden(.apiKeyHasNoGroups) }
                 let segment = UnsafeRawBufferPointer(rebasing: path[group ..< group + groupLength])
                 var member = false
-                for name in groups where equals(name, segment) { member = true; break }
+                for name in groups where equals(name, segment, fold: rule.foldCase) { member = true; break }
                 guard member else { return Self.forbidden(.notGroupMember) }
             }
             if user >= 0 {
-                let isOwner = kind == .session && equals(subject, UnsafeRawBufferPointer(rebasing: path[user ..< user + userLength]))
+                let isOwner = kind == .session && equals(subject, UnsafeRawBufferPointer(rebasing: path[user ..< user + userLength]), fold: rule.foldCase)
                 if !isOwner {
                     guard rule.ownerOverride >= 0, holds(rule.ownerOverride, roles: roles, groups: groups) else {
                         return Self.forbidden(.notOwner)
@@ -306,12 +311,12 @@ public struct PolicySnapshot: Sendable {
     }
 
     @inline(__always)
-    private func equalsStored(_ span: Span, _ other: UnsafeRawBufferPointer, _ start: Int, _ length: Int) -> Bool {
+    private func equalsStored(_ span: Span, _ other: UnsafeRawBufferPointer, _ start: Int, _ length: Int, fold: Bool = false) -> Bool {
         guard Int(span.count) == length else { return false }
         let base = Int(span.start)
         var j = 0
         while j < length {
-            if bytes[base + j] != other[start + j] { return false }
+            if bytes[base + j] != other[start + j] && !(fold && lowerASCII(bytes[base + j]) == lowerASCII(other[start + j])) { return false }
             j += 1
         }
         return true
