@@ -14,7 +14,10 @@ import DrawbridgeHTTP
 ///
 /// A route whose upstream declares `caseInsensitivePaths` matches its prefix ASCII case-folded
 /// (`/ADMIN` and `/Admin` are its `/admin`): such an upstream serves them all as one resource.
-public struct RouteTable: Sendable {
+///
+/// Immutable, and a class so that reaching it through a snapshot costs one reference, not a copy
+/// of every table.
+public final class RouteTable: Sendable {
     /// The routes this table was built from; matches are indices into this array.
     public let routes: [RouteConfig]
 

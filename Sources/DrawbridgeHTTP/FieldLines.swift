@@ -21,7 +21,13 @@ enum FieldLines {
         if ASCII.isWhitespace(b[ls]) { return .badRequest("obs-fold line folding") }
         var i = ls
         var underscore = false
-        while i < le && ASCII.isTchar(b[i]) { underscore = underscore || b[i] == 0x5F; i += 1 }
+        while i < le {
+            let c = b[i]
+            if ASCII.isAlpha(c) || ASCII.isDigit(c) { i += 1; continue } // most name bytes: one test
+            guard ASCII.isTchar(c) else { break }
+            if c == 0x5F { underscore = true }
+            i += 1
+        }
         guard i < le else { return .badRequest("field line without colon") }
         if b[i] != ASCII.colon {
             // reject "Name :": some servers strip the space, others keep it (request smuggling)

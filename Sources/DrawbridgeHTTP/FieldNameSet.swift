@@ -3,23 +3,21 @@
 /// `X_Drawbridge_User`, `x-drawbridge-user` and `X-DRAWBRIDGE-USER` into one variable
 /// (`HTTP_X_DRAWBRIDGE_USER`), so a name protected in one spelling is protected in all of them.
 ///
-/// Built once per configuration (off the request path); `contains` runs for every request field
-/// and allocates nothing: one table load and bit test reject most names, and only names of a
-/// protected length whose first byte can match are compared byte by byte.
-public struct FieldNameSet: Sendable {
+/// Built once per configuration (off the request path), immutable; `contains` runs for every
+/// request field, allocates nothing and touches no reference count: one table load and bit test
+/// reject most names, and only names of a protected length whose first byte can match are
+/// compared byte by byte.
+public final class FieldNameSet: @unchecked Sendable {
     /// Longest name a set holds (configured names are limited to 64 bytes).
     public static let maxNameLength = 64
 
-    /// Normalised names back to back.
-    private let storage: [UInt8]
-    /// Start offsets into `storage`, grouped by name length.
-    private let starts: [Int32]
-    /// Per length 0...maxNameLength + 1: where its names begin in `starts`.
-    private let lengthIndex: [Int32]
-    /// Per length: bit (first normalised byte & 63) set when some name of that length starts with it.
-    private let firstBytes: [UInt64]
+    // One immutable allocation, read without reference counting on the request path:
+    // [firstBytes: UInt64 × 65][lengthIndex: Int32 × 66][starts: Int32 × count][names: UInt8 …]
+    private let table: UnsafeMutableRawPointer
+    private let startsOffset: Int
+    private let namesOffset: Int
     /// A normalised prefix every longer name of which is in the set (the gateway's namespace), or empty.
-    private let prefix: [UInt8]
+    private let prefix: (bytes: UnsafeMutableRawPointer, count: Int)
 
     /// `names` and `prefix` in any spelling; names longer than `maxNameLength` are ignored.
     public init(_ names: [String], prefix: String = "") {
@@ -40,11 +38,25 @@ public struct FieldNameSet: Sendable {
             }
         }
         lengthIndex.append(Int32(starts.count))
-        self.storage = storage
-        self.starts = starts
-        self.lengthIndex = lengthIndex
-        self.firstBytes = firstBytes
-        self.prefix = Array(prefix.utf8).map(Self.normalize)
+        let startsOffset = 8 * firstBytes.count + 4 * lengthIndex.count
+        let namesOffset = startsOffset + 4 * starts.count
+        let table = UnsafeMutableRawPointer.allocate(byteCount: namesOffset + storage.count + 1, alignment: 8)
+        firstBytes.withUnsafeBytes { table.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        lengthIndex.withUnsafeBytes { (table + 8 * firstBytes.count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        starts.withUnsafeBytes { if $0.count > 0 { (table + startsOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        storage.withUnsafeBytes { if $0.count > 0 { (table + namesOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        let p = Array(prefix.utf8).map(Self.normalize)
+        let pb = UnsafeMutableRawPointer.allocate(byteCount: max(p.count, 1), alignment: 1)
+        p.withUnsafeBytes { if $0.count > 0 { pb.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        self.table = table
+        self.startsOffset = startsOffset
+        self.namesOffset = namesOffset
+        self.prefix = (pb, p.count)
+    }
+
+    deinit {
+        table.deallocate()
+        prefix.bytes.deallocate()
     }
 
     /// `b` as upstream frameworks read it in a field name: lowercase, `_` as `-`.
@@ -58,30 +70,30 @@ public struct FieldNameSet: Sendable {
         let n = name.count
         guard n > 0 else { return false }
         let first = Self.normalize(name[0])
-        if n <= Self.maxNameLength && firstBytes[n] & (1 << UInt64(first & 63)) != 0 && containsExactly(name) { return true }
-        return !prefix.isEmpty && n > prefix.count && first == prefix[0] && hasPrefix(name)
+        if n <= Self.maxNameLength && table.load(fromByteOffset: 8 * n, as: UInt64.self) & (1 << UInt64(first & 63)) != 0
+            && containsExactly(name) { return true }
+        return prefix.count > 0 && n > prefix.count && first == prefix.bytes.load(as: UInt8.self) && hasPrefix(name)
     }
 
     private func containsExactly(_ name: UnsafeRawBufferPointer) -> Bool {
         let n = name.count
-        var e = Int(lengthIndex[n])
-        let end = Int(lengthIndex[n + 1])
-        return storage.withUnsafeBufferPointer { s in
-            while e < end {
-                let start = Int(starts[e])
-                var j = 0
-                while j < n && Self.normalize(name[j]) == s[start + j] { j += 1 }
-                if j == n { return true }
-                e += 1
-            }
-            return false
+        let lengthIndex = table + 8 * (Self.maxNameLength + 1)
+        var e = Int(lengthIndex.load(fromByteOffset: 4 * n, as: Int32.self))
+        let end = Int(lengthIndex.load(fromByteOffset: 4 * (n + 1), as: Int32.self))
+        while e < end {
+            let start = namesOffset + Int((table + startsOffset).load(fromByteOffset: 4 * e, as: Int32.self))
+            var j = 0
+            while j < n && Self.normalize(name[j]) == table.load(fromByteOffset: start + j, as: UInt8.self) { j += 1 }
+            if j == n { return true }
+            e += 1
         }
+        return false
     }
 
     private func hasPrefix(_ name: UnsafeRawBufferPointer) -> Bool {
         var j = 1
         while j < prefix.count {
-            if Self.normalize(name[j]) != prefix[j] { return false }
+            if Self.normalize(name[j]) != prefix.bytes.load(fromByteOffset: j, as: UInt8.self) { return false }
             j += 1
         }
         return true

@@ -7,8 +7,8 @@
 /// brackets in its canonical text (RFC 5952: lowercase hex, no leading zeros, the longest run of
 /// zero groups as `::`), so `[0:0::1]`, `[::0001]` and `[::1]` are one host.
 ///
-/// Refused (nil): anything `Authority.isValid` refuses (userinfo, `%`, sub-delims, zone ids,
-/// bad ports), empty labels (`a..b`, `.a`), and a name that a URL parser reads as an IPv4
+/// Refused (nil): anything the authority rule refuses (`Authority.isValid`: userinfo, `%`,
+/// sub-delims, zone ids, bad ports), empty labels (`a..b`, `.a`), and a name that a URL parser reads as an IPv4
 /// address (WHATWG: its last label is a number) unless it is written as four decimal parts
 /// 0...255 without leading zeros: `127.1`, `0x7f.0.0.1`, `2130706433` or `010.0.0.1` name the
 /// same address as `127.0.0.1` or `8.0.0.1` in one parser and another host in the next.
@@ -16,45 +16,82 @@ public enum HostName {
     /// The port value `normalize` returns for a host without one.
     public static let noPort = -1
 
-    /// Normalises `raw` (`host`, `host:port`, `[v6]` or `[v6]:port`) into `name` (emptied
-    /// first, capacity kept). Returns the port (`noPort` when absent), or nil when `raw` is not a
-    /// valid host (then `name` is empty).
-    public static func normalize(_ raw: UnsafeRawBufferPointer, into name: inout [UInt8]) -> Int? {
-        name.removeAll(keepingCapacity: true)
-        let port = run(raw, &name)
-        if port == nil { name.removeAll(keepingCapacity: true) } // nothing half-normalised is ever compared
-        return port
+    /// What `parse` found: the name is `raw[0..<nameEnd]` when `isNormal`, else it must be
+    /// rewritten (`normalize`); the port, or `noPort`.
+    public struct Parsed: Equatable, Sendable {
+        public var nameEnd: Int
+        public var port: Int
+        public var isNormal: Bool
     }
 
-    private static func run(_ raw: UnsafeRawBufferPointer, _ name: inout [UInt8]) -> Int? {
-        guard Authority.isValid(raw, 0..<raw.count) else { return nil }
+    /// Validates `raw` (`host`, `host:port`, `[v6]` or `[v6]:port`) without copying it: nil when
+    /// it is not a valid host. Most hosts already are in normal form, and then their bytes are
+    /// used as they are (no allocation, no copy on the request path).
+    public static func parse(_ raw: UnsafeRawBufferPointer) -> Parsed? {
+        let n = raw.count
+        guard n > 0 else { return nil }
         var hostEnd = 0
-        if raw[0] == 0x5B { // "[" IPv6 "]"
+        var nameEnd: Int
+        var isNormal = true
+        if raw[0] == 0x5B { // "[" IPv6 "]": rare; validated by the authority rule, rewritten by `normalize`
+            guard Authority.isValid(raw, 0..<n) else { return nil }
             while raw[hostEnd] != 0x5D { hostEnd += 1 }
             hostEnd += 1
-            guard appendCanonicalIPv6(raw, 1..<hostEnd - 1, to: &name) else { return nil }
+            nameEnd = hostEnd
+            isNormal = false
         } else {
-            while hostEnd < raw.count && raw[hostEnd] != ASCII.colon { hostEnd += 1 }
-            var end = hostEnd
-            if raw[end - 1] == 0x2E { end -= 1 } // one trailing dot: "example.com." is "example.com"
-            guard end > 0 else { return nil }
+            // One pass over the reg-name: the authority rule's bytes (no userinfo '@', no '%', no
+            // sub-delims: host confusion between gateway and upstream), labels, case, up to ':'.
             var labelStart = 0
-            for i in 0..<end {
-                let b = raw[i]
-                if b == 0x2E {
+            while hostEnd < n {
+                let c = raw[hostEnd]
+                if (c &- 0x61) < 26 || (c &- 0x30) < 10 || c == 0x2D { hostEnd &+= 1; continue } // most bytes
+                if c == ASCII.colon { break }
+                if c == 0x2E {
                     // "a..b", ".a": an empty label is no DNS name; parsers disagree on what it means
-                    guard i > labelStart else { return nil }
-                    labelStart = i + 1
+                    guard hostEnd > labelStart else { return nil }
+                    labelStart = hostEnd &+ 1
+                } else if (c &- 0x41) < 26 {
+                    isNormal = false // upper case
+                } else {
+                    guard c == 0x5F || c == 0x7E else { return nil }
                 }
-                name.append(ASCII.lower(b))
+                hostEnd &+= 1
             }
-            guard labelStart < end else { return nil } // "a..": an empty last label
-            guard isAcceptableNumericForm(name, lastLabel: labelStart) else { return nil }
+            nameEnd = hostEnd
+            if labelStart == hostEnd { // a trailing dot ("example.com.") is the same name, once
+                guard hostEnd >= 2, raw[hostEnd - 2] != 0x2E else { return nil } // ".", "a..": an empty last label
+                nameEnd -= 1
+                isNormal = false
+                labelStart = nameEnd - 1
+                while labelStart > 0 && raw[labelStart - 1] != 0x2E { labelStart -= 1 }
+            }
+            // A number as the last label makes the name an IPv4 address to URL parsers.
+            if ASCII.isDigit(raw[labelStart]) && !isCanonicalIPv4(raw, nameEnd: nameEnd, lastLabel: labelStart) { return nil }
         }
-        guard hostEnd < raw.count else { return noPort }
+        guard hostEnd < n else { return Parsed(nameEnd: nameEnd, port: noPort, isNormal: isNormal) }
+        // ":" then 1 to 5 digits, at most 65535
+        let digits = n - hostEnd - 1
+        guard raw[hostEnd] == ASCII.colon, digits >= 1, digits <= 5 else { return nil }
         var port = 0
-        for i in (hostEnd + 1)..<raw.count { port = port * 10 + Int(raw[i] &- 0x30) } // digits, ≤ 65535: checked by Authority
-        return port
+        for i in (hostEnd + 1)..<n {
+            guard ASCII.isDigit(raw[i]) else { return nil }
+            port = port * 10 + Int(raw[i] &- 0x30)
+        }
+        return port <= 65535 ? Parsed(nameEnd: nameEnd, port: port, isNormal: isNormal) : nil
+    }
+
+    /// Normalises `raw` into `name` (emptied first, capacity kept). Returns the port (`noPort`
+    /// when absent), or nil when `raw` is not a valid host (then `name` is empty).
+    public static func normalize(_ raw: UnsafeRawBufferPointer, into name: inout [UInt8]) -> Int? {
+        name.removeAll(keepingCapacity: true)
+        guard let p = parse(raw) else { return nil }
+        if raw[0] == 0x5B {
+            guard appendCanonicalIPv6(raw, 1..<p.nameEnd - 1, to: &name) else { name.removeAll(keepingCapacity: true); return nil }
+        } else {
+            for i in 0..<p.nameEnd { name.append(ASCII.lower(raw[i])) }
+        }
+        return p.port
     }
 
     /// `normalize` for Strings (configuration, sign-in pages; allocates). nil when invalid.
@@ -77,25 +114,37 @@ public enum HostName {
 
     // MARK: - IPv4-looking names
 
-    /// A name whose last label is a number (decimal, or `0x` hex) is an IPv4 address to URL
-    /// parsers; only the canonical dotted-quad spelling is accepted for it.
-    private static func isAcceptableNumericForm(_ name: [UInt8], lastLabel: Int) -> Bool {
-        let last = name[lastLabel...]
-        let looksNumeric = last.allSatisfy(ASCII.isDigit)
-            || (last.count >= 2 && last.first == 0x30 && last.dropFirst().first == 0x78
-                && last.dropFirst(2).allSatisfy { ASCII.hexValue($0) != nil })
-        guard looksNumeric else { return true }
-        var parts = 0
-        for part in name.split(separator: 0x2E, omittingEmptySubsequences: false) {
-            parts += 1
-            // "010", "0x7f", "256": octal, hex and out-of-range parts are read differently by different parsers
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(ASCII.isDigit),
-                  part.count == 1 || part.first != 0x30 else { return false }
-            var v = 0
-            for d in part { v = v * 10 + Int(d &- 0x30) }
-            guard v <= 255 else { return false }
+    /// A name whose last label starts with a digit (WHATWG: a last label that is a number, decimal
+    /// or `0x` hex, makes the host an IPv4 address): only four decimal parts 0...255 without
+    /// leading zeros are accepted; a last label that is not a number at all (`1a`) is a name.
+    private static func isCanonicalIPv4(_ raw: UnsafeRawBufferPointer, nameEnd n: Int, lastLabel: Int) -> Bool {
+        var i = lastLabel
+        while i < n && ASCII.isDigit(raw[i]) { i &+= 1 }
+        if i < n { // the last label is not all digits: a number only if it is "0x" and hex digits
+            guard n &- lastLabel >= 2, raw[lastLabel] == 0x30, raw[lastLabel &+ 1] | 0x20 == 0x78 else { return true } // "1a"
+            var k = lastLabel &+ 2
+            while k < n { if ASCII.hexValue(raw[k]) == nil { return true }; k &+= 1 } // "0xyz": not a number either
         }
-        return parts == 4
+        // Four decimal parts 0...255 without leading zeros: "010", "256", "0x7f", "1.2.3" name
+        // another address (or none) in other parsers.
+        var parts = 0, start = 0, v: UInt32 = 0
+        i = 0
+        while true {
+            let atEnd = i == n
+            let c = atEnd ? 0x2E : raw[i]
+            if c == 0x2E {
+                let length = i &- start
+                guard length >= 1, length <= 3, length == 1 || raw[start] != 0x30, v <= 255 else { return false }
+                parts &+= 1
+                if atEnd { return parts == 4 }
+                start = i &+ 1
+                v = 0
+            } else {
+                guard ASCII.isDigit(c), i &- start < 3 else { return false }
+                v = v &* 10 &+ UInt32(c &- 0x30)
+            }
+            i &+= 1
+        }
     }
 
     // MARK: - IPv6

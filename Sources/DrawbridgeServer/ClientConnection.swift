@@ -39,9 +39,10 @@ final class ClientConnection {
     private var pathLength = 0
     private var upstream: UpstreamConnection?
     /// The routing host of the request (`HostName` normal form) and the port its Host named.
-    private var routingHost: [UInt8] = []
-    private var routingPort = HostName.noPort
-    private var hostScratch: [UInt8] = []
+    private var routing = RoutingHost()
+    /// The digits of `routingPort` (kept while the port does not change: formatted once per connection).
+    private var routingPortText: [UInt8] = []
+    private var routingPortTextOf = HostName.noPort
     /// The gateway's cookies in the request (found once, in `startRequest`).
     private var cookies = GatewayCookies()
     enum BodyState: Equatable { case none, length(UInt64), chunked, done }
@@ -360,17 +361,16 @@ final class ClientConnection {
         }
 
         // The host the request is routed, judged and forwarded as (Host, absolute-form, SNI: one rule).
-        switch RoutingHost.resolve(head, sni: serverName, into: &routingHost, scratch: &hostScratch) {
-        case .refuse(let code): respondError(code, close: true); return
-        case .host(let port): routingPort = port
+        let refusal: Int? = head.bytes.withUnsafeBytes { raw in
+            if let status = routing.resolve(raw, host: head.host, hostParsed: head.hostParsed, absolute: head.absoluteAuthority, sni: serverName) { return status }
+            // A gateway cookie sent twice: which copy counts would depend on the parser (cookie tossing).
+            cookies = GatewayCookies.find(raw, head.fields)
+            if cookies.duplicated { return 400 }
+            // underscoreHeaders "reject": X_Forwarded_For and friends are refused outright (Envoy REJECT_REQUEST).
+            if snapshot.underscoreHeaders == .reject && head.fields.contains(where: { $0.nameHasUnderscore }) { return 400 }
+            return nil
         }
-        // A gateway cookie sent twice: which copy counts would depend on the parser (cookie tossing).
-        cookies = GatewayCookies.find(in: head)
-        if cookies.duplicated { respondError(400, close: true); return }
-        // underscoreHeaders "reject": X_Forwarded_For and friends are refused outright (Envoy REJECT_REQUEST).
-        if snapshot.underscoreHeaders == .reject && head.fields.contains(where: { $0.nameHasUnderscore }) {
-            respondError(400, close: true); return
-        }
+        if let refusal { respondError(refusal, close: true); return }
         let maxBody = snapshot.config.limits.maxRequestBodyBytes
         if maxBody > 0, case .contentLength(let n) = head.framing, n > UInt64(maxBody) {
             respondError(413, close: true); return
@@ -398,11 +398,13 @@ final class ClientConnection {
         case .failure: target.removeAll(keepingCapacity: true); respondError(400, close: true); return
         }
         if isReservedPath() { startLocal(); return }
-        let match = routingHost.withUnsafeBytes { h in
-            target.withUnsafeBytes { p in
-                // OPTIONS * is answered by the host's root route.
-                let isAsterisk = pathLength == 1 && p[0] == UInt8(ascii: "*")
-                return snapshot.config.routeTable.lookup(host: h, path: UnsafeRawBufferPointer(rebasing: p[0..<(isAsterisk ? 0 : pathLength)]))
+        let match = head.bytes.withUnsafeBytes { raw in
+            routing.withName(raw) { h in
+                target.withUnsafeBytes { p in
+                    // OPTIONS * is answered by the host's root route.
+                    let isAsterisk = pathLength == 1 && p[0] == UInt8(ascii: "*")
+                    return snapshot.config.routeTable.lookup(host: h, path: UnsafeRawBufferPointer(rebasing: p[0..<(isAsterisk ? 0 : pathLength)]))
+                }
             }
         }
         switch match {
@@ -441,8 +443,8 @@ final class ClientConnection {
 
     /// The routing host as an https origin's authority (`name`, or `name:port` unless 443).
     private var routingAuthority: String {
-        let name = String(decoding: routingHost, as: UTF8.self)
-        return routingPort == HostName.noPort || routingPort == 443 ? name : "\(name):\(routingPort)"
+        let name = head.bytes.withUnsafeBytes { raw in routing.withName(raw) { String(decoding: $0, as: UTF8.self) } }
+        return routing.port == HostName.noPort || routing.port == 443 ? name : "\(name):\(routing.port)"
     }
 
     private func connectUpstream(excluding: Int) {
@@ -466,7 +468,7 @@ final class ClientConnection {
             u.inBuf!.clear()
             // The rewritten head repeats Host (X-Forwarded-Host) and adds the gateway's fields:
             // refuse a head that would not fit rather than write past the buffer.
-            let need = head.headLength + 2 * routingHost.count + 512 + IdentityFields.size(identity) + (assertion?.count ?? 0) + 40
+            let need = head.headLength + 2 * routing.nameLength + 512 + IdentityFields.size(identity) + (assertion?.count ?? 0) + 40
                 + (route.credentialLine?.count ?? 0)
             guard u.outBuf!.reserve(need) else {
                 upstream = nil
@@ -501,10 +503,15 @@ final class ClientConnection {
             target.withUnsafeBytes { ob.append($0) } // exactly the path that was judged
             ob.append(" HTTP/1.1\r\n")
             // the host that was routed and judged, also for HTTP/1.0 without Host (an HTTP/1.1 request always has one)
-            ForwardedField.appendHost(ob, name: routingHost, port: routingPort)
-            let underscores = snapshot.underscoreHeaders
-            for f in head.fields {
-                switch ForwardedField.verdict(f, raw, route: route, underscores: underscores, gatewayCookies: cookies.present) {
+            if routing.port != routingPortTextOf {
+                routingPortText.removeAll(keepingCapacity: true)
+                if routing.port != HostName.noPort { ASCII.appendDecimal(UInt64(routing.port), to: &routingPortText) }
+                routingPortTextOf = routing.port
+            }
+            routing.withName(raw) { ForwardedField.appendHost(ob, name: $0, portText: routingPortText) }
+            let underscores = snapshot.underscoreHeaders, protected = route.protectedFields
+            for (index, f) in head.fields.enumerated() {
+                switch ForwardedField.verdict(f, index: index, raw, protected: protected, underscores: underscores, cookies: cookies) {
                 case .forward:
                     ob.append(UnsafeRawBufferPointer(rebasing: raw[f.name]))
                     ob.append(": ")
@@ -526,7 +533,7 @@ final class ClientConnection {
             if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
             peerIP.withUnsafeBytes { ob.append($0) }
             ob.append("\r\nX-Forwarded-Host: ")
-            routingHost.withUnsafeBytes { ob.append($0) }
+            routing.withName(raw) { ob.append($0) }
             ob.append("\r\n")
             snapshot.forwardedProtoAndPort.withUnsafeBytes { ob.append($0) }
             ob.append("X-Request-Id: ")

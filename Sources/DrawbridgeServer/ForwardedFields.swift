@@ -15,8 +15,10 @@ enum ForwardedField {
 
     /// The rule for one field (`raw`: the head's bytes).
     @inline(__always)
-    static func verdict(_ f: HeaderField, _ raw: UnsafeRawBufferPointer, route: CompiledRoute,
-                        underscores: UnderscoreHeaders, gatewayCookies: Bool) -> ForwardedField {
+    /// `protected`: the route's `protectedFields`.
+    /// `cookies`: what `GatewayCookies.find` found; `index`: the field's position in the head.
+    static func verdict(_ f: HeaderField, index: Int, _ raw: UnsafeRawBufferPointer, protected: FieldNameSet,
+                        underscores: UnderscoreHeaders, cookies: GatewayCookies) -> ForwardedField {
         switch f.kind {
         case .other:
             // X_Forwarded_For: nginx and Envoy drop names with '_' by default (CGI merges them with '-')
@@ -24,8 +26,11 @@ enum ForwardedField {
             let name = UnsafeRawBufferPointer(rebasing: raw[f.name])
             // identity the client claims for itself, an override of path, method, host or scheme,
             // a hop field the gateway sets, or the route's upstream credential: in any case and '_' spelling
-            if route.protectedFields.contains(name) { return .drop }
-            if f.name.count == 6 && gatewayCookies && ASCII.equalsCaseInsensitive(name, "cookie") { return .cookieWithoutGatewayCookies }
+            if protected.contains(name) { return .drop }
+            if f.name.count == 6 && cookies.present && ASCII.equalsCaseInsensitive(name, "cookie") {
+                // only gateway cookies in it: nothing to forward; else the others, without them
+                return index < 64 && cookies.onlyGatewayCookies & (1 << UInt64(index)) != 0 ? .drop : .cookieWithoutGatewayCookies
+            }
             // a Drawbridge API key is the gateway's credential, not the upstream's
             if f.name.count == 13 && Authenticator.bearerToken(raw, f.value) != nil && ASCII.equalsCaseInsensitive(name, "authorization") {
                 return .drop
@@ -56,11 +61,11 @@ enum ForwardedField {
         if !first { ob.append("\r\n") }
     }
 
-    /// `Host: name[:port]` in normal form.
-    static func appendHost(_ ob: IOBuffer, name: [UInt8], port: Int) {
+    /// `Host: name[:port]` in normal form (`portText`: the port's digits, empty without a port).
+    static func appendHost(_ ob: IOBuffer, name: UnsafeRawBufferPointer, portText: [UInt8]) {
         ob.append("Host: ")
-        name.withUnsafeBytes { ob.append($0) }
-        if port != HostName.noPort { ob.append(byte: UInt8(ascii: ":")); ob.appendDecimal(UInt64(port)) }
+        ob.append(name)
+        if !portText.isEmpty { ob.append(byte: UInt8(ascii: ":")); portText.withUnsafeBytes { ob.append($0) } }
         ob.append("\r\n")
     }
 }

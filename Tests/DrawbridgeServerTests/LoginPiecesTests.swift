@@ -131,7 +131,7 @@ import Testing
         var parser = RequestHeadParser()
         let bytes = Array(raw.utf8)
         guard case .complete = bytes.withUnsafeBytes({ parser.parse($0, into: &head) }) else { throw ParseFailure() }
-        let found = GatewayCookies.find(in: head)
+        let found = head.bytes.withUnsafeBytes { GatewayCookies.find($0, head.fields) }
         let ob = IOBuffer(capacity: 4096)
         head.bytes.withUnsafeBytes { raw in
             for f in head.fields where f.kind == .other { ForwardedField.appendCookie(ob, raw, f) }
@@ -162,6 +162,17 @@ import Testing
         #expect(r.session == session)
         #expect(r.duplicated == duplicated)
         #expect(r.forwarded == forwarded)
+    }
+
+    /// The classification knows every cookie the gateway sets, by its exact name.
+    @Test func everyGatewayCookieNameIsClassified() {
+        for (i, name) in GatewayCookies.names.enumerated() {
+            let bytes = Array(name.utf8)
+            let c = bytes.withUnsafeBytes { GatewayCookies.classify($0, 0..<bytes.count) }
+            #expect(c?.known == i && c?.exact == true, "\(name)")
+            let upper = Array(name.uppercased().utf8)
+            #expect(upper.withUnsafeBytes { GatewayCookies.classify($0, 0..<upper.count) }.map { $0.known == i && !$0.exact } == true)
+        }
     }
 
     @Test(arguments: [
