@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "DrawbridgeCrypto", dependencies: ["COpenSSL"], path: "Sources/DrawbridgeCrypto"),
         .target(name: "DrawbridgeIdentity", dependencies: ["DrawbridgeCrypto"], path: "Sources/DrawbridgeIdentity"),
         .target(name: "DrawbridgeConfig", dependencies: ["DrawbridgeHTTP"], path: "Sources/DrawbridgeConfig"),
-        .target(name: "DrawbridgePolicy", dependencies: ["DrawbridgeConfig", "DrawbridgeIdentity"],
+        .target(name: "DrawbridgePolicy", dependencies: ["DrawbridgeConfig", "DrawbridgeHTTP", "DrawbridgeIdentity"],
                 path: "Sources/DrawbridgePolicy", swiftSettings: hotPath),
         .target(name: "DrawbridgeOIDC", dependencies: ["COpenSSL", "DrawbridgeCrypto", "DrawbridgeHTTP"],
                 path: "Sources/DrawbridgeOIDC"),

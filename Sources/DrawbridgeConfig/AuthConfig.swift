@@ -41,9 +41,15 @@ public struct OIDCProviderConfig: Sendable, Equatable {
     /// CA bundle to verify the issuer with; nil = the system store.
     public var caFile: String?
     public var scopes: [String]
+    /// Organisations whose members this provider may vouch for (`trustedFor.organizations`).
+    public var trustedForOrganizations: [String]
+    /// Email domains this provider may vouch for, whatever the member's organisation
+    /// (`trustedFor.emailDomains`; e.g. the Google Workspace domain it is authoritative for).
+    public var trustedForEmailDomains: [String]
 
     public init(name: String, issuer: String, clientId: String, clientSecretName: String, displayName: String,
-                hostedDomain: String? = nil, caFile: String? = nil, scopes: [String] = ["openid", "email", "profile"]) {
+                hostedDomain: String? = nil, caFile: String? = nil, scopes: [String] = ["openid", "email", "profile"],
+                trustedForOrganizations: [String] = [], trustedForEmailDomains: [String] = []) {
         self.name = name
         self.issuer = issuer
         self.clientId = clientId
@@ -52,6 +58,26 @@ public struct OIDCProviderConfig: Sendable, Equatable {
         self.hostedDomain = hostedDomain
         self.caFile = caFile
         self.scopes = scopes
+        self.trustedForOrganizations = trustedForOrganizations
+        self.trustedForEmailDomains = trustedForEmailDomains
+    }
+}
+
+/// The sign-in work that must not run on an event loop, in two bounded pools: password hashing
+/// and the other local steps, and calls to OIDC providers (which can hang on the network), so a
+/// slow provider never delays a password sign-in. A full queue answers 503 at once.
+public struct WorkQueuesConfig: Sendable, Equatable {
+    /// Threads hashing passwords (scrypt: 128 MiB each); 0 = one per CPU, at most 4.
+    public var signInThreads: Int
+    public var signInQueue: Int
+    public var providerThreads: Int
+    public var providerQueue: Int
+
+    public init(signInThreads: Int = 0, signInQueue: Int = 64, providerThreads: Int = 4, providerQueue: Int = 64) {
+        self.signInThreads = signInThreads
+        self.signInQueue = signInQueue
+        self.providerThreads = providerThreads
+        self.providerQueue = providerQueue
     }
 }
 
@@ -99,11 +125,13 @@ public struct AuthConfig: Sendable, Equatable {
     public var returnHosts: [String]
     /// Shown in authenticator apps at TOTP enrolment.
     public var totpIssuer: String
+    public var workQueues: WorkQueuesConfig
 
     public init(usersFile: String, apiKeysFile: String, secretsFile: String, masterKeyFile: String?,
                 modes: [AuthModeName], idleTimeoutSeconds: Int = 1800, absoluteTimeoutSeconds: Int = 43200,
                 oidc: [String: OIDCProviderConfig] = [:], loginLimits: LoginLimitsConfig = LoginLimitsConfig(),
-                auditLog: LogTarget = .stderr, returnHosts: [String] = [], totpIssuer: String = "Drawbridge") {
+                auditLog: LogTarget = .stderr, returnHosts: [String] = [], totpIssuer: String = "Drawbridge",
+                workQueues: WorkQueuesConfig = WorkQueuesConfig()) {
         self.usersFile = usersFile
         self.apiKeysFile = apiKeysFile
         self.secretsFile = secretsFile
@@ -116,6 +144,7 @@ public struct AuthConfig: Sendable, Equatable {
         self.auditLog = auditLog
         self.returnHosts = returnHosts
         self.totpIssuer = totpIssuer
+        self.workQueues = workQueues
     }
 }
 
@@ -136,9 +165,12 @@ public struct OrganizationConfig: Sendable, Equatable {
     public var mfaRequired: Bool
     public var idleTimeoutSeconds: Int?
     public var absoluteTimeoutSeconds: Int?
+    /// OIDC providers this organisation trusts to vouch for its members' identities (first link).
+    public var trustedProviders: [String]
 
     public init(id: String, name: String, emailDomains: [String] = [], modes: OrgModesConfig = .inherit,
-                mfaRequired: Bool = false, idleTimeoutSeconds: Int? = nil, absoluteTimeoutSeconds: Int? = nil) {
+                mfaRequired: Bool = false, idleTimeoutSeconds: Int? = nil, absoluteTimeoutSeconds: Int? = nil,
+                trustedProviders: [String] = []) {
         self.id = id
         self.name = name
         self.emailDomains = emailDomains
@@ -146,5 +178,6 @@ public struct OrganizationConfig: Sendable, Equatable {
         self.mfaRequired = mfaRequired
         self.idleTimeoutSeconds = idleTimeoutSeconds
         self.absoluteTimeoutSeconds = absoluteTimeoutSeconds
+        self.trustedProviders = trustedProviders
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 /// Validation of the `auth` and `organizations` sections.
 extension Validator {
     static let authKeys = ["usersFile", "apiKeysFile", "secretsFile", "masterKeyFile", "modes", "session", "oidc",
-                           "loginLimits", "auditLog", "returnHosts", "totpIssuer"]
+                           "loginLimits", "auditLog", "returnHosts", "totpIssuer", "workQueues"]
 
     func authSection(_ top: ObjectReader) -> AuthConfig? {
         guard let value = top.value("auth"),
@@ -22,8 +22,10 @@ extension Validator {
                 issues.add(session.fieldPath("idleTimeoutSeconds"), "must not exceed absoluteTimeoutSeconds (\(absolute))")
             }
         }
-        let masterKeyFile = auth.string("masterKeyFile").map { ConfigLoader.absolute($0, base: baseDirectory) }
-        if let path = masterKeyFile, path.hasPrefix(baseDirectory.hasSuffix("/") ? baseDirectory : baseDirectory + "/") {
+        // Kept as written (only made absolute): normalising would resolve a symbolic link, and the
+        // key file is opened with O_NOFOLLOW so that a link is refused.
+        let masterKeyFile = auth.string("masterKeyFile").map { ConfigLoader.joined($0, base: baseDirectory) }
+        if let path = masterKeyFile.map({ ConfigLoader.absolute($0) }), path.hasPrefix(baseDirectory.hasSuffix("/") ? baseDirectory : baseDirectory + "/") {
             // The key that opens the secrets must not travel with them (backups, config repos).
             issues.add(auth.fieldPath("masterKeyFile"), "must be outside the configuration directory \(baseDirectory)")
         }
@@ -38,7 +40,18 @@ extension Validator {
             secretsFile: dataFile(auth, "secretsFile", default: "secrets.json"),
             masterKeyFile: masterKeyFile, modes: modes, idleTimeoutSeconds: idle, absoluteTimeoutSeconds: absolute,
             oidc: oidc, loginLimits: loginLimits(auth), auditLog: logTarget(auth, "auditLog", default: .stderr),
-            returnHosts: returnHosts, totpIssuer: auth.string("totpIssuer") ?? "Drawbridge")
+            returnHosts: returnHosts, totpIssuer: auth.string("totpIssuer") ?? "Drawbridge", workQueues: workQueues(auth))
+    }
+
+    private func workQueues(_ auth: ObjectReader) -> WorkQueuesConfig {
+        let d = WorkQueuesConfig()
+        guard let value = auth.value("workQueues"),
+              let w = ObjectReader(value, path: auth.fieldPath("workQueues"),
+                                   known: ["signInThreads", "signInQueue", "providerThreads", "providerQueue"], issues: issues) else { return d }
+        return WorkQueuesConfig(signInThreads: w.int("signInThreads", default: d.signInThreads, range: 0...64),
+                                signInQueue: w.int("signInQueue", default: d.signInQueue, range: 1...100_000),
+                                providerThreads: w.int("providerThreads", default: d.providerThreads, range: 1...256),
+                                providerQueue: w.int("providerQueue", default: d.providerQueue, range: 1...100_000))
     }
 
     /// A data file path (may not exist yet): resolved against the config directory.
@@ -74,7 +87,7 @@ extension Validator {
             return [:]
         }
         var result: [String: OIDCProviderConfig] = [:]
-        let keys = ["issuer", "clientId", "clientSecret", "displayName", "hostedDomain", "caFile", "scopes"]
+        let keys = ["issuer", "clientId", "clientSecret", "displayName", "hostedDomain", "caFile", "scopes", "trustedFor"]
         for name in members.keys.sorted() {
             let path = join(auth.fieldPath("oidc"), name)
             if name.isEmpty || !name.utf8.allSatisfy(Self.isNameByte) {
@@ -91,11 +104,22 @@ extension Validator {
             if secret.isEmpty { issues.add(p.fieldPath("clientSecret"), "must name a secret (see `drawbridge secret set`)") }
             let scopes = (p.stringList("scopes") ?? []).map(\.value)
             if !scopes.isEmpty, !scopes.contains("openid") { issues.add(p.fieldPath("scopes"), "must include \"openid\"") }
+            var trustedOrgs: [String] = [], trustedDomains: [String] = []
+            if let t = p.value("trustedFor"),
+               let trust = ObjectReader(t, path: p.fieldPath("trustedFor"), known: ["organizations", "emailDomains"], issues: issues) {
+                // Organisation ids are checked against the organizations section once it is read.
+                trustedOrgs = (trust.stringList("organizations") ?? []).map(\.value)
+                for (path, d) in trust.stringList("emailDomains") ?? [] {
+                    if AddressParsing.isHostName(d.lowercased()) { trustedDomains.append(d.lowercased()) }
+                    else { issues.add(path, "invalid email domain \"\(d)\"") }
+                }
+            }
             result[name] = OIDCProviderConfig(
                 name: name, issuer: issuer, clientId: clientId, clientSecretName: secret,
                 displayName: p.string("displayName") ?? name.prefix(1).uppercased() + name.dropFirst(),
                 hostedDomain: p.string("hostedDomain")?.lowercased(), caFile: readableFile(p, "caFile", required: false),
-                scopes: scopes.isEmpty ? ["openid", "email", "profile"] : scopes)
+                scopes: scopes.isEmpty ? ["openid", "email", "profile"] : scopes,
+                trustedForOrganizations: trustedOrgs, trustedForEmailDomains: trustedDomains)
         }
         return result
     }
@@ -129,7 +153,8 @@ extension Validator {
         if auth == nil, !members.isEmpty {
             issues.add("organizations", "organisations need an auth section (where users, keys and secrets live)")
         }
-        let keys = ["name", "emailDomains", "modes", "disabledModes", "mfaRequired", "idleTimeoutSeconds", "absoluteTimeoutSeconds"]
+        let keys = ["name", "emailDomains", "modes", "disabledModes", "mfaRequired", "idleTimeoutSeconds", "absoluteTimeoutSeconds",
+                    "trustedProviders"]
         var result: [OrganizationConfig] = []
         var domainOwner: [String: String] = [:]
         for id in members.keys.sorted() {
@@ -168,9 +193,23 @@ extension Validator {
             if o.value("absoluteTimeoutSeconds") != nil {
                 absolute = o.int("absoluteTimeoutSeconds", default: 43200, range: 60...31_536_000)
             }
+            var trusted: [String] = []
+            for (p, name) in o.stringList("trustedProviders") ?? [] {
+                if providers[name] == nil {
+                    let known = providers.keys.sorted().joined(separator: ", ")
+                    issues.add(p, "no OIDC provider \"\(name)\" under auth.oidc (defined: \(known.isEmpty ? "none" : known))")
+                } else if trusted.contains(name) { issues.add(p, "\"\(name)\" is listed twice") }
+                else { trusted.append(name) }
+            }
             result.append(OrganizationConfig(id: id, name: o.string("name") ?? id, emailDomains: domains, modes: modes,
                                              mfaRequired: o.bool("mfaRequired", default: false),
-                                             idleTimeoutSeconds: idle, absoluteTimeoutSeconds: absolute))
+                                             idleTimeoutSeconds: idle, absoluteTimeoutSeconds: absolute, trustedProviders: trusted))
+        }
+        // A provider may only name organisations that exist (a typo would trust nobody, silently).
+        for name in (auth?.oidc ?? [:]).keys.sorted() {
+            for org in auth!.oidc[name]!.trustedForOrganizations where members[org] == nil {
+                issues.add("auth.oidc.\(name).trustedFor.organizations", "unknown organisation \"\(org)\" (not under organizations)")
+            }
         }
         return result
     }

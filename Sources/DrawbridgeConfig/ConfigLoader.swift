@@ -45,6 +45,13 @@ public enum ConfigLoader {
 
     /// `path` made absolute (relative to `base`, which is relative to the working directory) and
     /// lexically normalised.
+    /// `path` relative to `base` (or the working directory), without any normalisation.
+    static func joined(_ path: String, base: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let full = base.hasSuffix("/") ? base + path : base + "/" + path
+        return full.hasPrefix("/") ? full : FileManager.default.currentDirectoryPath + "/" + full
+    }
+
     static func absolute(_ path: String, base: String? = nil) -> String {
         var full = path
         if !full.hasPrefix("/"), let base {
@@ -63,7 +70,7 @@ struct Validator {
     let baseDirectory: String
 
     static let topLevelKeys = ["workers", "listen", "tls", "hsts", "limits", "timeouts", "upstreams", "routes", "accessLog",
-                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders", "underscoreHeaders"]
+                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders", "underscoreHeaders", "backup"]
 
     mutating func gatewayConfig(_ root: JSONValue) -> GatewayConfig? {
         guard let top = ObjectReader(root, path: "", known: Self.topLevelKeys, issues: issues) else {
@@ -82,10 +89,12 @@ struct Validator {
         let groups = groupsSection(top, roles: roles)
         let routes = routesSection(top, upstreams: upstreams, authConfigured: auth != nil)
         let accessLog = logTarget(top, "accessLog", default: .stdout)
+        identifierCollisions(organizations: organizations, roles: roles, groups: groups, upstreams: upstreams, auth: auth)
 
         let paths = pathsSection(top)
         let strip = stripSection(top)
         let underscores = underscoreSection(top)
+        let backup = backupSection(top, auth: auth)
         guard let listen, let tls, let upstreams, let routes else { return nil }
         var config = GatewayConfig(workers: workers, httpsListen: listen.https, httpRedirectListen: listen.redirect,
                                    redirectPort: listen.redirectPort, tls: tls, hsts: hsts, limits: limits,
@@ -94,6 +103,7 @@ struct Validator {
         config.pathPolicy = paths
         config.stripRequestHeaders = strip
         config.underscoreHeaders = underscores
+        config.backup = backup
         return config
     }
 
@@ -417,6 +427,7 @@ struct Validator {
             return names.isEmpty ? "none" : names.joined(separator: ", ")
         }
         var routes: [RouteConfig] = []
+        var indices: [Int] = []
         var seen: [String: String] = [:]
         var seenFolded: [String: (path: String, folded: Bool)] = [:]
         for (index, element) in elements.enumerated() {
@@ -506,7 +517,9 @@ struct Validator {
             config.upstreamCredential = credential
             config.forwardOverrideHeaders = overrides ?? []
             routes.append(config)
+            indices.append(index)
         }
+        audienceOwnership(routes, indices: indices, upstreams: upstreams)
         return routes
     }
 

@@ -35,6 +35,8 @@ public struct GatewayConfig: Sendable {
     public var stripRequestHeaders: [String] = []
     /// What happens to a request field whose name contains `_` (default: dropped).
     public var underscoreHeaders = UnderscoreHeaders.drop
+    /// Scheduled encrypted backups of the state (docs/BACKUP.md); nil = none scheduled.
+    public var backup: BackupConfig?
 
     /// Memberwise; `routeTable` is compiled from `routes`. Performs no validation (use `ConfigLoader`).
     public init(workers: Int = 0, httpsListen: [ListenAddress], httpRedirectListen: [ListenAddress] = [],

@@ -34,6 +34,14 @@ public enum CredentialKind: String, Sendable, CaseIterable, Hashable, CustomStri
     public var description: String { rawValue }
 }
 
+/// What a route does with a `_method` parameter in the query string (`access.methodOverride`).
+public enum MethodOverridePolicy: String, Sendable, Equatable {
+    /// Not looked at: the request is decided on its own method (the default).
+    case pass
+    /// Refused (403): the app behind the route would run the method `_method` names.
+    case refuse
+}
+
 /// The `access` rule of a protected route.
 public struct AccessRule: Sendable, Equatable {
     /// Which credentials may be used; never empty. Default: both.
@@ -51,9 +59,15 @@ public struct AccessRule: Sendable, Equatable {
     public var sensitive: Bool
     /// Audience of the signed identity assertion; the loader defaults it to the upstream's name.
     public var audience: String
+    /// The operator accepts that `audience` is also presented to other upstreams (each of them can
+    /// then replay the assertion to the others); without it, that is a configuration error.
+    public var sharedAudience: Bool
+    /// `_method` in the query string: passed (default) or refused.
+    public var methodOverride: MethodOverridePolicy
 
     public init(credentials: [CredentialKind] = [.session, .apiKey], methods: [String: String], mfa: Bool = false,
-                bind: BindTemplate? = nil, ownerOverride: String? = nil, sensitive: Bool = false, audience: String) {
+                bind: BindTemplate? = nil, ownerOverride: String? = nil, sensitive: Bool = false, audience: String,
+                sharedAudience: Bool = false, methodOverride: MethodOverridePolicy = .pass) {
         self.credentials = credentials
         self.methods = methods
         self.mfa = mfa
@@ -61,6 +75,8 @@ public struct AccessRule: Sendable, Equatable {
         self.ownerOverride = ownerOverride
         self.sensitive = sensitive
         self.audience = audience
+        self.sharedAudience = sharedAudience
+        self.methodOverride = methodOverride
     }
 }
 
@@ -86,6 +102,7 @@ public struct BindTemplate: Sendable, Equatable, CustomStringConvertible {
     public var description: String { text }
 
     public var bindsUser: Bool { segments.contains(.user) }
+    public var bindsOrg: Bool { segments.contains(.org) }
 
     /// Parses a template; throws the reason (for the configuration error) when it is invalid.
     public init(parsing text: String) throws(BindTemplateError) {

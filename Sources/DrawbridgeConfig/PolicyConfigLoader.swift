@@ -76,7 +76,8 @@ extension Validator {
 
     // MARK: - access
 
-    static let accessKeys = ["credentials", "methods", "mfa", "bind", "ownerOverride", "sensitive", "audience"]
+    static let accessKeys = ["credentials", "methods", "mfa", "bind", "ownerOverride", "sensitive", "audience", "sharedAudience",
+                             "methodOverride"]
 
     /// A route's `access` rule; nil (after reporting) when anything in it is wrong.
     func accessRule(_ value: JSONValue, path: String, prefix: String, upstream: String) -> AccessRule? {
@@ -138,6 +139,10 @@ extension Validator {
                 issues.add(access.fieldPath("ownerOverride"), problem)
             } else if bind?.bindsUser == false || access.value("bind") == nil {   // (a bad bind is reported already)
                 issues.add(access.fieldPath("ownerOverride"), "only meaningful with a {user} or {owner} segment in bind")
+            } else if bind?.bindsOrg == false {
+                // A user may belong to several orgs: the path must say whose object it is, and the decision checks that org.
+                issues.add(access.fieldPath("ownerOverride"),
+                           "needs {org} in bind as well (like \"/orgs/{org}/users/{user}/\"): without it nothing establishes which organisation's object the path names")
             }
         }
 
@@ -150,11 +155,20 @@ extension Validator {
                 audience = text
             }
         }
+        let sharedAudience = access.bool("sharedAudience", default: false)
+        var methodOverride = MethodOverridePolicy.pass
+        if let text = access.string("methodOverride") {
+            if let policy = MethodOverridePolicy(rawValue: text) {
+                methodOverride = policy
+            } else {
+                issues.add(access.fieldPath("methodOverride"), "unknown value \"\(text)\" (allowed: \"refuse\", \"pass\")")
+            }
+        }
         let mfa = access.bool("mfa", default: false)
         let sensitive = access.bool("sensitive", default: false)
         guard issues.issues.count == before else { return nil }
         return AccessRule(credentials: credentials, methods: methods, mfa: mfa, bind: bind, ownerOverride: ownerOverride,
-                          sensitive: sensitive, audience: audience)
+                          sensitive: sensitive, audience: audience, sharedAudience: sharedAudience, methodOverride: methodOverride)
     }
 
     /// An HTTP method as on the wire (a token, upper case by convention and here by rule), or `*`.
@@ -168,6 +182,9 @@ extension Validator {
             return "methods are case-sensitive: write \"\(method.uppercased())\""
         }
         if !method.utf8.allSatisfy(tchar) { return "bad method name \"\(method)\" (expected an HTTP method like GET, or \"*\")" }
+        if ["TRACE", "TRACK", "CONNECT"].contains(method) {
+            return "the gateway refuses \(method) on every route (it never reaches a rule)"
+        }
         return nil
     }
 

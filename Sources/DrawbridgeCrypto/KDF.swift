@@ -78,3 +78,30 @@ public enum Scrypt {
         }
     }
 }
+
+/// HKDF with HMAC-SHA256 (RFC 5869): extract then expand. Used to derive one key per purpose
+/// (and per rotation) from a long-lived key, so no single AES-GCM key seals everything.
+public enum HKDF {
+    public static func sha256(ikm: [UInt8], salt: [UInt8] = [], info: [UInt8], length: Int = 32) -> [UInt8] {
+        precondition(length >= 1 && length <= 255 * 32, "HKDF: length out of range")
+        // Extract: an empty salt is HashLen zero bytes (RFC 5869 §2.2).
+        var prk = HMAC.sha256(key: salt.isEmpty ? [UInt8](repeating: 0, count: 32) : salt, data: ikm)
+        defer { prk.wipe() }
+        return expand(prk: prk, info: info, length: length)
+    }
+
+    /// Expand only, from a pseudorandom key (RFC 5869 §2.3).
+    public static func expand(prk: [UInt8], info: [UInt8], length: Int = 32) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(length)
+        var block: [UInt8] = []
+        var counter: UInt8 = 1
+        while out.count < length {
+            block = HMAC.sha256(key: prk, data: block + info + [counter])
+            out += block.prefix(length - out.count)
+            counter &+= 1
+        }
+        block.wipe()
+        return out
+    }
+}

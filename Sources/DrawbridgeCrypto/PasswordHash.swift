@@ -1,15 +1,17 @@
 /// Self-describing password hashes; the parameters are stored with the hash so they can be
 /// raised later without invalidating old hashes (see `needsRehash`).
 ///
-///     $scrypt$ln=15,r=8,p=1$<salt>$<hash>          scrypt, N = 2^ln
+///     $scrypt$ln=17,r=8,p=1$<salt>$<hash>          scrypt, N = 2^ln
 ///     $pbkdf2-sha256$i=600000$<salt>$<hash>        PBKDF2-HMAC-SHA256
 ///
 /// `<salt>` (16 bytes) and `<hash>` (32 bytes) are base64url without padding. The password is
 /// hashed as its UTF-8 bytes, without Unicode normalisation.
 public enum PasswordHash {
     public enum Scheme: Sendable, Equatable {
-        /// scrypt with N = 2^logN. Default ln=15, r=8, p=1: 32 MiB and ~0.1 s per hash.
-        case scrypt(logN: Int = 15, r: Int = 8, p: Int = 1)
+        /// scrypt with N = 2^logN. Default ln=17, r=8, p=1 (OWASP 2024): 128 MiB and ~0.3-0.5 s
+        /// per hash. Hashes with other parameters still verify (they are read from the string);
+        /// `needsRehash` tells the caller to upgrade them at the next successful sign-in.
+        case scrypt(logN: Int = 17, r: Int = 8, p: Int = 1)
         /// PBKDF2-HMAC-SHA256. Default 600 000 iterations (OWASP 2023).
         case pbkdf2SHA256(iterations: Int = 600_000)
 
@@ -42,6 +44,18 @@ public enum PasswordHash {
         }
     }
 
+    /// A well-formed hash in `scheme` that no password matches: random salt and a random
+    /// "hash" (nobody knows a preimage). Verifying against it costs exactly what verifying a real
+    /// hash of that scheme costs, so an unknown account takes as long as a wrong password. Made
+    /// without running the KDF, so it cannot fail and costs nothing to create.
+    public static func unmatchable(scheme: Scheme = .scrypt) -> String {
+        let salt = Base64URL.encode(SecureRandom.bytes(saltLength)), hash = Base64URL.encode(SecureRandom.bytes(hashLength))
+        switch scheme {
+        case let .scrypt(logN, r, p): return "$scrypt$ln=\(logN),r=\(r),p=\(p)$\(salt)$\(hash)"
+        case let .pbkdf2SHA256(iterations): return "$pbkdf2-sha256$i=\(iterations)$\(salt)$\(hash)"
+        }
+    }
+
     /// True if `password` matches. Malformed or out-of-range strings give false (never throw);
     /// the final comparison is constant-time.
     public static func verify(_ password: String, against encoded: String) -> Bool {
@@ -52,11 +66,20 @@ public enum PasswordHash {
         return ConstantTime.equals(dk, parsed.hash)
     }
 
-    /// True if `encoded` is malformed or uses parameters different from `scheme` — i.e. the
-    /// caller should re-hash the password (after a successful verify) and store the new string.
+    /// True if `encoded` is malformed or weaker than `scheme` (a smaller scrypt N or r, PBKDF2
+    /// where scrypt is wanted, fewer PBKDF2 iterations, a short salt or hash): the caller should
+    /// re-hash the password after a successful verify and store the new string. A stronger hash
+    /// is kept as it is.
     public static func needsRehash(_ encoded: String, scheme: Scheme = .scrypt) -> Bool {
         guard let parsed = parse(encoded) else { return true }
-        return parsed.scheme != scheme || parsed.salt.count != saltLength || parsed.hash.count != hashLength
+        if parsed.salt.count < saltLength || parsed.hash.count < hashLength { return true }
+        switch (parsed.scheme, scheme) {
+        case let (.scrypt(logN, r, p), .scrypt(wantLogN, wantR, wantP)):
+            return logN < wantLogN || r < wantR || (logN == wantLogN && r == wantR && p < wantP)
+        case (.pbkdf2SHA256, .scrypt): return true
+        case (.scrypt, .pbkdf2SHA256): return false
+        case let (.pbkdf2SHA256(i), .pbkdf2SHA256(want)): return i < want
+        }
     }
 
     static func derive(_ password: String, salt: [UInt8], scheme: Scheme, length: Int) throws -> [UInt8] {

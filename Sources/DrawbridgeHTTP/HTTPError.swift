@@ -10,6 +10,8 @@ public enum HTTPError: Error, Equatable, Sendable {
     case headersTooLarge
     /// 505
     case versionNotSupported
+    /// 501: a method the gateway supports for no resource (TRACE, TRACK); the String is for logs.
+    case notImplemented(String)
 
     /// The status code to answer with.
     public var status: Int {
@@ -18,6 +20,7 @@ public enum HTTPError: Error, Equatable, Sendable {
         case .uriTooLong: return 414
         case .headersTooLarge: return 431
         case .versionNotSupported: return 505
+        case .notImplemented: return 501
         }
     }
 
@@ -28,12 +31,15 @@ public enum HTTPError: Error, Equatable, Sendable {
         case .uriTooLong: return "URI Too Long"
         case .headersTooLarge: return "Request Header Fields Too Large"
         case .versionNotSupported: return "HTTP Version Not Supported"
+        case .notImplemented: return "Not Implemented"
         }
     }
 
-    /// Detail for logs: the `.badRequest` reason, else `reason`.
+    /// Detail for logs: the `.badRequest` or `.notImplemented` reason, else `reason`.
     public var detail: String {
-        if case .badRequest(let why) = self { return why }
-        return reason
+        switch self {
+        case .badRequest(let why), .notImplemented(let why): return why
+        default: return reason
+        }
     }
 }

@@ -6,7 +6,7 @@
 public struct RequestHeadParser: Sendable {
     public var limits: HTTPLimits
     /// Longest accepted method.
-    public static let maxMethodBytes = 32
+    public static let maxMethodBytes = RequestMethod.maxBytes
     private var scanner = HeadScanner(skipsLeadingEmptyLines: true)
 
     public init(limits: HTTPLimits = HTTPLimits()) {
@@ -57,9 +57,8 @@ public struct RequestHeadParser: Sendable {
         while sp2 < end && b[sp2] != ASCII.sp { sp2 += 1 }
         guard sp2 < end else { return .badRequest("malformed request line") }
         let method = 0..<sp1
-        // method must be a token: anything else is an attempt to confuse the request-line split
-        guard ASCII.isToken(b, method) else { return .badRequest("invalid method") }
-        guard method.count <= maxMethodBytes else { return .badRequest("method too long") }
+        // a token (anything else confuses the request-line split), upper case, not TRACE/TRACK/CONNECT
+        if let e = RequestMethod.refusal(UnsafeRawBufferPointer(rebasing: b[method])) { return e }
         var target = sp1 + 1..<sp2
         // empty target means two SPs in a row: ambiguous request-line splitting
         guard !target.isEmpty else { return .badRequest("empty request-target") }
@@ -72,8 +71,6 @@ public struct RequestHeadParser: Sendable {
             // visible ASCII only; '#' never comes from clients: path confusion between gateway and backend
             guard c >= 0x21 && c <= 0x7E && c != 0x23 else { return .badRequest("invalid character in request-target") }
         }
-        // CONNECT turns the gateway into an open tunnel: not offered
-        if ASCII.equals(b, method, "CONNECT") { return .badRequest("CONNECT not supported") }
         head.method = method
         head.isHEAD = ASCII.equals(b, method, "HEAD")
         let t = target.lowerBound

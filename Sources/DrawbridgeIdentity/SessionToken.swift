@@ -22,23 +22,23 @@ public enum SessionSealError: Error, Hashable, Sendable {
 
 /// The sealed session cookie value:
 ///
-///     Base64URL( version(1) | keyId(1) | nonce(12) | AES-256-GCM(claims) | tag(16) )
+///     Base64URL( version(1)=2 | keyId(1) | subkeyId(8) | nonce(12) | AES-256-GCM(claims) | tag(16) )
 ///
-/// with AAD = version | keyId | "drawbridge-session-v1", so the header bytes cannot be swapped
-/// without failing authentication and the ciphertext cannot be replayed as another kind of token
-/// sealed under the same key.
+/// sealed under the session subkey `keyId`/`subkeyId` (see `SubkeySealer`), with AAD = version |
+/// keyId | subkeyId | "drawbridge-session-v2", so the header bytes cannot be swapped without
+/// failing authentication and the ciphertext cannot be replayed as another kind of sealed value.
 public enum SessionToken {
-    public static let version: UInt8 = 1
-    static let context = Array("drawbridge-session-v1".utf8)
-    static let headerSize = 2
+    public static let version: UInt8 = 2
+    static let context = Array("drawbridge-session-v2".utf8)
+    static let headerSize = 2 + SubkeySealer.idSize
     static let minimumSize = headerSize + AESGCM.nonceSize + AESGCM.tagSize
     /// Browsers cap a cookie at about 4 KiB; refuse anything longer before decoding it.
     public static let maxEncodedLength = 4096
 
     public static func seal(_ claims: SessionClaims, with ring: SessionKeyRing) throws(SessionSealError) -> String {
         guard let plaintext = ClaimsCodec.encode(claims) else { throw .claimTooLong }
-        let key = ring.current
-        let header = [version, key.id]
+        let key = ring.sealer.next(.session)
+        let header = [version, key.keyId] + key.id
         // The ring only holds 32-byte keys, so sealing cannot fail on input; a failure is OpenSSL's.
         guard let sealed = try? AESGCM.sealCombined(key: key.material, plaintext: plaintext, aad: header + context) else {
             fatalError("AES-GCM seal failed with a valid key")
@@ -66,7 +66,7 @@ public enum SessionToken {
         guard raw[0] == version else { return .failure(.unsupportedVersion(raw[0])) }
         guard let key = ring.key(id: raw[1]) else { return .failure(.unknownKeyId(raw[1])) }
         let header = Array(raw[0..<headerSize])
-        guard let plaintext = try? AESGCM.openCombined(key: key.material, combined: Array(raw[headerSize...]),
+        guard let plaintext = try? AESGCM.openCombined(key: key.subkey(.session, id: raw[2..<headerSize]), combined: Array(raw[headerSize...]),
                                                        aad: header + context) else {
             return .failure(.authenticationFailed)
         }
@@ -86,8 +86,14 @@ public enum SessionToken {
 public final class SessionOpener {
     private var raw: [UInt8] = []
     private var plain: [UInt8] = []
-    private var aad: [UInt8] = [0, 0] + SessionToken.context
+    private var aad: [UInt8] = [UInt8](repeating: 0, count: SessionToken.headerSize) + SessionToken.context
     private let gcm = AESGCM.Opener()
+    /// Subkeys derived lately: (session key, subkey id) -> key. Only subkeys that opened a
+    /// genuine token are kept, so forged ids cannot push the real ones out; each costs one HKDF
+    /// the first time, then a comparison.
+    private var derived: [(key: [UInt8], id: [UInt8], subkey: [UInt8])] = []
+    private var nextSlot = 0
+    static let derivedCapacity = 16
 
     public init() {}
 
@@ -105,15 +111,21 @@ public final class SessionOpener {
         guard n >= SessionToken.minimumSize else { return .failure(.truncated) }
         guard raw[0] == SessionToken.version else { return .failure(.unsupportedVersion(raw[0])) }
         guard let key = ring.key(id: raw[1]) else { return .failure(.unknownKeyId(raw[1])) }
-        aad[0] = raw[0]
-        aad[1] = raw[1]
         let h = SessionToken.headerSize
+        for i in 0..<h { aad[i] = raw[i] }
+        var slot = -1
+        for (i, d) in derived.enumerated() where d.key == key.material && d.id.elementsEqual(raw[2..<h]) { slot = i; break }
+        let subkey = slot >= 0 ? derived[slot].subkey : key.subkey(.session, id: raw[2..<h])
         let opened = raw.withUnsafeBytes { r in
             aad.withUnsafeBytes { a in
-                gcm.open(key: key.material, combined: UnsafeRawBufferPointer(rebasing: r[h..<n]), aad: a, scratch: &plain)
+                gcm.open(key: subkey, combined: UnsafeRawBufferPointer(rebasing: r[h..<n]), aad: a, scratch: &plain)
             }
         }
         guard let length = opened else { return .failure(.authenticationFailed) }
+        if slot < 0 {
+            let entry = (key: key.material, id: Array(raw[2..<h]), subkey: subkey)
+            if derived.count < Self.derivedCapacity { derived.append(entry) } else { derived[nextSlot] = entry; nextSlot = (nextSlot + 1) % Self.derivedCapacity }
+        }
         let claims = plain.withUnsafeBytes { ClaimsCodec.decode(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
         // Leave no copy of the claims in the reused buffer.
         plain.withUnsafeMutableBytes { _ = $0.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0, count: length) }

@@ -17,6 +17,23 @@ public struct Membership: Hashable, Sendable {
     }
 }
 
+/// An account at an OpenID Connect provider, linked to a member: the pair (issuer, subject) is
+/// what identifies it (OIDC Core §5.7), never the email the provider asserts.
+public struct OIDCLink: Hashable, Sendable {
+    /// The provider's exact issuer URL.
+    public var issuer: String
+    /// The ID token's `sub`.
+    public var subject: String
+    /// Unix seconds when the link was made (display only).
+    public var linkedAt: UInt64
+
+    public init(issuer: String, subject: String, linkedAt: UInt64 = 0) {
+        self.issuer = issuer
+        self.subject = subject
+        self.linkedAt = linkedAt
+    }
+}
+
 public struct User: Hashable, Sendable {
     public var id: String
     /// Stored lowercased: lookups by email are case-insensitive.
@@ -31,10 +48,15 @@ public struct User: Hashable, Sendable {
     public var totpSecretSealed: [UInt8]?
     /// Bumping it logs the user out everywhere: sessions carry the epoch they were issued under.
     public var sessionEpoch: UInt64
+    /// The OIDC accounts that sign in as this user (at most one per issuer).
+    public var oidcLinks: [OIDCLink]
+    /// The last accepted TOTP time step: a code at or before it is a replay (RFC 6238 §5.2),
+    /// also after a restart.
+    public var totpLastStep: UInt64?
 
     public init(id: String, email: String, status: UserStatus = .active, expiresAt: UInt64? = nil,
                 memberships: [Membership] = [], passwordHash: String? = nil,
-                totpSecretSealed: [UInt8]? = nil, sessionEpoch: UInt64 = 0) {
+                totpSecretSealed: [UInt8]? = nil, sessionEpoch: UInt64 = 0, oidcLinks: [OIDCLink] = [], totpLastStep: UInt64? = nil) {
         self.id = id
         self.email = email.lowercased()
         self.status = status
@@ -43,7 +65,11 @@ public struct User: Hashable, Sendable {
         self.passwordHash = passwordHash
         self.totpSecretSealed = totpSecretSealed
         self.sessionEpoch = sessionEpoch
+        self.oidcLinks = oidcLinks
+        self.totpLastStep = totpLastStep
     }
+
+    public func link(issuer: String) -> OIDCLink? { oidcLinks.first { $0.issuer == issuer } }
 
     public func membership(in orgId: String) -> Membership? {
         memberships.first { $0.orgId == orgId }

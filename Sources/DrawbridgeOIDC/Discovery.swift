@@ -5,11 +5,16 @@ public enum OIDCDiscovery {
     /// GETs `{issuer}/.well-known/openid-configuration`. The document's `issuer` must equal
     /// `settings.issuer` exactly, and the authorization, token and JWKS endpoints must be https.
     public static func fetch(settings: OIDCProviderSettings) throws(OIDCError) -> OIDCEndpoints {
+        try fetchWithLifetime(settings: settings).endpoints
+    }
+
+    /// The endpoints and the document's freshness (Cache-Control, see `CacheControl.maxAge`).
+    public static func fetchWithLifetime(settings: OIDCProviderSettings) throws(OIDCError) -> (endpoints: OIDCEndpoints, maxAge: Int64?) {
         var base = settings.issuer
         if base.hasSuffix("/") { base.removeLast() }   // §4: a terminating "/" is removed before appending
         let r = try HTTPSClient.fetch(method: "GET", url: base + "/.well-known/openid-configuration",
                                       caFile: settings.caFile, timeout: settings.timeout, context: "discovery")
-        return try endpoints(document: r.body, issuer: settings.issuer)
+        return (try endpoints(document: r.body, issuer: settings.issuer), CacheControl.maxAge(r.header("cache-control")))
     }
 
     /// Reads and checks a discovery document (separate from the fetch for testing).

@@ -49,15 +49,22 @@ public enum IDTokenVerifier {
     public static func verify(idToken: String, settings: OIDCProviderSettings, jwks: JWKSCache, nonce: String,
                               now: Int64) -> Result<IDTokenClaims, IDTokenRejection> {
         var fetchFailed = false
-        let payload: [UInt8]
+        var selected = 0
+        let select = { (kid: String?) -> [JWS.Key] in
+            do { let k = try jwks.keys(kid: kid); selected = k.count; return k } catch { fetchFailed = true; return [] }
+        }
+        var payload: [UInt8]
         do {
-            payload = try JWS.verify(idToken) { kid in
-                do { return try jwks.keys(kid: kid) } catch { fetchFailed = true; return [] }
-            }.payload
+            payload = try JWS.verify(idToken, keys: select).payload
         } catch CryptoError.invalidInput {
             return .failure(.malformed)
         } catch {
-            return .failure(fetchFailed ? .keysUnavailable : .signature)
+            // A key the token selected (same kid, or no kid) did not verify: the provider may have
+            // rotated keys without new kids. One refetch (rate-limited by the cache), one retry.
+            guard !fetchFailed, selected > 0, jwks.refreshAfterFailedSignature() else {
+                return .failure(fetchFailed ? .keysUnavailable : .signature)
+            }
+            do { payload = try JWS.verify(idToken, keys: select).payload } catch { return .failure(fetchFailed ? .keysUnavailable : .signature) }
         }
         guard let claims = StrictJSON.parse(payload), case .object = claims else { return .failure(.malformed) }
 

@@ -1,4 +1,5 @@
 import DrawbridgeConfig
+import DrawbridgeHTTP
 import DrawbridgeIdentity
 
 /// Who presents the request, as the authenticator found it.
@@ -66,7 +67,8 @@ public struct Grant: Sendable, Equatable {
 /// A refused request.
 public struct Denial: Sendable, Equatable, CustomStringConvertible {
     /// 401: no credential (the caller chooses a login redirect or a 401 JSON body);
-    /// 403: authenticated but not allowed.
+    /// 403: authenticated but not allowed; 400 or 501: a method the gateway refuses for everyone
+    /// (`refusedMethod`, what the request parser answers for it too).
     public var status: Int
     /// A session without a second factor reached an `mfa: true` route: send it to the TOTP step
     /// rather than answer 403 (only ever set with `reason == .mfaRequired` on a session).
@@ -88,11 +90,16 @@ public struct Denial: Sendable, Equatable, CustomStringConvertible {
 public enum DenyReason: Sendable, Equatable, CustomStringConvertible {
     /// The route index is not in the snapshot (fail closed).
     case unknownRoute
+    /// A method the gateway refuses on every route (`RequestMethod.refusal`: lower-case letters,
+    /// not a token, TRACE, TRACK, CONNECT); status 400 or 501 as the error says.
+    case refusedMethod(HTTPError)
     /// 401.
     case noCredential
     /// A protected route without an `access` rule: deny by default.
     case noAccessRule
     case credentialNotAccepted(CredentialKind)
+    /// `methodOverride: "refuse"` and the query string carries a `_method` parameter.
+    case methodOverrideInQuery
     /// The method is not listed in the rule's `methods` and there is no `"*"`.
     case methodNotAllowed
     case templateMismatch
@@ -105,6 +112,9 @@ public enum DenyReason: Sendable, Equatable, CustomStringConvertible {
     /// `{user}`/`{owner}` in the path is someone else and the caller lacks the override permission
     /// (an API key always needs the override).
     case notOwner
+    /// The override would lift `{user}`/`{owner}`, but that user is not a member of the caller's
+    /// organisation (the org the decision is made for).
+    case targetOutsideOrganization
     /// The caller's roles do not grant the permission the method needs.
     case missingPermission(String)
     /// `mfa: true` and the credential has no second factor (a session: step-up; an API key: never).
@@ -113,15 +123,18 @@ public enum DenyReason: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownRoute: return "unknown route"
+        case .refusedMethod(let e): return "method refused: \(e.detail)"
         case .noCredential: return "no credential"
         case .noAccessRule: return "route has no access rule"
         case .credentialNotAccepted(let kind): return "credential \(kind) not accepted on this route"
+        case .methodOverrideInQuery: return "_method in the query string is refused on this route"
         case .methodNotAllowed: return "method not allowed by the route's rule"
         case .templateMismatch: return "path does not match the rule's template"
         case .wrongOrganization: return "path names another organisation than the caller's"
         case .notGroupMember: return "caller is not a member of the group in the path"
         case .apiKeyHasNoGroups: return "an api key is not a member of any group"
         case .notOwner: return "path names another user and the caller lacks the owner override"
+        case .targetOutsideOrganization: return "path names a user who is not a member of the caller's organisation"
         case .missingPermission(let p): return "missing permission \(p)"
         case .mfaRequired: return "route requires a second factor"
         }

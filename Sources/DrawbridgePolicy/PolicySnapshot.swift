@@ -1,11 +1,14 @@
 import DrawbridgeConfig
+import DrawbridgeHTTP
+import DrawbridgeIdentity
 
 /// The access policy compiled for the request path: build once per configuration load (off the
 /// event loop), share read-only between workers, call `decide` for every request to a route.
 ///
 /// Compiled form: every concrete permission that some route requires gets a dense id; every role
 /// and every group becomes a bit set over those ids (role patterns such as `reports:*` are expanded
-/// here, once); each route index maps to a compiled rule (method table, template segments).
+/// here, once); each route index maps to a compiled rule (method table, template segments); every
+/// user id maps to the organisations the user is a member of (for object-level grants).
 /// Deciding is then byte comparisons, one table lookup per role or group name the caller holds
 /// and one bit test each: no locks, no Foundation, no String built.
 public struct PolicySnapshot: Sendable {
@@ -42,6 +45,8 @@ public struct PolicySnapshot: Sendable {
         var ownerOverride: Int32
         /// The route's upstream has `caseInsensitivePaths`: the template compares case-folded, as it serves.
         var foldCase: Bool
+        /// `methodOverride: "refuse"`: a `_method` parameter in the query string is refused.
+        var refusesMethodOverride: Bool
     }
 
     private static let publicRoute: Int32 = -2
@@ -66,18 +71,22 @@ public struct PolicySnapshot: Sendable {
     private let bits: [UInt64]
     private let roleIds: NameTable
     private let groupIds: NameTable
+    /// Who is a member of which organisation (users.json), for object-level grants.
+    private let members: MembershipTable
 
-    /// Compiles the policy of a loaded configuration.
-    public init(config: GatewayConfig) {
-        self.init(roles: config.roles, groups: config.groups, routes: config.routes,
+    /// Compiles the policy of a loaded configuration and the memberships of its users.
+    public init(config: GatewayConfig, users: [User] = []) {
+        self.init(roles: config.roles, groups: config.groups, routes: config.routes, users: users,
                   caseInsensitive: config.routes.map { config.upstreams[$0.upstream]?.caseInsensitivePaths ?? false })
     }
 
-    /// Compiles `roles`, `groups` and the `access` rules of `routes` (indices as in `RouteTable`).
+    /// Compiles `roles`, `groups`, the `access` rules of `routes` (indices as in `RouteTable`) and
+    /// who is a member of which organisation (`users`, as users.json has them: an object-level
+    /// grant reaches only members of the caller's organisation, so without users no override allows).
     /// Input is expected to be validated by `ConfigLoader`; anything odd that slips through (an
     /// unknown role in a group, an invalid pattern) grants nothing rather than trapping.
     /// `caseInsensitive[i]`: route i's upstream treats paths case-insensitively (missing: false).
-    public init(roles: [RoleConfig], groups: [GroupConfig], routes: [RouteConfig], caseInsensitive: [Bool] = []) {
+    public init(roles: [RoleConfig], groups: [GroupConfig], routes: [RouteConfig], users: [User] = [], caseInsensitive: [Bool] = []) {
         var permissionIds: [String: Int32] = [:]
         var permissionNames: [String] = []
         func permission(_ text: String) -> Int32 {
@@ -124,7 +133,8 @@ public struct PolicySnapshot: Sendable {
                 methods: Span(start: Int32(methodStart), count: Int32(methods.count - methodStart)), anyMethod: anyMethod,
                 segments: Span(start: Int32(segmentStart), count: Int32(segments.count - segmentStart)),
                 ownerOverride: access.ownerOverride.map(permission) ?? -1,
-                foldCase: routeIndex < caseInsensitive.count && caseInsensitive[routeIndex]))
+                foldCase: routeIndex < caseInsensitive.count && caseInsensitive[routeIndex],
+                refusesMethodOverride: access.methodOverride == .refuse))
             audiences.append(access.audience)
         }
 
@@ -160,6 +170,7 @@ public struct PolicySnapshot: Sendable {
         self.bits = bits
         self.roleIds = roleIds
         self.groupIds = NameTable(groups.map(\.name))
+        self.members = MembershipTable(users)
     }
 
     // MARK: - Deciding
@@ -170,16 +181,23 @@ public struct PolicySnapshot: Sendable {
     ///   - route: the index `RouteTable.match` returned (into `GatewayConfig.routes`).
     ///   - method: the request method as on the wire (`GET`).
     ///   - path: the normalised path (`PathNormalizer`), without the query.
+    ///   - query: what follows the path: empty, or `?` and the query as sent (never decoded).
     ///   - credential: what the authenticator found (`.none` when nothing was presented).
     ///   - now: Unix seconds; reserved for time-bound rules (not used yet).
     ///
-    /// Checks, in order (the first failing one is the reason): route known → public routes allow →
-    /// a credential (401) → the route has an access rule → the credential kind is accepted →
+    /// Checks, in order (the first failing one is the reason): route known → the method is one the
+    /// gateway accepts (`RequestMethod`) → public routes allow → a credential (401) → the route has
+    /// an access rule → the credential kind is accepted → no `_method` in the query where refused →
     /// the method has a permission → the path matches the template → `{org}`, `{group}`,
-    /// `{user}`/`{owner}` → the caller holds the permission → the second factor (`mfa`).
+    /// `{user}`/`{owner}` (an override only towards members of the caller's org) → the caller holds
+    /// the permission → the second factor (`mfa`).
     public func decide(route: Int, method: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
-                       credential: Credential, now: UInt64) -> Decision {
+                       query: UnsafeRawBufferPointer, credential: Credential, now: UInt64) -> Decision {
         guard route >= 0 && route < routeRules.count else { return Self.forbidden(.unknownRoute) }
+        // One spelling per method (the request parser refuses the same; a caller may not have parsed).
+        if let refusal = RequestMethod.refusal(method) {
+            return .deny(Denial(status: refusal.status, reason: .refusedMethod(refusal)))
+        }
         let r = routeRules[route]
         if r == Self.publicRoute {
             return .allow(Grant(credential: nil, subject: "", orgId: "", permission: nil, viaOwnerOverride: false,
@@ -189,32 +207,40 @@ public struct PolicySnapshot: Sendable {
         case .none:
             return .deny(Denial(status: 401, reason: .noCredential))
         case .session(let identity):
-            return decide(rule: r, method: method, path: path, kind: .session, subject: identity.userId,
+            return decide(rule: r, method: method, path: path, query: query, kind: .session, subject: identity.userId,
                           orgId: identity.orgId, roles: identity.roles, groups: identity.groups, mfa: identity.mfa)
         case .apiKey(let keyId, let orgId, let roles):
-            return decide(rule: r, method: method, path: path, kind: .apiKey, subject: keyId,
+            return decide(rule: r, method: method, path: path, query: query, kind: .apiKey, subject: keyId,
                           orgId: orgId, roles: roles, groups: [], mfa: false)
         }
     }
 
-    /// `decide` for Strings; for tests and tools (the request path has bytes).
-    public func decide(route: Int, method: String, path: String, credential: Credential, now: UInt64) -> Decision {
-        var method = method, path = path
+    /// `decide` for Strings; for tests and tools (the request path has bytes). `query` as above
+    /// (`"?_method=PUT"`), empty by default.
+    public func decide(route: Int, method: String, path: String, query: String = "", credential: Credential,
+                       now: UInt64) -> Decision {
+        var method = method, path = path, query = query
         return method.withUTF8 { m in
             path.withUTF8 { p in
-                decide(route: route, method: UnsafeRawBufferPointer(m), path: UnsafeRawBufferPointer(p),
-                       credential: credential, now: now)
+                query.withUTF8 { q in
+                    decide(route: route, method: UnsafeRawBufferPointer(m), path: UnsafeRawBufferPointer(p),
+                           query: UnsafeRawBufferPointer(q), credential: credential, now: now)
+                }
             }
         }
     }
 
     private func decide(rule r: Int32, method: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
-                        kind: CredentialKind, subject: String, orgId: String, roles: [String], groups: [String],
-                        mfa: Bool) -> Decision {
+                        query: UnsafeRawBufferPointer, kind: CredentialKind, subject: String, orgId: String,
+                        roles: [String], groups: [String], mfa: Bool) -> Decision {
         guard r >= 0 else { return Self.forbidden(.noAccessRule) }
         let rule = rules[Int(r)]
         guard kind == .session ? rule.acceptsSession : rule.acceptsAPIKey else {
             return Self.forbidden(.credentialNotAccepted(kind))
+        }
+        // Symfony/Laravel run the method named by `_method`, not the one decided here.
+        if rule.refusesMethodOverride && MethodOverrideQuery.contains(query) {
+            return Self.forbidden(.methodOverrideInQuery)
         }
 
         // The method's permission.
@@ -268,11 +294,15 @@ public struct PolicySnapshot: Sendable {
                 guard member else { return Self.forbidden(.notGroupMember) }
             }
             if user >= 0 {
-                let isOwner = kind == .session && equals(subject, UnsafeRawBufferPointer(rebasing: path[user ..< user + userLength]), fold: rule.foldCase)
+                let target = UnsafeRawBufferPointer(rebasing: path[user ..< user + userLength])
+                // The owner: a session is for one of its user's memberships, so the object is in `orgId`.
+                let isOwner = kind == .session && equals(subject, target, fold: rule.foldCase)
                 if !isOwner {
                     guard rule.ownerOverride >= 0, holds(rule.ownerOverride, roles: roles, groups: groups) else {
                         return Self.forbidden(.notOwner)
                     }
+                    // An override reaches members of the caller's org only: never another tenant's user.
+                    guard isMember(user: target, of: orgId) else { return Self.forbidden(.targetOutsideOrganization) }
                     viaOwnerOverride = true
                 }
             }
@@ -310,6 +340,17 @@ public struct PolicySnapshot: Sendable {
         return false
     }
 
+    /// Whether the user spelled by `user` is a member of organisation `orgId` (users.json, as
+    /// compiled): the check an owner override makes before it lifts a `{user}` binding.
+    @inline(__always)
+    public func isMember(user: UnsafeRawBufferPointer, of orgId: String) -> Bool {
+        if let found = orgId.utf8.withContiguousStorageIfAvailable({ members.isMember(user: user, of: UnsafeRawBufferPointer($0)) }) {
+            return found
+        }
+        var copy = orgId   // not native UTF-8 (bridged): never on Linux
+        return copy.withUTF8 { members.isMember(user: user, of: UnsafeRawBufferPointer($0)) }
+    }
+
     @inline(__always)
     private func equalsStored(_ span: Span, _ other: UnsafeRawBufferPointer, _ start: Int, _ length: Int, fold: Bool = false) -> Bool {
         guard Int(span.count) == length else { return false }
@@ -333,4 +374,10 @@ public struct PolicySnapshot: Sendable {
 
     /// The permissions some route requires, by id.
     public var requiredPermissions: [String] { permissionNames }
+
+    /// `isMember` for Strings.
+    public func isMember(user: String, of orgId: String) -> Bool {
+        var user = user
+        return user.withUTF8 { isMember(user: UnsafeRawBufferPointer($0), of: orgId) }
+    }
 }

@@ -24,6 +24,11 @@ final class AuthRuntime: @unchecked Sendable {
     /// When each org last had each mode switched off (see `ModeCutoffs`).
     let cutoffs: ModeCutoffs
     let stateFile: String
+    /// Org id -> the OIDC providers it trusts (`organizations.<id>.trustedProviders`).
+    let trustedProvidersByOrg: [String: Set<String>]
+    /// Verified against when the account is unknown or has no password: the production scheme's
+    /// cost, so an unknown email takes as long as a wrong password (see `PasswordHash.unmatchable`).
+    let dummyHash = PasswordHash.unmatchable()
 
     static let sessionCookie = "__Host-drawbridge"
 
@@ -60,6 +65,7 @@ final class AuthRuntime: @unchecked Sendable {
         var byDomain: [String: String] = [:]
         for o in config.organizations { for d in o.emailDomains { byDomain[d] = o.id } }
         orgByDomain = byDomain
+        trustedProvidersByOrg = Dictionary(uniqueKeysWithValues: config.organizations.map { ($0.id, Set($0.trustedProviders)) })
         stateFile = (auth.secretsFile as NSString).deletingLastPathComponent + "/auth-state.json"
         let base = try previous ?? ModeCutoffs.load(path: stateFile)
         let known: [AuthMode] = [.password, .apiKey] + auth.oidc.keys.sorted().map { .oidc(provider: $0) }
@@ -104,6 +110,7 @@ final class AuthRuntime: @unchecked Sendable {
         case .membershipInUnknownOrganization(let u, let o): return "user \(u) is a member of unknown organisation \(o) (not in drawbridge.json5)"
         case .duplicateAPIKey(let id): return "API key id \(id) used twice"
         case .apiKeyInUnknownOrganization(let k, let o): return "API key \(k) belongs to unknown organisation \(o)"
+        case .duplicateOIDCLink(let i, let s): return "the OIDC account \(s) of \(i) is linked to two users"
         }
     }
 
@@ -118,6 +125,39 @@ final class AuthRuntime: @unchecked Sendable {
             return (user, orgId.flatMap { directory.organization(id: $0) })
         }
         return (nil, orgByDomain[domain].flatMap { directory.organization(id: $0) })
+    }
+
+    /// The org a known user signs in to: the membership in the org owning the email's domain
+    /// when there is one, else the first membership.
+    func organization(forUser user: User) -> Organization? {
+        let domain = user.email.split(separator: "@").last.map(String.init) ?? ""
+        let preferred = orgByDomain[domain].flatMap { id in user.membership(in: id) != nil ? id : nil }
+        return (preferred ?? user.memberships.first?.orgId).flatMap { directory.organization(id: $0) }
+    }
+
+    /// The org that owns an email's domain (what the sign-in pages go by: the same answer
+    /// whether or not the account exists).
+    func organization(forDomainOf email: String) -> Organization? {
+        let domain = email.lowercased().split(separator: "@").last.map(String.init) ?? ""
+        return orgByDomain[domain].flatMap { directory.organization(id: $0) }
+    }
+
+    /// Whether OIDC provider `name` may vouch for a member of `org` with this email: the org
+    /// lists the provider (`trustedProviders`), or the provider lists the org or the email's
+    /// domain (`trustedFor`). A provider nobody names is trusted for nobody.
+    func trusts(provider name: String, org: Organization, email: String) -> Bool {
+        if trustedProvidersByOrg[org.id]?.contains(name) == true { return true }
+        guard let p = providers[name]?.config else { return false }
+        if p.trustedForOrganizations.contains(org.id) { return true }
+        let domain = email.lowercased().split(separator: "@").last.map(String.init) ?? ""
+        return !domain.isEmpty && p.trustedForEmailDomains.contains(domain)
+    }
+
+    /// Whether the provider is trusted for anyone at all (buttons on the generic sign-in page).
+    func isTrustedAnywhere(provider name: String) -> Bool {
+        guard let p = providers[name]?.config else { return false }
+        return !p.trustedForOrganizations.isEmpty || !p.trustedForEmailDomains.isEmpty
+            || trustedProvidersByOrg.values.contains { $0.contains(name) }
     }
 
     /// The modes the org allows, as the login page and refusal messages name them.

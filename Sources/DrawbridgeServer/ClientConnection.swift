@@ -896,7 +896,8 @@ final class ClientConnection {
         let decision = head.bytes.withUnsafeBytes { h in
             target.withUnsafeBytes { t in
                 snapshot.policy.decide(route: route.policyRule, method: UnsafeRawBufferPointer(rebasing: h[head.method]),
-                                       path: UnsafeRawBufferPointer(rebasing: t[0..<pathLength]), credential: credential, now: now)
+                                       path: UnsafeRawBufferPointer(rebasing: t[0..<pathLength]),
+                                       query: UnsafeRawBufferPointer(rebasing: t[pathLength...]), credential: credential, now: now)
             }
         }
         switch decision {
@@ -1023,15 +1024,17 @@ final class ClientConnection {
         switch endpoints.handle() {
         case .now(let response):
             respondLocal(response)
-        case .later(let work):
+        case .later(let kind, let work):
             localSerial &+= 1
-            localWaiting = true
-            deadline = worker.now + 30_000_000_000
             let completion = (box: LocalCompletionTarget(self), serial: localSerial, mailbox: worker.mailbox)
-            worker.services.submit {
+            // Bounded pools: a full queue is answered at once (503), never queued without limit.
+            let queued = worker.services.submit(kind) {
                 let response = work()
                 completion.mailbox.postCompletion(LocalCompletion(connection: completion.box.connection, serial: completion.serial, response: response))
             }
+            guard queued else { respondLocal(LocalReply.busy); return true }
+            localWaiting = true
+            deadline = worker.now + 30_000_000_000
         }
         return true
     }

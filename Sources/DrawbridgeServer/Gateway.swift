@@ -1,6 +1,7 @@
 import CLinux
 import CTLSSupport
 import DrawbridgeConfig
+import DrawbridgeStore
 import Foundation
 import Glibc
 
@@ -17,6 +18,7 @@ public final class Gateway {
     public init(configDirectory: String, log: @escaping (String) -> Void) throws {
         self.configDirectory = configDirectory
         self.log = log
+        if try StateRestore.completeInterrupted(configDirectory: configDirectory) { log("drawbridge: completed an interrupted restore") }
         let config = try ConfigLoader.load(directory: configDirectory)
         snapshot = try Snapshot(config: config, generation: generation)
         try snapshot.auth?.persistCutoffs(previous: nil)
@@ -41,7 +43,8 @@ public final class Gateway {
         let config = snapshot.config
         let accessFd = try openLog(config.accessLog)
         // The audit log target is read at start; changing it takes a restart.
-        let services = AuthServices(audit: AuditLog(fd: try openLog(config.auth?.auditLog ?? .off, what: "auth.auditLog")))
+        let services = AuthServices(audit: AuditLog(fd: try openLog(config.auth?.auditLog ?? .off, what: "auth.auditLog")),
+                                    queues: config.auth?.workQueues ?? WorkQueuesConfig())
         if let auth = snapshot.auth {
             services.signOuts = try SignOutLog(path: (auth.stateFile as NSString).deletingLastPathComponent + "/signouts.jsonl", now: unixNow())
         }
@@ -66,6 +69,7 @@ public final class Gateway {
             + (config.httpRedirectListen.isEmpty ? "" : ", redirecting http on \(config.httpRedirectListen.map(\.description).joined(separator: ", "))")
             + " with \(n) worker\(n == 1 ? "" : "s")")
 
+        let backups = BackupScheduler(configDirectory: configDirectory, log: log)
         var nextRotation = CLinux_monotonic_ns() + UInt64(config.tls.ticketKeyRotationSeconds) * 1_000_000_000
         while true {
             let sig = CLinux_wait_signal(1000)
@@ -74,12 +78,14 @@ public final class Gateway {
                 _ = CTLS_ticket_keys_rotate() // session ticket keys rotate on a schedule
                 nextRotation = now + UInt64(snapshot.config.tls.ticketKeyRotationSeconds) * 1_000_000_000
             }
+            backups.tick(snapshot.config, now: unixNow())
             if sig == SIGHUP {
                 reload()
             } else if sig == SIGTERM || sig == SIGINT {
                 log("drawbridge: stopping: finishing in-flight requests (up to \(snapshot.config.timeouts.drainSeconds)s)")
                 for w in workers { w.mailbox.postStop(drainNs: Snapshot.ns(snapshot.config.timeouts.drainSeconds)) }
                 for t in threads { pthread_join(t, nil) }
+                backups.finish()
                 log("drawbridge: stopped")
                 return 0
             }
@@ -94,6 +100,7 @@ public final class Gateway {
     /// Builds a complete new snapshot off the loops; only a fully valid one replaces the old.
     private func reload() {
         do {
+            if try StateRestore.completeInterrupted(configDirectory: configDirectory) { log("drawbridge: completed an interrupted restore") }
             let config = try ConfigLoader.load(directory: configDirectory)
             generation += 1
             let next = try Snapshot(config: config, generation: generation, previous: snapshot)

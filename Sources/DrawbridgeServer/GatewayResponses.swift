@@ -14,6 +14,7 @@ enum GatewayResponses {
         case 502: return "Bad Gateway"
         case 503: return "Service Unavailable"
         case 504: return "Gateway Timeout"
+        case 501: return "Not Implemented"
         case 505: return "HTTP Version Not Supported"
         default: return "Error"
         }
@@ -21,7 +22,7 @@ enum GatewayResponses {
 
     private static let bodies: [Int: [UInt8]] = {
         var d: [Int: [UInt8]] = [:]
-        for c in [308, 400, 404, 408, 413, 414, 421, 431, 502, 503, 504, 505] {
+        for c in [308, 400, 404, 408, 413, 414, 421, 431, 501, 502, 503, 504, 505] {
             d[c] = Array("\(c) \(reason(c))\n".utf8)
         }
         return d

@@ -107,10 +107,14 @@ final class Snapshot {
         connectTimeoutNs = Snapshot.ns(t.upstreamConnectSeconds)
         responseTimeoutNs = Snapshot.ns(t.upstreamResponseSeconds)
         var secrets: [String: [UInt8]] = [:]
+        var identityData: IdentityData?
         if let a = config.auth {
             // Users, keys and secrets are read with the rest: a bad file rejects the whole reload.
             let data: IdentityData
             do { data = try IdentityStore.load(a) } catch { throw AuthSetupError(description: "\(error)") }
+            let spelling = Snapshot.spellingCollisions(config: config, data: data)
+            guard spelling.isEmpty else { throw AuthSetupError(description: spelling.joined(separator: "\n")) }
+            identityData = data
             auth = try AuthRuntime(config: config, data: data, previous: previous?.auth?.cutoffs, now: unixNow())
             assertionKeys = data.assertionKeys
             secrets = data.secrets
@@ -124,7 +128,7 @@ final class Snapshot {
         pathPolicy = config.pathPolicy
         underscoreHeaders = config.underscoreHeaders
         forwardedProtoAndPort = Array("X-Forwarded-Proto: https\r\nX-Forwarded-Port: \(config.resolvedRedirectPort)\r\n".utf8)
-        policy = PolicySnapshot(config: config)
+        policy = PolicySnapshot(config: config, users: identityData?.users ?? [])
         routes = try CompiledRoute.compile(config, upstreams: ups, byName: index, secrets: secrets)
     }
 

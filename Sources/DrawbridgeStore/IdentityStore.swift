@@ -54,7 +54,7 @@ public enum IdentityStore {
     /// every problem ("file: json.path: problem"); nothing is returned half-loaded. An absent
     /// file is empty. The master key is always required (the session keys are sealed secrets).
     public static func load(_ auth: AuthConfig,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> IdentityData {
+                            environment: [String: String]? = nil) throws -> IdentityData {
         var issues: [ConfigIssue] = []
         func attempt<T>(_ body: () throws(ConfigErrors) -> T) -> T? {
             do { return try body() } catch { issues += error.issues; return nil }
@@ -68,7 +68,7 @@ public enum IdentityStore {
         if let users, let masterKey {
             for (index, user) in users.enumerated() {
                 guard let sealed = user.totpSecretSealed else { continue }
-                do { data.totpSecrets[user.id] = try Sealed.open(sealed, name: Sealed.totpName(userId: user.id), key: masterKey) }
+                do { data.totpSecrets[user.id] = try Sealed.open(sealed, kind: .totpSeed, name: Sealed.totpName(userId: user.id), key: masterKey) }
                 catch { issues.append(ConfigIssue(file: auth.usersFile, path: "users[\(index)].totp", message: error.description)) }
             }
         }

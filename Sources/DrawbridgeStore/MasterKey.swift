@@ -45,11 +45,11 @@ public struct MasterKey: Sendable {
     }
 
     /// The key from `auth.masterKeyFile` when set, else from `DRAWBRIDGE_MASTER_KEY`.
-    public static func load(_ auth: AuthConfig,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> MasterKey {
+    /// `environment`: nil = this process's environment, read once (see `fromProcessEnvironment`).
+    public static func load(_ auth: AuthConfig, environment: [String: String]? = nil) throws(ConfigErrors) -> MasterKey {
         if let file = auth.masterKeyFile { return try load(file: file) }
-        guard let text = environment[environmentVariable],
-              !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+        let text = environment.map { $0[environmentVariable] } ?? fromProcessEnvironment()
+        guard let text, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw error(environmentVariable,
                         "no master key: set auth.masterKeyFile in the configuration or the environment variable \(environmentVariable) "
                             + "(create a key with `drawbridge master-key generate FILE`, outside the configuration directory)")
@@ -57,11 +57,44 @@ public struct MasterKey: Sendable {
         return try MasterKey(text: text, source: environmentVariable)
     }
 
-    /// Reads a key file, refusing one that group or others can read or write (as ssh does with private keys).
+    nonisolated(unsafe) private static var environmentKey: String?
+    nonisolated(unsafe) private static var environmentRead = false
+    private static let environmentLock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+        return m
+    }()
+
+    /// `DRAWBRIDGE_MASTER_KEY`, taken out of the environment the first time it is read: the bytes
+    /// are overwritten where the kernel put them and the variable is unset, so neither
+    /// /proc/<pid>/environ, a core dump nor a child process shows it. Later calls (reloads) get
+    /// the copy kept from the first read. The gateway first reads it on the main thread before
+    /// starting any other (unsetenv is not thread-safe).
+    static func fromProcessEnvironment() -> String? {
+        pthread_mutex_lock(environmentLock); defer { pthread_mutex_unlock(environmentLock) }
+        if environmentRead { return environmentKey }
+        environmentRead = true
+        guard let value = getenv(environmentVariable) else { return nil }
+        let length = strlen(value)
+        environmentKey = String(cString: value)
+        // The "NAME=value" string of the initial environment: wipe all of it, name included.
+        let entry = value - (environmentVariable.utf8.count + 1)
+        if strncmp(entry, environmentVariable + "=", environmentVariable.utf8.count + 1) == 0 {
+            memset(entry, 0, environmentVariable.utf8.count + 1 + length)
+        } else {
+            memset(value, 0, length)
+        }
+        unsetenv(environmentVariable)
+        return environmentKey
+    }
+
+    /// Reads a key file, refusing a symbolic link (O_NOFOLLOW on the path as written: a link
+    /// could be pointed at another key), a file owned by another user, and one that group or
+    /// others can read or write (as ssh does with private keys).
     public static func load(file: String) throws(ConfigErrors) -> MasterKey {
-        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        let fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = errno == ELOOP ? "it is a symbolic link (point auth.masterKeyFile at the key file itself)" : String(cString: strerror(errno))
             let hint = errno == ENOENT ? "; create it with `drawbridge master-key generate \(file)`" : ""
             throw error(file, "cannot read the master key: \(reason)\(hint)")
         }
@@ -69,6 +102,11 @@ public struct MasterKey: Sendable {
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             throw error(file, "master key file is not a regular file")
+        }
+        // Someone else's file is not ours to trust: they could replace its contents at will.
+        guard st.st_uid == geteuid() else {
+            throw error(file, "master key file is owned by uid \(st.st_uid), not by the user running drawbridge (uid \(geteuid())); "
+                            + "run `chown \(geteuid()) \(file)`")
         }
         // A key others can read is no longer secret; one others can write can be swapped for theirs.
         guard st.st_mode & 0o077 == 0 else {

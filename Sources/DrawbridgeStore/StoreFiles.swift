@@ -27,7 +27,8 @@ public enum StoreFiles {
         }
         var users: [User] = []
         var idOwner: [String: String] = [:], emailOwner: [String: String] = [:]
-        let keys = ["id", "email", "status", "expiresAt", "memberships", "passwordHash", "totp", "sessionEpoch"]
+        let keys = ["id", "email", "status", "expiresAt", "memberships", "passwordHash", "totp", "sessionEpoch", "oidcLinks", "totpLastStep"]
+        var linkOwner: [String: String] = [:]
         for (index, element) in elements.enumerated() {
             let path = "users[\(index)]"
             guard let u = ObjectReader(element, path: path, known: keys, issues: issues) else { continue }
@@ -59,11 +60,47 @@ public enum StoreFiles {
             var totp: [UInt8]?
             if let t = u.string("totp") { totp = sealedValue(t, path: u.fieldPath("totp"), issues: issues) }
             let epoch = UInt64(u.int64("sessionEpoch", default: 0, range: 0...Int64.max))
+            let lastStep = u.value("totpLastStep") == nil ? nil : UInt64(u.int64("totpLastStep", default: 0, range: 0...Int64.max))
+            let links = oidcLinks(u)
+            for (i, l) in links.enumerated() {
+                let key = l.issuer + "\u{0}" + l.subject
+                if let other = linkOwner[key] {
+                    u.issues.add("\(u.fieldPath("oidcLinks"))[\(i)]", "the OIDC account \(l.subject) of \(l.issuer) is already linked to \(other)")
+                } else { linkOwner[key] = path }
+            }
             users.append(User(id: id, email: email, status: status, expiresAt: expiresAt, memberships: memberships,
-                              passwordHash: passwordHash, totpSecretSealed: totp, sessionEpoch: epoch))
+                              passwordHash: passwordHash, totpSecretSealed: totp, sessionEpoch: epoch, oidcLinks: links,
+                              totpLastStep: lastStep))
         }
         guard issues.isEmpty else { throw ConfigErrors(issues: issues.issues) }
         return users
+    }
+
+    /// `[{ "issuer": "https://…", "subject": "…", "linkedAt": 0 }]`: at most one per issuer.
+    private static func oidcLinks(_ u: ObjectReader) -> [OIDCLink] {
+        guard let value = u.value("oidcLinks") else { return [] }
+        guard case .array(let elements) = value else {
+            u.issues.add(u.fieldPath("oidcLinks"), "expected an array, got \(value.kindDescription)")
+            return []
+        }
+        var result: [OIDCLink] = []
+        for (index, element) in elements.enumerated() {
+            let path = "\(u.fieldPath("oidcLinks"))[\(index)]"
+            guard let l = ObjectReader(element, path: path, known: ["issuer", "subject", "linkedAt"], issues: u.issues) else { continue }
+            let issuer = l.requiredString("issuer") ?? "", subject = l.requiredString("subject") ?? ""
+            if l.value("issuer") != nil && (!issuer.hasPrefix("https://") || issuer.utf8.count > 512 || !StoreNames.isVisibleASCII(issuer)) {
+                l.issues.add(l.fieldPath("issuer"), "expected the provider's https issuer URL")
+            }
+            // OIDC Core §2: sub is at most 255 ASCII characters.
+            if l.value("subject") != nil && (subject.isEmpty || subject.utf8.count > 255 || !StoreNames.isVisibleASCII(subject)) {
+                l.issues.add(l.fieldPath("subject"), "expected the provider's subject (1 to 255 visible ASCII characters)")
+            }
+            if result.contains(where: { $0.issuer == issuer }) {
+                l.issues.add(l.fieldPath("issuer"), "this user is already linked to an account of \(issuer)")
+            }
+            result.append(OIDCLink(issuer: issuer, subject: subject, linkedAt: UInt64(l.int64("linkedAt", default: 0, range: 0...Int64.max))))
+        }
+        return result
     }
 
     private static func memberships(_ u: ObjectReader) -> [Membership] {
@@ -102,6 +139,12 @@ public enum StoreFiles {
             if let e = user.expiresAt { o["expiresAt"] = .int(Int64(clamping: e)) }
             if let h = user.passwordHash { o["passwordHash"] = .string(h) }
             if let t = user.totpSecretSealed { o["totp"] = .string(Base64URL.encode(t)) }
+            if let step = user.totpLastStep { o["totpLastStep"] = .int(Int64(clamping: step)) }
+            if !user.oidcLinks.isEmpty {
+                o["oidcLinks"] = .array(user.oidcLinks.map { l in
+                    .object(["issuer": .string(l.issuer), "subject": .string(l.subject), "linkedAt": .int(Int64(clamping: l.linkedAt))])
+                })
+            }
             return .object(o)
         })]))
     }
@@ -169,7 +212,7 @@ public enum StoreFiles {
         for name in members.keys.sorted() {
             let path = join("secrets", name)
             if !StoreNames.isSecretName(name) {
-                issues.add(path, "invalid secret name \"\(name)\" (allowed: [a-z0-9][a-z0-9._/-]{0,127})")
+                issues.add(path, "invalid secret name \"\(name)\" (allowed: [a-z0-9][a-z0-9._/-]{0,127}, not starting with \"user/\", which is reserved for per-user values)")
                 continue
             }
             guard case .string(let text) = members[name]! else {
@@ -229,7 +272,8 @@ public enum StoreFiles {
             issues.add(path, "sealed value is not valid base64url")
             return nil
         }
-        guard bytes.count >= Sealed.minimumLength, bytes[0] == Sealed.version else {
+        // Version 1 still decodes (so `drawbridge secret reseal` can read it); opening refuses it.
+        guard bytes.count >= Sealed.minimumLength, bytes[0] == Sealed.version || bytes[0] == Sealed.legacyVersion else {
             issues.add(path, bytes.count < Sealed.minimumLength ? "sealed value is truncated"
                                                                 : "unknown sealing version \(bytes[0]) (expected \(Sealed.version))")
             return nil

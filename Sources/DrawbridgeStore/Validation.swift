@@ -19,8 +19,10 @@ public enum StoreNames {
         return u.count == 16 && u.allSatisfy(isLowerHex)
     }
 
-    /// `[a-z0-9][a-z0-9._/-]{0,127}`.
+    /// `[a-z0-9][a-z0-9._/-]{0,127}`, not starting with `user/` (reserved for per-user values such
+    /// as TOTP seeds: a secret can never carry a seed's name).
     public static func isSecretName(_ s: String) -> Bool {
+        if s.hasPrefix("user/") { return false }
         let u = Array(s.utf8)
         guard let first = u.first, u.count <= 128, isLowerAlnum(first) else { return false }
         return u.dropFirst().allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_")
@@ -60,6 +62,11 @@ public enum StoreNames {
         let parts = s.split(separator: "$", omittingEmptySubsequences: false)
         return parts.count == 5 && parts[0].isEmpty && (parts[1] == "scrypt" || parts[1] == "pbkdf2-sha256")
             && parts[2...].allSatisfy { !$0.isEmpty }
+    }
+
+    /// Printable ASCII without spaces (issuer URLs and OIDC subjects as stored).
+    public static func isVisibleASCII(_ s: String) -> Bool {
+        s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7f }
     }
 
     static func isLowerHex(_ b: UInt8) -> Bool {

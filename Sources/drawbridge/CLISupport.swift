@@ -89,6 +89,12 @@ struct CLIContext {
     init(_ args: Arguments) {
         self.args = args
         do {
+            // A restore cut short after its commit point is completed before any state is read.
+            _ = try StateRestore.completeInterrupted(configDirectory: args.configDirectory)
+        } catch {
+            runtimeError(args.command, error)
+        }
+        do {
             config = try ConfigLoader.load(directory: args.configDirectory)
         } catch {
             runtimeError(args.command, "invalid configuration:\n\(error)")

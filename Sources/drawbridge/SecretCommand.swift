@@ -9,6 +9,7 @@ enum SecretCommand {
         drawbridge secret set NAME [--random | --p256]
                drawbridge secret list
                drawbridge secret remove NAME
+               drawbridge secret reseal          (once after upgrading: re-seal every value in the current format)
         """
     static let masterKeyUsage = "drawbridge master-key generate FILE"
 
@@ -20,6 +21,7 @@ enum SecretCommand {
         case "set": set(Arguments(rest, command: command, usage: usage, flags: ["--random", "--p256"]))
         case "list": list(Arguments(rest, command: command, usage: usage))
         case "remove": remove(Arguments(rest, command: command, usage: usage))
+        case "reseal": reseal(Arguments(rest, command: command, usage: usage))
         default: usageError("secret", "unknown subcommand '\(sub)'", usage: usage)
         }
         exit(0)
@@ -27,7 +29,7 @@ enum SecretCommand {
 
     static func checkName(_ name: String, _ args: Arguments) {
         guard StoreNames.isSecretName(name) else {
-            usageError(args.command, "invalid secret name '\(name)' (allowed: [a-z0-9][a-z0-9._/-]{0,127})", usage: usage)
+            usageError(args.command, "invalid secret name '\(name)' (allowed: [a-z0-9][a-z0-9._/-]{0,127}, not starting with \"user/\")", usage: usage)
         }
     }
 
@@ -91,6 +93,44 @@ enum SecretCommand {
         }
         print("removed secret \(name)")
         ctx.applied()
+    }
+
+    /// Converts values sealed by an earlier release (version 1: no kind in the associated data)
+    /// into the current format: TOTP seeds in the users file as kind totp-seed, entries of the
+    /// secrets file as kind secret. Each file is rewritten atomically under its lock; values
+    /// already current are left as they are, so running it twice changes nothing.
+    static func reseal(_ args: Arguments) {
+        _ = args.positionals()
+        let ctx = CLIContext(args)
+        let key = ctx.masterKey()
+        let seeds = ctx.update {
+            try IdentityStore.updateUsers(ctx.auth) { users -> Int in
+                var n = 0
+                for i in users.indices {
+                    guard let sealed = users[i].totpSecretSealed else { continue }
+                    let name = Sealed.totpName(userId: users[i].id)
+                    guard var seed = try Sealed.openLegacy(sealed, name: name, key: key) else { continue }
+                    users[i].totpSecretSealed = try Sealed.seal(seed, kind: .totpSeed, name: name, key: key)
+                    for j in seed.indices { seed[j] = 0 }
+                    n += 1
+                }
+                return n
+            }
+        }
+        let secrets = ctx.update {
+            try IdentityStore.updateSecrets(ctx.auth) { secrets -> Int in
+                var n = 0
+                for name in secrets.keys.sorted() {
+                    guard var value = try Sealed.openLegacy(secrets[name]!, name: name, key: key) else { continue }
+                    secrets[name] = try Sealed.seal(value, kind: .secret, name: name, key: key)
+                    for j in value.indices { value[j] = 0 }
+                    n += 1
+                }
+                return n
+            }
+        }
+        print("re-sealed \(seeds) TOTP seed\(seeds == 1 ? "" : "s") and \(secrets) secret\(secrets == 1 ? "" : "s") in the current format")
+        if seeds + secrets > 0 { ctx.applied() }
     }
 
     static func masterKey(_ argv: [String]) -> Never {

@@ -32,7 +32,8 @@ enum TOTPCommand {
                 guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
                 let had = users[i].totpSecretSealed != nil
                 // Sealed under "user/<id>/totp": the seed cannot be copied onto another user.
-                users[i].totpSecretSealed = try Sealed.seal(seed, name: Sealed.totpName(userId: users[i].id), key: key)
+                users[i].totpSecretSealed = try Sealed.seal(seed, kind: .totpSeed, name: Sealed.totpName(userId: users[i].id), key: key)
+                users[i].totpLastStep = nil   // the replay guard belongs to the seed it guarded
                 return had
             }
         }
@@ -52,7 +53,7 @@ enum TOTPCommand {
         let had = ctx.update {
             try IdentityStore.updateUsers(ctx.auth) { users -> Bool in
                 guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
-                defer { users[i].totpSecretSealed = nil }
+                defer { users[i].totpSecretSealed = nil; users[i].totpLastStep = nil }
                 return users[i].totpSecretSealed != nil
             }
         }

@@ -8,6 +8,8 @@ enum UserCommand {
     static let usage = """
         drawbridge user add EMAIL --org ORG [--role R]... [--group G]... [--expires YYYY-MM-DD|UNIX] [--password-stdin]
                drawbridge user disable|enable|set-password|logout-all EMAIL
+               drawbridge user link EMAIL --issuer URL --subject SUB
+               drawbridge user unlink EMAIL [--issuer URL]
                drawbridge user list
         """
 
@@ -20,6 +22,8 @@ enum UserCommand {
                           flags: ["--password-stdin"]))
         case "disable", "enable", "set-password", "logout-all":
             change(sub, Arguments(Array(argv.dropFirst()), command: command, usage: usage))
+        case "link", "unlink":
+            link(sub, Arguments(Array(argv.dropFirst()), command: command, usage: usage, options: ["--issuer", "--subject"]))
         case "list":
             list(Arguments(Array(argv.dropFirst()), command: command, usage: usage))
         default:
@@ -98,16 +102,56 @@ enum UserCommand {
         ctx.applied()
     }
 
+    /// Links an OIDC account (issuer, subject) to a member ahead of their first sign-in, or
+    /// removes links (all, or the one of an issuer): after an unlink the next sign-in through
+    /// that provider links again, under the provider-trust rules (see IDENTITY.md).
+    static func link(_ sub: String, _ args: Arguments) {
+        let email = args.positionals("EMAIL")[0].lowercased()
+        let issuer = args.single("--issuer"), subject = args.single("--subject")
+        if sub == "link" {
+            guard let issuer, issuer.hasPrefix("https://"), StoreNames.isVisibleASCII(issuer) else {
+                usageError(args.command, "--issuer must be the provider's https issuer URL", usage: usage)
+            }
+            guard let subject, !subject.isEmpty, subject.utf8.count <= 255, StoreNames.isVisibleASCII(subject) else {
+                usageError(args.command, "--subject must be the provider's subject (1 to 255 visible ASCII characters)", usage: usage)
+            }
+        }
+        let ctx = CLIContext(args)
+        let message = ctx.update {
+            try IdentityStore.updateUsers(ctx.auth) { users -> String in
+                guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
+                if sub == "unlink" {
+                    let before = users[i].oidcLinks.count
+                    users[i].oidcLinks.removeAll { issuer == nil || $0.issuer == issuer }
+                    users[i].sessionEpoch += 1   // sessions that came through the removed link end too
+                    return "removed \(before - users[i].oidcLinks.count) OIDC link(s) of \(email); existing sessions are ended"
+                }
+                let (issuer, subject) = (issuer!, subject!)
+                if let other = users.first(where: { $0.oidcLinks.contains { $0.issuer == issuer && $0.subject == subject } }) {
+                    throw CLIFailure("that account is already linked to \(other.email)")
+                }
+                guard users[i].link(issuer: issuer) == nil else {
+                    throw CLIFailure("\(email) is already linked to an account of \(issuer) (unlink it first)")
+                }
+                users[i].oidcLinks.append(OIDCLink(issuer: issuer, subject: subject, linkedAt: UInt64(Date().timeIntervalSince1970)))
+                return "linked \(email) to \(subject) at \(issuer)"
+            }
+        }
+        print(message)
+        ctx.applied()
+    }
+
     static func list(_ args: Arguments) {
         _ = args.positionals()
         let ctx = CLIContext(args)
         let users: [User]
         do { users = try IdentityStore.readUsers(ctx.auth) } catch { runtimeError(args.command, error) }
         // Never the hashes or sealed seeds: only whether they are set.
-        printTable(["ID", "EMAIL", "STATUS", "EXPIRES", "ORGS/ROLES", "PASSWORD", "TOTP"], users.map { u in
+        printTable(["ID", "EMAIL", "STATUS", "EXPIRES", "ORGS/ROLES", "OIDC", "PASSWORD", "TOTP"], users.map { u in
             [u.id, u.email, u.status == .active ? "active" : "disabled", u.expiresAt.map(formatDate) ?? "-",
              u.memberships.map { m in "\(m.orgId):\(m.roles.joined(separator: ","))" + (m.groups.isEmpty ? "" : " [\(m.groups.joined(separator: ","))]") }
                 .joined(separator: " "),
+             u.oidcLinks.isEmpty ? "-" : u.oidcLinks.map(\.issuer).joined(separator: " "),
              u.passwordHash == nil ? "no" : "yes", u.totpSecretSealed == nil ? "no" : "yes"]
         })
     }

@@ -11,12 +11,13 @@ usage: drawbridge [serve] [--config DIR] [--pid-file PATH]
        drawbridge check-config [--config DIR]
                                              validate the configuration and exit (0: valid, 1: invalid)
        drawbridge hash-password [--pbkdf2]   read a password from standard input, print its hash
-                                             (scrypt N=2^15 r=8 p=1 by default; PBKDF2-SHA256 600,000 rounds)
+                                             (scrypt N=2^17 r=8 p=1 by default; PBKDF2-SHA256 600,000 rounds)
        \(UserCommand.usage)
        \(APIKeyCommand.usage)
        \(TOTPCommand.usage)
        \(SecretCommand.usage)
        \(SecretCommand.masterKeyUsage)
+       \(BackupCommand.usage)
        drawbridge help
 
 Identity commands take --config DIR and --pid-file PATH (after a change, SIGHUP the gateway whose
@@ -38,6 +39,7 @@ case "apikey": APIKeyCommand.run(args)
 case "totp": TOTPCommand.run(args)
 case "secret": SecretCommand.run(args)
 case "master-key": SecretCommand.masterKey(args)
+case "backup": BackupCommand.run(args)
 case "help", "-h", "--help": print(usage, terminator: ""); exit(0)
 default: break
 }

@@ -113,13 +113,31 @@ import Testing
 
     @Test func defaultsAndFormat() throws {
         let s = try PasswordHash.hash("hunter2")
-        #expect(s.hasPrefix("$scrypt$ln=15,r=8,p=1$"))
+        #expect(s.hasPrefix("$scrypt$ln=17,r=8,p=1$")) // OWASP 2024: N=2^17, r=8, p=1
         #expect(PasswordHash.verify("hunter2", against: s))
         #expect(!PasswordHash.verify("hunter3", against: s))
         #expect(!PasswordHash.needsRehash(s))
         let p = try PasswordHash.hash("hunter2", scheme: .pbkdf2SHA256)
         #expect(p.hasPrefix("$pbkdf2-sha256$i=600000$"))
         #expect(PasswordHash.verify("hunter2", against: p))
+        // Weaker hashes are upgraded at the next sign-in; stronger ones are left alone.
+        #expect(PasswordHash.needsRehash(p))
+        #expect(PasswordHash.needsRehash("$scrypt$ln=15,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$ZEBCzLptWM7dhpNJDU2HbQ945ovKHmVEozHkePPbSqw"))
+        #expect(!PasswordHash.needsRehash("$scrypt$ln=18,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$ZEBCzLptWM7dhpNJDU2HbQ945ovKHmVEozHkePPbSqw"))
+        // The unknown-account stand-in: well formed, default cost, matches nothing.
+        let dummy = PasswordHash.unmatchable()
+        #expect(dummy.hasPrefix("$scrypt$ln=17,r=8,p=1$") && !PasswordHash.needsRehash(dummy))
+        #expect(!PasswordHash.verify("", against: PasswordHash.unmatchable(scheme: .scrypt(logN: 10, r: 8, p: 1))))
+    }
+
+    /// RFC 5869 test case 1 (HKDF-SHA256).
+    @Test func hkdfKnownAnswer() {
+        let ikm = [UInt8](repeating: 0x0b, count: 22)
+        let salt: [UInt8] = Array(0x00...0x0c)
+        let info: [UInt8] = Array(0xf0...0xf9)
+        let okm = HKDF.sha256(ikm: ikm, salt: salt, info: info, length: 42)
+        #expect(okm.map { String(format: "%02x", $0) }.joined()
+            == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
     }
 
     /// Fixed strings computed independently (Python hashlib.pbkdf2_hmac / hashlib.scrypt,

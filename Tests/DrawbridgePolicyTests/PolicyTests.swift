@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import DrawbridgeConfig
+import DrawbridgeHTTP
 @testable import DrawbridgeIdentity
 import DrawbridgePolicy
 
@@ -30,8 +31,8 @@ enum World {
         /* 3 */ { pathPrefix: "/reportsx/", upstream: "app", access: { methods: { GET: "reportsx:read" } } },
         /* 4 */ { pathPrefix: "/orgs/", upstream: "app",
                   access: { methods: { GET: "reports:read", "*": "reports:admin" }, bind: "/orgs/{org}/groups/{group}/" } },
-        /* 5 */ { pathPrefix: "/users/", upstream: "app",
-                  access: { methods: { GET: "profile:read" }, bind: "/users/{user}/", ownerOverride: "users:read:any" } },
+        /* 5 */ { pathPrefix: "/people/", upstream: "app",
+                  access: { methods: { GET: "profile:read" }, bind: "/people/{org}/{user}/", ownerOverride: "users:read:any" } },
         /* 6 */ { pathPrefix: "/secure/", upstream: "app",
                   access: { methods: { GET: "reports:read" }, mfa: true, sensitive: true, audience: "vault" } },
         /* 7 */ { pathPrefix: "/keys-only/", upstream: "app", access: { credentials: "api_key", methods: { GET: "reports:read" } } },
@@ -39,6 +40,11 @@ enum World {
         /* 9 */ { pathPrefix: "/tenants/", upstream: "app", access: { methods: { "*": "reports:read" }, bind: "/tenants/{org}" } },
         /* 10 */ { pathPrefix: "/everything/", upstream: "app", access: { methods: { "*": "admin:anything" } } },
         /* 11 */ { pathPrefix: "/me/", upstream: "app", access: { methods: { GET: "profile:read" }, bind: "/me/{owner}/files" } },
+        /* 12 */ { pathPrefix: "/forms/", upstream: "app",
+                   access: { methods: { DELETE: "reports:delete", "*": "reports:read" }, methodOverride: "refuse" } },
+        /* 13 */ { pathPrefix: "/open/", upstream: "app", access: { methods: { DELETE: "reports:delete", "*": "reports:read" } } },
+        /* 14 */ { pathPrefix: "/orgs-users/", upstream: "app", access: { methods: { GET: "profile:read" },
+                   bind: "/orgs-users/{org}/groups/{group}/{user}", ownerOverride: "users:read:any" } },
       ],
     }
     """
@@ -50,8 +56,21 @@ enum World {
             _ = FileManager.default.createFile(atPath: directory + "/" + name, contents: Data("dummy\n".utf8))
         }
         let gateway = try! ConfigLoader.parse(json5: config, file: "policy-tests.json5", baseDirectory: directory)
-        return PolicySnapshot(config: gateway)
+        return PolicySnapshot(config: gateway, users: users)
     }()
+
+    /// Who is a member of which organisation (as users.json says): three organisations A, B, C;
+    /// `shared` is in A and B. Roles here do not matter (the credentials below carry their own).
+    static let users: [User] = [
+        User(id: "alice", email: "alice@a.test", memberships: [Membership(orgId: "A")]),
+        User(id: "bob", email: "bob@a.test", memberships: [Membership(orgId: "A")]),
+        User(id: "dave", email: "dave@a.test", memberships: [Membership(orgId: "A")]),
+        User(id: "carol", email: "carol@b.test", memberships: [Membership(orgId: "B")]),
+        User(id: "shared", email: "shared@b.test", memberships: [Membership(orgId: "B"), Membership(orgId: "A")]),
+        User(id: "zoe", email: "zoe@c.test", memberships: [Membership(orgId: "C")]),
+        User(id: "u_0123456789abcdef0123456789", email: "long@a.test", memberships: [Membership(orgId: "A")]),
+        User(id: "nomember", email: "nomember@a.test"),
+    ]
 
     static func session(_ user: String, org: String = "A", roles: [String] = [], groups: [String] = [], mfa: Bool = false) -> Credential {
         .session(Identity(userId: user, email: "\(user)@example.test", orgId: org, roles: roles, groups: groups,
@@ -72,6 +91,10 @@ enum World {
     static let keyA = Credential.apiKey(keyId: "00000000000000aa", orgId: "A", roles: ["viewer"])
     static let keyAdmin = Credential.apiKey(keyId: "00000000000000ad", orgId: "A", roles: ["admin"])
     static let keyMember = Credential.apiKey(APIKeyRecord(keyId: "00000000000000bb", orgId: "A", roles: ["member"], createdAt: 0, hash: []))
+    static let keyAdminB = Credential.apiKey(keyId: "00000000000000bd", orgId: "B", roles: ["admin"])
+    static let keyAdminC = Credential.apiKey(keyId: "00000000000000cd", orgId: "C", roles: ["admin"])
+    static let zed = session("zed", org: "C", roles: ["users-reader", "member"])
+    static let gina = session("gina", roles: ["users-reader", "member"], groups: ["eng"])
 }
 
 // MARK: - The table
@@ -86,15 +109,17 @@ struct Case: CustomTestStringConvertible, Sendable {
     var route: Int
     var method: String
     var path: String
+    var query: String
     var credential: Credential
     var expect: Expect
     var testDescription: String { name }
 
-    init(_ name: String, _ route: Int, _ method: String, _ path: String, _ credential: Credential, _ expect: Expect) {
+    init(_ name: String, _ route: Int, _ method: String, _ path: String, query: String = "", _ credential: Credential, _ expect: Expect) {
         self.name = name
         self.route = route
         self.method = method
         self.path = path
+        self.query = query
         self.credential = credential
         self.expect = expect
     }
@@ -123,7 +148,6 @@ private func forbidden(_ reason: DenyReason) -> Expect { .deny(status: 403, reas
     ]
     static let methods: [Case] = [
         Case("method not listed and no * is denied", 2, "DELETE", "/reports/1", World.carol, forbidden(.methodNotAllowed)),
-        Case("methods are case-sensitive", 2, "get", "/reports/1", World.carol, forbidden(.methodNotAllowed)),
         Case("HEAD listed", 2, "HEAD", "/reports/1", World.bob, .allow(permission: "reports:read")),
         Case("* covers unlisted methods", 4, "DELETE", "/orgs/A/groups/eng/r", World.alice, .allow(permission: "reports:admin")),
         Case("listed method wins over *", 4, "GET", "/orgs/A/groups/eng/r", World.alice, .allow(permission: "reports:read")),
@@ -146,18 +170,81 @@ private func forbidden(_ reason: DenyReason) -> Expect { .deny(status: 403, reas
         Case("{group}: api key is in no group", 4, "GET", "/orgs/A/groups/eng/", World.keyAdmin, forbidden(.apiKeyHasNoGroups)),
     ]
     static let user: [Case] = [
-        Case("{user}: owner", 5, "GET", "/users/bob/profile", World.bob, .allow(permission: "profile:read")),
-        Case("{user}: another user", 5, "GET", "/users/alice/profile", World.bob, forbidden(.notOwner)),
-        Case("{user}: prefix of the id is not the id", 5, "GET", "/users/bo/profile", World.bob, forbidden(.notOwner)),
-        Case("{user}: override permission", 5, "GET", "/users/bob/profile", World.dave, .allow(permission: "profile:read", override: true)),
-        Case("{user}: override still needs the method's permission", 5, "GET", "/users/bob", World.grace,
+        Case("{user}: owner", 5, "GET", "/people/A/bob/profile", World.bob, .allow(permission: "profile:read")),
+        Case("{user}: another user", 5, "GET", "/people/A/alice/profile", World.bob, forbidden(.notOwner)),
+        Case("{user}: prefix of the id is not the id", 5, "GET", "/people/A/bo/profile", World.bob, forbidden(.notOwner)),
+        Case("{user}: override permission", 5, "GET", "/people/A/bob/profile", World.dave, .allow(permission: "profile:read", override: true)),
+        Case("{user}: override still needs the method's permission", 5, "GET", "/people/A/bob", World.grace,
              forbidden(.missingPermission("profile:read"))),
-        Case("{user}: override via * role", 5, "GET", "/users/bob", World.carol, .allow(permission: "profile:read", override: true)),
-        Case("{user}: api key without override", 5, "GET", "/users/bob", World.keyMember, forbidden(.notOwner)),
-        Case("{user}: api key with override", 5, "GET", "/users/bob", World.keyAdmin, .allow(permission: "profile:read", override: true)),
+        Case("{user}: override via * role", 5, "GET", "/people/B/shared", World.carol, .allow(permission: "profile:read", override: true)),
+        Case("{user}: api key without override", 5, "GET", "/people/A/bob", World.keyMember, forbidden(.notOwner)),
+        Case("{user}: api key with override", 5, "GET", "/people/A/bob", World.keyAdmin, .allow(permission: "profile:read", override: true)),
         Case("{owner}: owner", 11, "GET", "/me/bob/files/a.txt", World.bob, .allow(permission: "profile:read")),
         Case("{owner}: no override on this route", 11, "GET", "/me/bob/files/a.txt", World.dave, forbidden(.notOwner)),
     ]
+    /// Object-level grants stay in the caller's organisation (issue 20, item 1): the user an override
+    /// reaches must be a member of the org the decision is made for, whatever the path says.
+    static let tenants: [Case] = [
+        Case("override: a member of the caller's org", 5, "GET", "/people/A/alice/profile", World.dave, .allow(permission: "profile:read", override: true)),
+        Case("override: a user of another org, path names the caller's org", 5, "GET", "/people/A/carol/profile", World.dave,
+             forbidden(.targetOutsideOrganization)),
+        Case("override: a user of another org, path names that org", 5, "GET", "/people/B/carol/profile", World.dave, forbidden(.wrongOrganization)),
+        Case("override: a user of a third org", 5, "GET", "/people/A/zoe", World.dave, forbidden(.targetOutsideOrganization)),
+        Case("override: a user in two orgs, from one of them", 5, "GET", "/people/A/shared", World.dave, .allow(permission: "profile:read", override: true)),
+        Case("override: a user in two orgs, from the other", 5, "GET", "/people/B/shared", World.carol, .allow(permission: "profile:read", override: true)),
+        Case("override: admin of B on a member of A only", 5, "GET", "/people/B/bob", World.carol, forbidden(.targetOutsideOrganization)),
+        Case("override: admin of C on a user in A and B", 5, "GET", "/people/C/shared", World.zed, forbidden(.targetOutsideOrganization)),
+        Case("override: admin of C on its own member", 5, "GET", "/people/C/zoe", World.zed, .allow(permission: "profile:read", override: true)),
+        Case("override: a user with no membership", 5, "GET", "/people/A/nomember", World.dave, forbidden(.targetOutsideOrganization)),
+        Case("override: a user nobody knows", 5, "GET", "/people/A/mallory", World.dave, forbidden(.targetOutsideOrganization)),
+        Case("override: user ids are compared byte for byte", 5, "GET", "/people/A/Alice", World.dave, forbidden(.targetOutsideOrganization)),
+        Case("override: a prefix of a member's id", 5, "GET", "/people/A/alic", World.dave, forbidden(.targetOutsideOrganization)),
+        Case("override: a member's id and more", 5, "GET", "/people/A/alicex", World.dave, forbidden(.targetOutsideOrganization)),
+        Case("override: a long id (past the first 24 bytes)", 5, "GET", "/people/A/u_0123456789abcdef0123456789", World.dave,
+             .allow(permission: "profile:read", override: true)),
+        Case("override: a long id differing after 24 bytes", 5, "GET", "/people/A/u_0123456789abcdef0123456788", World.dave,
+             forbidden(.targetOutsideOrganization)),
+        Case("override: api key of A on a member of A", 5, "GET", "/people/A/bob", World.keyAdmin, .allow(permission: "profile:read", override: true)),
+        Case("override: api key of A on a member of B", 5, "GET", "/people/A/carol", World.keyAdmin, forbidden(.targetOutsideOrganization)),
+        Case("override: api key of B on a member of A", 5, "GET", "/people/B/alice", World.keyAdminB, forbidden(.targetOutsideOrganization)),
+        Case("override: api key of C on a member of C", 5, "GET", "/people/C/zoe", World.keyAdminC, .allow(permission: "profile:read", override: true)),
+        Case("override: {group} as well, target in the caller's org", 14, "GET", "/orgs-users/A/groups/eng/bob", World.gina,
+             .allow(permission: "profile:read", override: true)),
+        Case("override: {group} as well, target of another org", 14, "GET", "/orgs-users/A/groups/eng/carol", World.gina,
+             forbidden(.targetOutsideOrganization)),
+        Case("owner: own object needs no override", 5, "GET", "/people/B/shared", World.session("shared", org: "B", roles: ["member"]),
+             .allow(permission: "profile:read")),
+    ]
+    /// One spelling of a method (item 2): what is decided is what the upstream runs.
+    static let spelling: [Case] = [
+        Case("DELETE needs its own permission", 12, "DELETE", "/forms/1", World.bob, forbidden(.missingPermission("reports:delete"))),
+        Case("delete is refused, not taken by *", 12, "delete", "/forms/1", World.bob,
+             .deny(status: 400, reason: .refusedMethod(.badRequest("method with lower-case letters")))),
+        Case("Delete is refused", 13, "Delete", "/open/1", World.bob, .deny(status: 400, reason: .refusedMethod(.badRequest("method with lower-case letters")))),
+        Case("get is refused even where GET is listed", 2, "get", "/reports/1", World.carol,
+             .deny(status: 400, reason: .refusedMethod(.badRequest("method with lower-case letters")))),
+        Case("lower case on a public route", 0, "get", "/pub", .none, .deny(status: 400, reason: .refusedMethod(.badRequest("method with lower-case letters")))),
+        Case("TRACE is refused", 0, "TRACE", "/pub", .none, .deny(status: 501, reason: .refusedMethod(.notImplemented("TRACE and TRACK refused")))),
+        Case("TRACK is refused", 10, "TRACK", "/everything/", World.carol, .deny(status: 501, reason: .refusedMethod(.notImplemented("TRACE and TRACK refused")))),
+        Case("CONNECT is refused", 10, "CONNECT", "/everything/", World.carol, .deny(status: 400, reason: .refusedMethod(.badRequest("CONNECT not supported")))),
+        Case("not a token", 10, "GE T", "/everything/", World.carol, .deny(status: 400, reason: .refusedMethod(.badRequest("invalid method")))),
+        Case("empty method", 10, "", "/everything/", World.carol, .deny(status: 400, reason: .refusedMethod(.badRequest("invalid method")))),
+        Case("an unknown upper-case method goes to *", 13, "PROPFIND", "/open/1", World.bob, .allow(permission: "reports:read")),
+        Case("_method in the query, refused", 12, "POST", "/forms/1", query: "?_method=DELETE", World.bob, forbidden(.methodOverrideInQuery)),
+        Case("_method refused before the method's permission", 12, "DELETE", "/forms/1", query: "?_method=GET", World.bob, forbidden(.methodOverrideInQuery)),
+        Case("_method in the query, default: passed", 13, "POST", "/open/1", query: "?_method=DELETE", World.bob, .allow(permission: "reports:read")),
+        Case("no _method: allowed", 12, "POST", "/forms/1", query: "?method=DELETE&x_method=1&_methods=2&a=_method", World.bob, .allow(permission: "reports:read")),
+        Case("_method refused for an api key too", 12, "GET", "/forms/1", query: "?_method=DELETE", World.keyA, forbidden(.methodOverrideInQuery)),
+        Case("_method without credential is 401 first", 12, "POST", "/forms/1", query: "?_method=DELETE", .none, .deny(status: 401, reason: .noCredential)),
+    ]
+    /// The spellings of `_method` the frameworks read: each refused on a `methodOverride: "refuse"` route.
+    static let overrideQueries = ["?_method=DELETE", "_method=DELETE", "?a=1&_method=PUT", "?a=1;_method=PUT", "?_method", "?_method=",
+                                  "?%5Fmethod=DELETE", "?%5fmethod=DELETE", "?_%6Dethod=DELETE", "?_METHOD=delete", "?_Method=x",
+                                  "?.method=DELETE", "?%2Emethod=x", "?+_method=x", "?%20%20_method=x", "?[method=x", "?_method[]=DELETE",
+                                  "?_method[x]=1", "?_method%5B%5D=DELETE", "?_method%00=x", "?x=1&&_method=PATCH", "?_method=DELETE&_method=GET"]
+    /// Names that are not `_method`: passed on the same route.
+    static let otherQueries = ["", "?", "?method=DELETE", "?x_method=1", "?_methods=1", "?_metho=1", "?_method_=1", "?a=_method",
+                               "?a=b%26_method%3Dx", "?_%6Dethox=1", "?%5Fmethod%", "?%5", "?__method=1", "?a=1&b=2", "?=_method"]
     static let template: [Case] = [
         Case("template: path exactly the template", 4, "GET", "/orgs/A/groups/eng", World.alice, .allow(permission: "reports:read")),
         Case("template: trailing slash", 4, "GET", "/orgs/A/groups/eng/", World.alice, .allow(permission: "reports:read")),
@@ -193,9 +280,10 @@ private func forbidden(_ reason: DenyReason) -> Expect { .deny(status: 403, reas
         Case("negative route index", -1, "GET", "/x", World.carol, forbidden(.unknownRoute)),
     ]
 
-    @Test(arguments: roles + wildcards + groups + methods + org + group + user + template + mfa + credentials)
+    @Test(arguments: roles + wildcards + groups + methods + org + group + user + tenants + spelling + template + mfa + credentials)
     func decides(_ c: Case) {
-        let decision = World.policy.decide(route: c.route, method: c.method, path: c.path, credential: c.credential, now: 1_700_000_000)
+        let decision = World.policy.decide(route: c.route, method: c.method, path: c.path, query: c.query, credential: c.credential,
+                                           now: 1_700_000_000)
         switch (c.expect, decision) {
         case (.allow(let permission, let override), .allow(let grant)):
             #expect(grant.permission == permission)
@@ -216,6 +304,33 @@ private func forbidden(_ reason: DenyReason) -> Expect { .deny(status: 403, reas
         default:
             Issue.record("expected \(c.expect), got \(decision)")
         }
+    }
+
+    @Test(arguments: overrideQueries)
+    func methodOverrideInTheQueryIsRefused(_ query: String) {
+        let decision = World.policy.decide(route: 12, method: "POST", path: "/forms/x", query: query, credential: World.bob, now: 0)
+        #expect(decision == .deny(Denial(status: 403, reason: .methodOverrideInQuery)))
+    }
+
+    @Test(arguments: otherQueries)
+    func otherQueriesPass(_ query: String) {
+        #expect(World.policy.decide(route: 12, method: "POST", path: "/forms/x", query: query, credential: World.bob, now: 0).isAllowed)
+    }
+
+    /// The membership table the override consults, directly (policy-bench measures this call).
+    @Test func membership() {
+        let p = World.policy
+        #expect(p.isMember(user: "alice", of: "A") && !p.isMember(user: "alice", of: "B") && !p.isMember(user: "alice", of: "a"))
+        #expect(p.isMember(user: "shared", of: "A") && p.isMember(user: "shared", of: "B") && !p.isMember(user: "shared", of: "C"))
+        #expect(!p.isMember(user: "nomember", of: "A") && !p.isMember(user: "", of: "A") && !p.isMember(user: "zoe", of: ""))
+        #expect(!PolicySnapshot(roles: [], groups: [], routes: []).isMember(user: "alice", of: "A"))
+        // Many users: every one found in its own org only.
+        let many = (0..<5000).map { User(id: "u\($0)", email: "u\($0)@x.test", memberships: [Membership(orgId: "o\($0 % 7)")]) }
+        let big = PolicySnapshot(roles: [], groups: [], routes: [], users: many)
+        for i in stride(from: 0, to: 5000, by: 37) {
+            #expect(big.isMember(user: "u\(i)", of: "o\(i % 7)") && !big.isMember(user: "u\(i)", of: "o\((i + 1) % 7)"))
+        }
+        #expect(!big.isMember(user: "u5000", of: "o2"))
     }
 
     @Test func publicRouteAllowsWithoutCredential() {
@@ -253,16 +368,32 @@ private func forbidden(_ reason: DenyReason) -> Expect { .deny(status: 403, reas
         let decision = head.withUnsafeBytes { h in
             target.withUnsafeBytes { t in
                 World.policy.decide(route: 9, method: UnsafeRawBufferPointer(rebasing: h[0..<3]),
-                                    path: UnsafeRawBufferPointer(rebasing: t[0..<12]), credential: World.alice, now: 0)
+                                    path: UnsafeRawBufferPointer(rebasing: t[0..<12]), query: UnsafeRawBufferPointer(rebasing: t[12...]),
+                                    credential: World.alice, now: 0)
             }
         }
         #expect(decision.isAllowed)
+        // The query is only the bytes given: "_method" past the slice does not count, inside it does.
+        let forms = Array("/forms/1?_method=PUT".utf8)
+        let decisions = head.withUnsafeBytes { h in
+            forms.withUnsafeBytes { t in
+                [9, 20].map { end in
+                    World.policy.decide(route: 12, method: UnsafeRawBufferPointer(rebasing: h[0..<3]),
+                                        path: UnsafeRawBufferPointer(rebasing: t[0..<8]), query: UnsafeRawBufferPointer(rebasing: t[8..<end]),
+                                        credential: World.bob, now: 0)
+                }
+            }
+        }
+        #expect(decisions[0].isAllowed)
+        #expect(decisions[1] == .deny(Denial(status: 403, reason: .methodOverrideInQuery)))
     }
 
     @Test func everyDenyReasonHasADistinctAuditText() {
         let reasons: [DenyReason] = [.unknownRoute, .noCredential, .noAccessRule, .credentialNotAccepted(.session),
                                      .credentialNotAccepted(.apiKey), .methodNotAllowed, .templateMismatch, .wrongOrganization,
-                                     .notGroupMember, .apiKeyHasNoGroups, .notOwner, .missingPermission("a:b"), .mfaRequired]
+                                     .notGroupMember, .apiKeyHasNoGroups, .notOwner, .missingPermission("a:b"), .mfaRequired,
+                                     .refusedMethod(.badRequest("method with lower-case letters")), .methodOverrideInQuery,
+                                     .targetOutsideOrganization]
         let texts = reasons.map(\.description)
         #expect(Set(texts).count == texts.count)
         #expect(texts.allSatisfy { !$0.isEmpty && !$0.contains("\n") })

@@ -31,21 +31,21 @@ import Testing
     let ring = try! SessionKeyRing(current: SessionKey.generate(id: 2), previous: [SessionKey.generate(id: 1)])
 
     @Test func roundTripAndPurposeBinding() {
-        let s = Sealed.seal(["u1", "acme"], purpose: "mfa", expiresAt: 2000, ring: ring)
-        #expect(Sealed.open(s, purpose: "mfa", ring: ring, now: 1000, count: 2) == ["u1", "acme"])
-        #expect(Sealed.open(s, purpose: "return", ring: ring, now: 1000, count: 2) == nil)  // minted for another purpose
-        #expect(Sealed.open(s, purpose: "mfa", ring: ring, now: 2000, count: 2) == nil)     // expired
-        #expect(Sealed.open(s, purpose: "mfa", ring: ring, now: 1000, count: 3) == nil)     // wrong shape
+        let s = Sealed.seal(["u1", "acme"], purpose: .mfa, expiresAt: 2000, ring: ring)
+        #expect(Sealed.open(s, purpose: .mfa, ring: ring, now: 1000, count: 2) == ["u1", "acme"])
+        #expect(Sealed.open(s, purpose: .returnAddress, ring: ring, now: 1000, count: 2) == nil)  // minted for another purpose
+        #expect(Sealed.open(s, purpose: .mfa, ring: ring, now: 2000, count: 2) == nil)     // expired
+        #expect(Sealed.open(s, purpose: .mfa, ring: ring, now: 1000, count: 3) == nil)     // wrong shape
         let other = try! SessionKeyRing(current: SessionKey.generate(id: 2))
-        #expect(Sealed.open(s, purpose: "mfa", ring: other, now: 1000, count: 2) == nil)    // another key
+        #expect(Sealed.open(s, purpose: .mfa, ring: other, now: 1000, count: 2) == nil)    // another key
         var bytes = Base64URL.decode(s)!
         for i in [0, 1, 14, bytes.count - 1] {
             var t = bytes
             t[i] ^= 1
-            #expect(Sealed.open(Base64URL.encode(t), purpose: "mfa", ring: ring, now: 1000, count: 2) == nil, "byte \(i)")
+            #expect(Sealed.open(Base64URL.encode(t), purpose: .mfa, ring: ring, now: 1000, count: 2) == nil, "byte \(i)")
         }
         bytes.removeLast()
-        #expect(Sealed.open(Base64URL.encode(bytes), purpose: "mfa", ring: ring, now: 1000, count: 2) == nil)
+        #expect(Sealed.open(Base64URL.encode(bytes), purpose: .mfa, ring: ring, now: 1000, count: 2) == nil)
     }
 
     struct ReturnCase: Sendable {
@@ -81,45 +81,53 @@ import Testing
 @Suite struct LoginThrottleTests {
     let limits = LoginLimitsConfig(perAddress: 5, perAccountFailures: 3, windowSeconds: 60, lockoutSeconds: 10, maxLockoutSeconds: 40)
 
+    /// A clock the test moves by hand (the throttle's own is CLOCK_MONOTONIC).
+    final class Clock: @unchecked Sendable { var now: Double = 0 }
+
     @Test func accountLocksAfterFailuresAndTheLockDoublesThenDecays() {
-        let t = LoginThrottle()
-        #expect(t.failed(account: "a", limits: limits, now: 0) == nil)
-        #expect(t.failed(account: "a", limits: limits, now: 1) == nil)
-        #expect(t.failed(account: "a", limits: limits, now: 2) == 12)           // 3rd failure: 10 s
-        #expect(t.attempt(address: "ip1", account: "a", limits: limits, now: 5) == .accountLocked(untilSeconds: 12))
-        #expect(t.attempt(address: "ip1", account: "b", limits: limits, now: 5) == .allowed) // other accounts unaffected
-        for s in 13...14 { _ = t.failed(account: "a", limits: limits, now: Double(s)) }
-        #expect(t.failed(account: "a", limits: limits, now: 15) == 35)          // next lockout: 20 s
-        for s in 36...37 { _ = t.failed(account: "a", limits: limits, now: Double(s)) }
-        #expect(t.failed(account: "a", limits: limits, now: 38) == 78)          // 40 s: capped at maxLockoutSeconds
+        let c = Clock(), t = LoginThrottle(clock: { c.now })
+        func failed(at s: Double) -> Double? { c.now = s; return t.failed(account: "a", limits: limits) }
+        #expect(failed(at: 0) == nil)
+        #expect(failed(at: 1) == nil)
+        #expect(failed(at: 2) == 10)           // 3rd failure: 10 s
+        c.now = 5
+        #expect(t.attempt(address: "ip1", account: "a", limits: limits) == .accountLocked(remainingSeconds: 7))
+        #expect(t.attempt(address: "ip1", account: "b", limits: limits) == .allowed) // other accounts unaffected
+        for s in 13...14 { _ = failed(at: Double(s)) }
+        #expect(failed(at: 15) == 20)          // next lockout: 20 s
+        for s in 36...37 { _ = failed(at: Double(s)) }
+        #expect(failed(at: 38) == 40)          // 40 s: capped at maxLockoutSeconds
         // Quiet for long enough: the level decays back and the next lockout is short again.
-        for s in 300...301 { _ = t.failed(account: "a", limits: limits, now: Double(s)) }
-        #expect(t.failed(account: "a", limits: limits, now: 302) == 312)
+        for s in 300...301 { _ = failed(at: Double(s)) }
+        #expect(failed(at: 302) == 10)
     }
 
     @Test func addressLimitCountsEveryAttemptAndResetsWithTheWindow() {
-        let t = LoginThrottle()
-        for i in 0..<5 { #expect(t.attempt(address: "ip", account: "u\(i)", limits: limits, now: 0) == .allowed) }
-        #expect(t.attempt(address: "ip", account: "new", limits: limits, now: 1) == .addressLimited)
-        #expect(t.attempt(address: "other", account: "new", limits: limits, now: 1) == .allowed)
-        #expect(t.attempt(address: "ip", account: "new", limits: limits, now: 61) == .allowed)
+        let c = Clock(), t = LoginThrottle(clock: { c.now })
+        for i in 0..<5 { #expect(t.attempt(address: "ip", account: "u\(i)", limits: limits) == .allowed) }
+        c.now = 1
+        #expect(t.attempt(address: "ip", account: "new", limits: limits) == .addressLimited)
+        #expect(t.attempt(address: "other", account: nil, limits: limits) == .allowed)
+        c.now = 61
+        #expect(t.attempt(address: "ip", account: "new", limits: limits) == .allowed)
     }
 
-    @Test func successClearsTheFailureCount() {
-        let t = LoginThrottle()
-        _ = t.failed(account: "a", limits: limits, now: 0)
-        _ = t.failed(account: "a", limits: limits, now: 1)
+    @Test func onlyAWholeSignInClearsTheFailureCount() {
+        let c = Clock(), t = LoginThrottle(clock: { c.now })
+        _ = t.failed(account: "a", limits: limits)
+        _ = t.failed(account: "a", limits: limits)
         t.succeeded(account: "a")
-        #expect(t.failed(account: "a", limits: limits, now: 2) == nil)
+        #expect(t.failed(account: "a", limits: limits) == nil)
+        // Failures are consecutive, not per window: a slow guesser is locked all the same.
+        c.now = 1000
+        #expect(t.failed(account: "a", limits: limits) == nil)
+        c.now = 5000
+        #expect(t.failed(account: "a", limits: limits) == 10)
     }
 
-    @Test func totpCountersAreSingleUse() {
-        let t = LoginThrottle()
-        #expect(t.acceptTOTP(user: "u", counter: 10))
-        #expect(!t.acceptTOTP(user: "u", counter: 10))
-        #expect(!t.acceptTOTP(user: "u", counter: 9))
-        #expect(t.acceptTOTP(user: "u", counter: 11))
-        #expect(t.acceptTOTP(user: "v", counter: 10))
+    @Test func theRealClockIsMonotonic() {
+        let a = LoginThrottle.monotonicSeconds(), b = LoginThrottle.monotonicSeconds()
+        #expect(b >= a)
     }
 }
 

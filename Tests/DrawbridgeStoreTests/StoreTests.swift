@@ -35,7 +35,7 @@ let testKey = try! MasterKey(bytes: Array(0..<32))
     @Test func roundTrip() throws {
         for plaintext in [[], [1], Array("hunter2".utf8), SecureRandom.bytes(1000)] as [[UInt8]] {
             let sealed = try Sealed.seal(plaintext, name: "db/password", key: testKey)
-            #expect(sealed.count == 1 + 12 + plaintext.count + 16 && sealed[0] == 1)
+            #expect(sealed.count == 1 + 12 + plaintext.count + 16 && sealed[0] == 2)
             #expect(try Sealed.open(sealed, name: "db/password", key: testKey) == plaintext)
             let text = try Sealed.sealString(plaintext, name: "x", key: testKey)
             #expect(try Sealed.open(string: text, name: "x", key: testKey) == plaintext)
@@ -139,7 +139,7 @@ let testKey = try! MasterKey(bytes: Array(0..<32))
 @Suite struct StoreFileTests {
     @Test func usersRoundTrip() throws {
         let store = try TempStore()
-        let totp = try Sealed.seal(Array(repeating: 9, count: 20), name: Sealed.totpName(userId: "u_00000000000000aa"), key: store.key)
+        let totp = try Sealed.seal(Array(repeating: 9, count: 20), kind: .totpSeed, name: Sealed.totpName(userId: "u_00000000000000aa"), key: store.key)
         let users = [
             User(id: "u_00000000000000aa", email: "alice@acme.test", status: .active, expiresAt: 1767225600,
                  memberships: [Membership(orgId: "acme", roles: ["admin"], groups: ["eng"])],
@@ -257,12 +257,27 @@ let testKey = try! MasterKey(bytes: Array(0..<32))
             return e.issues.count == 1 && e.issues[0].path == "secrets.two" && e.issues[0].message.contains("\"two\"")
         }
         // A TOTP seed copied to another user does not open either.
-        let seed = try Sealed.seal([1, 2, 3], name: Sealed.totpName(userId: "u_00000000000000aa"), key: store.key)
+        let seed = try Sealed.seal([1, 2, 3], kind: .totpSeed, name: Sealed.totpName(userId: "u_00000000000000aa"), key: store.key)
         try IdentityStore.updateSecrets(store.auth) { $0 = [:] }
         try IdentityStore.updateUsers(store.auth) {
             $0 = [User(id: "u_00000000000000bb", email: "b@acme.test", totpSecretSealed: seed)]
         }
         #expect { try IdentityStore.load(store.auth) } throws: { "\($0)".contains("users[0].totp") }
+    }
+
+    /// The kind is bound: a TOTP seed never opens as a secret (nor the reverse), even under the
+    /// same name; and the earlier format (no kind) is refused with the command that converts it.
+    @Test func sealedKindsNeverOpenAsEachOther() throws {
+        let seed = try Sealed.seal([7, 7, 7], kind: .totpSeed, name: "user/alice/totp", key: testKey)
+        #expect(throws: SealingError.self) { try Sealed.open(seed, kind: .secret, name: "user/alice/totp", key: testKey) }
+        let secret = try Sealed.seal([7, 7, 7], kind: .secret, name: "oidc-x", key: testKey)
+        #expect(throws: SealingError.self) { try Sealed.open(secret, kind: .totpSeed, name: "oidc-x", key: testKey) }
+        #expect(try Sealed.open(seed, kind: .totpSeed, name: "user/alice/totp", key: testKey) == [7, 7, 7])
+        // Secret names cannot take a seed's name at all.
+        #expect(!StoreNames.isSecretName("user/alice/totp") && StoreNames.isSecretName("users-db"))
+        let legacy = [1] + (try AESGCM.sealCombined(key: Array(0..<32), plaintext: [1], aad: Array("drawbridge-secret-v1\u{0}x".utf8)))
+        #expect { try Sealed.open(legacy, name: "x", key: testKey) } throws: { "\($0)".contains("drawbridge secret reseal") }
+        #expect(try Sealed.openLegacy(legacy, name: "x", key: testKey) == [1])
     }
 
     @Test func sessionKeysNeedTheRightNameAndLength() throws {

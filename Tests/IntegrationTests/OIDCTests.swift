@@ -76,7 +76,8 @@ import Testing
         static func sections(_ files: IdentityFiles, issuer: String, orgs: String?) -> String {
             files.configSections(modes: #"["password", "api_key", "oidc:test"]"#, orgs: orgs, authExtra: """
                 oidc: { test: { issuer: "\(issuer)", clientId: "drawbridge-test", clientSecret: "oidc-test",
-                                displayName: "Test IdP", caFile: "\(TestCertificate.cert)" } },
+                                displayName: "Test IdP", caFile: "\(TestCertificate.cert)",
+                                trustedFor: { organizations: ["acme", "beta"] } } },
                 """)
         }
 

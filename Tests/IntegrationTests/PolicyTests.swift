@@ -12,7 +12,7 @@ import Testing
           { pathPrefix: "/admin", upstream: "app", access: { methods: { "*": "admin:all" } } },
           { pathPrefix: "/orgs/", upstream: "app", access: { methods: { GET: "docs:read", HEAD: "docs:read", "*": "docs:write" }, bind: "/orgs/{org}/" } },
           { pathPrefix: "/groups/", upstream: "app", access: { methods: { "*": "docs:read" }, bind: "/groups/{group}/" } },
-          { pathPrefix: "/users/", upstream: "app", access: { credentials: ["session"], methods: { "*": "docs:read" }, bind: "/users/{user}/", ownerOverride: "users:read:any" } },
+          { pathPrefix: "/users/", upstream: "app", access: { credentials: ["session"], methods: { "*": "docs:read" }, bind: "/users/{org}/{user}/", ownerOverride: "users:read:any" } },
           { pathPrefix: "/mfa/", upstream: "app", access: { methods: { "*": "docs:read" }, mfa: true } },
           { pathPrefix: "/billing/", upstream: "app", access: { methods: { "*": "docs:read" }, sensitive: true, audience: "billing" } },
           { pathPrefix: "/vendor/", upstream: "app", access: { methods: { "*": "docs:read" } },
@@ -101,7 +101,7 @@ import Testing
         .init(name: "reader writing in its own org", as_: "bob@beta.test", request: "POST /orgs/beta/doc HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi", statuses: [403]),
         .init(name: "method override to smuggle a write", as_: "bob@beta.test", request: get("/orgs/acme/doc", "X-HTTP-Method-Override: GET\r\n"), statuses: [403]),
         .init(name: "another group", as_: "alice@acme.test", request: get("/groups/ops/x"), statuses: [403]),
-        .init(name: "another user's object", as_: "alice@acme.test", request: get("/users/u_bob/profile"), statuses: [403]),
+        .init(name: "another user's object", as_: "alice@acme.test", request: get("/users/acme/u_bob/profile"), statuses: [403]),
         .init(name: "not an admin", as_: "alice@acme.test", request: get("/admin"), statuses: [403]),
         .init(name: "route without a rule", as_: "root@acme.test", request: get("/norule/x"), statuses: [403]),
         .init(name: "MFA route without MFA (API)", as_: "alice@acme.test", request: get("/mfa/x"), statuses: [403]),
@@ -167,18 +167,18 @@ import Testing
         let w = try World()
         let alice = try w.session("alice@acme.test"), sam = try w.session("sam@acme.test")
         #expect(try w.raw(Self.get("/groups/eng/x", alice)).status == 200)       // member of eng
-        #expect(try w.raw(Self.get("/users/u_alice/profile", alice)).status == 200) // her own object
-        #expect(try w.raw(Self.get("/users/u_alice/profile", sam)).status == 200)   // override users:read:any
+        #expect(try w.raw(Self.get("/users/acme/u_alice/profile", alice)).status == 200) // her own object
+        #expect(try w.raw(Self.get("/users/acme/u_alice/profile", sam)).status == 200)   // override users:read:any
         #expect(try w.raw(Self.get("/orgs/acme/doc", alice)).status == 200)
         #expect(try w.raw("POST /orgs/acme/doc HTTP/1.1\r\nHost: localhost\r\n\(alice)Content-Length: 2\r\nConnection: close\r\n\r\nhi").status == 200) // eng grants writer
         #expect(w.seen.count == 5)
         #expect(w.audit.contains("\"event\":\"access_denied\"") == false)
-        #expect(try w.raw(Self.get("/users/u_sam/profile", alice)).status == 403)
+        #expect(try w.raw(Self.get("/users/acme/u_sam/profile", alice)).status == 403)
         #expect(w.gw.process.stderr.contains("role \"reeder\" is not defined in roles"))
         #expect(try w.raw(Self.get("/orgs/acme/doc", try w.session("dan@acme.test"))).status == 403)
         #expect(w.audit.contains("\"event\":\"access_denied\""))
         let denial = w.audit.split(separator: "\n").first { $0.contains("access_denied") } ?? ""
-        for part in ["\"user\":\"u_alice\"", "\"org\":\"acme\"", "\"route\":\"*/users/\"", "\"rule\":\"GET needs docs:read on /users/{user}/\"",
+        for part in ["\"user\":\"u_alice\"", "\"org\":\"acme\"", "\"route\":\"*/users/\"", "\"rule\":\"GET needs docs:read on /users/{org}/{user}/\"",
                      "\"reason\":", "\"request_id\":"] { #expect(denial.contains(part), "\(denial)") }
     }
 
@@ -190,7 +190,7 @@ import Testing
         let auth = "Authorization: Bearer \(key)\r\n"
         #expect(try w.raw(Self.get("/orgs/acme/doc", auth)).status == 200)
         #expect(try w.raw(Self.get("/orgs/beta/doc", auth)).status == 403)       // other org
-        #expect(try w.raw(Self.get("/users/u_alice/x", auth)).status == 403)     // route takes sessions only
+        #expect(try w.raw(Self.get("/users/acme/u_alice/x", auth)).status == 403)     // route takes sessions only
         #expect(try w.raw(Self.get("/groups/eng/x", auth)).status == 403)        // keys have no groups
         #expect(try w.raw(Self.get("/admin", auth)).status == 403)
         #expect(w.seen.count == 1)

@@ -145,9 +145,11 @@ def main():
                     if m["groups"]:
                         allowed.append(f"/r{r}/{m['org']}/groups/{rng.choice(m['groups'])}/reports/{rng.randrange(100)}")
                 else:
-                    # Their own record, or (a quarter, when their roles grant the override) another user's.
+                    # Their own record, or (a quarter, when their roles grant the override) another user's
+                    # of the same org: an override reaches members of the caller's org only (docs/POLICY.md).
                     other = grants(patterns, "users:read:any") and rng.randrange(4) == 0
-                    target = users[rng.randrange(a.users)]["id"] if other else user["id"]
+                    same_org = range(u % ORGS, a.users, ORGS)
+                    target = users[rng.choice(same_org)]["id"] if other else user["id"]
                     allowed.append(f"/r{r}/{m['org']}/users/{target}/profile")
             if not allowed:
                 continue

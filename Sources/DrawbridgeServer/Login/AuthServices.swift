@@ -1,55 +1,51 @@
-import Dispatch
+import DrawbridgeConfig
 import DrawbridgeCrypto
 import Glibc
 
+/// Which pool a sign-in job runs on.
+enum JobKind: Sendable {
+    /// Password hashing, the TOTP step and the writes to the users file.
+    case signIn
+    /// Anything that calls an OIDC provider (discovery, token endpoint, keys): it can hang on
+    /// the network, so it has its own threads and never delays a password sign-in.
+    case provider
+}
+
 /// Process-wide identity services the workers share: the audit log, login throttling, the job
-/// queues for slow work (password hashing, calls to OIDC issuers) and the revocation broadcast.
-/// Nothing here is touched by a proxied request on a public route; credential checks only read
-/// per-worker state.
+/// pools for slow work (password hashing, calls to OIDC issuers), single-use OIDC states and the
+/// revocation broadcast. Nothing here is touched by a proxied request on a public route;
+/// credential checks only read per-worker state.
 final class AuthServices: @unchecked Sendable {
     let audit: AuditLog
     let throttle = LoginThrottle()
-    /// A hash of a random password, verified when the account is unknown so that an unknown
-    /// email and a wrong password cost the same time. Made on first use (on a job queue), not at
-    /// start: a gateway without sign-ins never pays scrypt's 32 MiB.
-    private var dummy: String?
-    private var dummyLock = pthread_mutex_t()
-    private let queues: [DispatchQueue]
-    private var next = 0
+    private let signInPool: JobPool
+    private let providerPool: JobPool
     private var lock = pthread_mutex_t()
     private var mailboxes: [SnapshotMailbox] = []
     let oidc = OIDCState()
+    /// The OIDC `state` values already used by a callback (each is accepted once).
+    let usedStates = UsedStates()
     /// The persistent sign-out list (nil without an auth section). Set before workers start.
     var signOuts: SignOutLog?
 
-    init(audit: AuditLog) {
+    init(audit: AuditLog, queues: WorkQueuesConfig = WorkQueuesConfig()) {
         self.audit = audit
-        // A few serial queues, not a concurrent one: a flood of sign-ins cannot start more than
-        // this many scrypt computations (32 MiB each) at once.
-        queues = (0..<4).map { DispatchQueue(label: "drawbridge.jobs.\($0)", qos: .userInitiated) }
+        // Few threads: a flood of sign-ins cannot run more scrypt computations (128 MiB each) at
+        // once than there are CPUs; the rest wait in a bounded queue or get 503.
+        let cpus = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let hashing = queues.signInThreads > 0 ? queues.signInThreads : min(cpus, 4)
+        signInPool = JobPool(name: "sign-in", threads: hashing, capacity: queues.signInQueue)
+        providerPool = JobPool(name: "provider", threads: queues.providerThreads, capacity: queues.providerQueue)
         pthread_mutex_init(&lock, nil)
-        pthread_mutex_init(&dummyLock, nil)
-    }
-
-    /// Called only from job queues (it may take a scrypt's time the first time).
-    func dummyHash() -> String {
-        pthread_mutex_lock(&dummyLock); defer { pthread_mutex_unlock(&dummyLock) }
-        if let d = dummy { return d }
-        let d = (try? PasswordHash.hash(Base64URL.encode(SecureRandom.bytes(16)))) ?? ""
-        dummy = d
-        return d
     }
 
     func attach(_ boxes: [SnapshotMailbox]) {
         pthread_mutex_lock(&lock); mailboxes = boxes; pthread_mutex_unlock(&lock)
     }
 
-    func submit(_ work: @escaping @Sendable () -> Void) {
-        pthread_mutex_lock(&lock)
-        let q = queues[next % queues.count]
-        next &+= 1
-        pthread_mutex_unlock(&lock)
-        q.async(execute: work)
+    /// Queues `work` on the pool of its kind; false when that queue is full (answer 503).
+    func submit(_ kind: JobKind, _ work: @escaping @Sendable () -> Void) -> Bool {
+        (kind == .signIn ? signInPool : providerPool).submit(work)
     }
 
     /// Every worker learns about the revocation before its next loop iteration.
@@ -57,5 +53,35 @@ final class AuthServices: @unchecked Sendable {
         signOuts?.append(r) // on disk first: a restart right after still refuses the session
         pthread_mutex_lock(&lock); let boxes = mailboxes; pthread_mutex_unlock(&lock)
         for b in boxes { b.postRevocation(r) }
+    }
+}
+
+/// OIDC `state` values seen by a callback, kept until the sign-in they belong to would have
+/// expired anyway: a replayed state (with the same or a made-up code) is refused before any call
+/// to the provider. Bounded: when full, the oldest entries go first (they are the closest to
+/// expiring, and the sealed cookie they belong to expires with them).
+final class UsedStates: @unchecked Sendable {
+    private var lock = pthread_mutex_t()
+    private var expiry: [[UInt8]: UInt64] = [:]
+    private var order: [([UInt8], UInt64)] = []
+    private var start = 0
+    static let capacity = 200_000
+
+    init() { pthread_mutex_init(&lock, nil) }
+
+    /// Records `state` as used; false when it already was (a replay).
+    func consume(_ state: String, expiresAt: UInt64, now: UInt64) -> Bool {
+        let key = SHA256.hash(Array(state.utf8))   // fixed size, and no state kept in clear
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        while start < order.count, order[start].1 <= now || expiry.count >= Self.capacity {
+            let (k, t) = order[start]
+            if expiry[k] == t { expiry[k] = nil }
+            start += 1
+        }
+        if start > 4096 && start * 2 > order.count { order.removeFirst(start); start = 0 }
+        if let t = expiry[key], t > now { return false }
+        expiry[key] = expiresAt
+        order.append((key, expiresAt))
+        return true
     }
 }

@@ -58,9 +58,16 @@ struct LocalResponse: Sendable {
     }
 }
 
-/// What handling a local request gives: a response now, or work for the job queue (password
+/// What handling a local request gives: a response now, or work for a job pool (password
 /// hashing, calls to an OIDC issuer) whose response the worker writes when it is done.
 enum LocalReply {
     case now(LocalResponse)
-    case later(@Sendable () -> LocalResponse)
+    case later(JobKind, @Sendable () -> LocalResponse)
+
+    /// The answer when a job pool's queue is full: at once, never queued.
+    static let busy: LocalResponse = {
+        var r = LocalResponse.html(503, LoginPages.message("Sign in", "The sign-in service is busy. Try again in a few seconds."))
+        r.headers.append(("Retry-After", "5"))
+        return r
+    }()
 }

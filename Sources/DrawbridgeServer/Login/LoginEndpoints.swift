@@ -26,9 +26,11 @@ struct LoginEndpoints {
         case ("POST", "/.drawbridge/login"):
             return guarded { identify() }
         case ("POST", "/.drawbridge/login/password"):
-            return guardedLater { passwordLogin() }
+            guard csrfOK() else { return .now(csrfFailure()) }
+            return passwordAttempt()
         case ("POST", "/.drawbridge/login/totp"):
-            return guardedLater { totpStep() }
+            guard csrfOK() else { return .now(csrfFailure()) }
+            return totpAttempt()
         case ("GET", "/.drawbridge/login/stepup"):
             return .now(stepUp())
         case ("GET", "/.drawbridge/logout"):
@@ -42,9 +44,9 @@ struct LoginEndpoints {
             return .now(LocalResponse(status: 200, headers: [("Content-Type", "application/jwk-set+json"), ("Cache-Control", "public, max-age=300"),
                                                              ("X-Content-Type-Options", "nosniff")], body: Array((jwks + "\n").utf8)))
         case ("GET", "/.drawbridge/oidc/start"):
-            return .later { OIDCFlow(endpoints: self).start() }
+            return .later(.provider) { OIDCFlow(endpoints: self).start() }
         case ("GET", "/.drawbridge/oidc/callback"):
-            return .later { OIDCFlow(endpoints: self).callback() }
+            return OIDCFlow(endpoints: self).callback()
         case (_, "/.drawbridge/login"), (_, "/.drawbridge/login/password"), (_, "/.drawbridge/login/totp"),
              (_, "/.drawbridge/login/stepup"), (_, "/.drawbridge/logout"), (_, "/.drawbridge/whoami"), (_, "/.drawbridge/jwks.json"), (_, "/.drawbridge/oidc/start"), (_, "/.drawbridge/oidc/callback"):
             return .now(LocalResponse(status: 405, headers: [("Allow", "GET, POST"), ("Content-Type", "text/plain; charset=utf-8")],
@@ -79,11 +81,6 @@ struct LoginEndpoints {
         return .now(body())
     }
 
-    private func guardedLater(_ body: @escaping @Sendable () -> LocalResponse) -> LocalReply {
-        guard csrfOK() else { return .now(csrfFailure()) }
-        return .later(body)
-    }
-
     private func csrfFailure() -> LocalResponse {
         services.audit.record("login_failure", [("reason", "csrf check failed"), ("client", request.clientAddress), ("request_id", request.requestId)])
         return .html(403, LoginPages.message("Sign in", "The form expired or did not come from this site. Please start again."))
@@ -97,17 +94,21 @@ struct LoginEndpoints {
                      headers: t.setCookie)
     }
 
-    /// Identifier first: the email decides the organisation, which decides the methods shown.
+    /// Identifier first: the email's domain decides the organisation, which decides the methods
+    /// shown. Only the domain: whether the account exists, and which org it belongs to, must not
+    /// change the page (no enumeration); a member of another org learns its rules after proving
+    /// a credential.
     private func identify() -> LocalResponse {
         let email = (request.form["email"] ?? "").trimmingSpaces.lowercased()
         guard Self.plausibleEmail(email) else { return identifierPage(message: "Enter your email address.", status: 400) }
-        let (_, org) = auth.organization(forEmail: email)
+        let org = auth.organization(forDomainOf: email)
         let rd = request.form["rd"] ?? ""
-        // Unknown emails get the gateway-wide methods, so the page does not reveal who has an account.
         let modes = org.map(auth.allowedModes) ?? auth.global.enabledModes.sorted { $0.description < $1.description }
         let password = modes.contains(.password)
+        // A provider is offered only where it may vouch for the person (see `AuthRuntime.trusts`).
         let providers: [LoginPages.ProviderButton] = modes.compactMap {
-            guard case .oidc(let name) = $0, let p = auth.providers[name] else { return nil }
+            guard case .oidc(let name) = $0, let p = auth.providers[name],
+                  org.map({ auth.trusts(provider: name, org: $0, email: email) }) ?? auth.isTrustedAnywhere(provider: name) else { return nil }
             return .init(name: name, label: p.config.displayName)
         }
         if !password && providers.isEmpty {
@@ -120,30 +121,31 @@ struct LoginEndpoints {
 
     // MARK: Password
 
-    private func passwordLogin() -> LocalResponse {
+    /// The throttle is asked on the event loop, so a flood from one address never fills the queue.
+    private func passwordAttempt() -> LocalReply {
         let email = (request.form["email"] ?? "").trimmingSpaces.lowercased()
-        let password = request.form["password"] ?? ""
-        let limits = auth.config.loginLimits
-        let seconds = Double(now)
-        switch services.throttle.attempt(address: request.clientAddress, account: email, limits: limits, now: seconds) {
+        switch services.throttle.attempt(address: request.clientAddress, account: email, limits: auth.config.loginLimits) {
         case .addressLimited:
             audit("login_failure", email: email, reason: "rate limited (client address)")
-            return tooMany()
-        case .accountLocked:
+            return .now(tooMany(nil))
+        case .accountLocked(let remaining):
             audit("login_failure", email: email, reason: "account locked")
-            return tooMany()
-        case .allowed: break
+            return .now(tooMany(remaining))
+        case .allowed:
+            return .later(.signIn) { passwordLogin(email: email) }
         }
+    }
+
+    private func passwordLogin(email: String) -> LocalResponse {
+        let password = request.form["password"] ?? ""
         let (user, org) = auth.organization(forEmail: email)
-        // The mode rule first: a disabled mode is refused, naming what the org allows.
-        if let user, let org, !AuthModeResolver.isUsable(.password, for: user, in: org, global: auth.global) {
-            audit("login_failure", email: email, user: user.id, org: org.id, reason: "mode disabled: password")
-            return modeRefused(.password, org: org)
-        }
-        // Same work whether or not the account exists: no timing difference for enumeration.
-        let ok = PasswordHash.verify(password, against: user?.passwordHash ?? services.dummyHash()) && user?.passwordHash != nil
-        guard ok, let user, let org else {
-            let reason = user == nil ? "unknown account" : (org == nil ? "no organisation" : "wrong password")
+        // The password first, for everyone: an unknown email, a member without a password and a
+        // member of an org that turned passwords off all cost one full hash and get the same
+        // answer as a wrong password (no enumeration by status, words or time).
+        let stored = user?.passwordHash
+        let ok = PasswordHash.verify(password, against: stored ?? auth.dummyHash) && stored != nil
+        guard ok, let user, let org, let stored else {
+            let reason = user == nil ? "unknown account" : (stored == nil ? "no password set" : (org == nil ? "no organisation" : "wrong password"))
             fail(email: email, user: user?.id, reason: reason)
             return wrongCredentials(email: email)
         }
@@ -151,12 +153,29 @@ struct LoginEndpoints {
             fail(email: email, user: user.id, reason: refusal)
             return wrongCredentials(email: email)
         }
-        services.throttle.succeeded(account: email)
+        // Only someone who knows the password learns that the org does not allow it.
+        guard AuthModeResolver.isUsable(.password, for: user, in: org, global: auth.global) else {
+            audit("login_failure", email: email, user: user.id, org: org.id, reason: "mode disabled: password")
+            return modeRefused(.password, org: org)
+        }
+        if PasswordHash.needsRehash(stored) { upgradeHash(user, stored: stored, password: password) }
         return completeFirstFactor(user: user, org: org, mode: .password)
     }
 
+    /// A hash weaker than the current scheme is replaced at this successful sign-in.
+    private func upgradeHash(_ user: User, stored: String, password: String) {
+        do {
+            if try UserFileUpdates.upgradeHash(auth, userId: user.id, old: stored, password: password) {
+                services.audit.record("password_rehashed", [("user", user.id), ("email", user.email), ("request_id", request.requestId)])
+            }
+        } catch {
+            // Not fatal: the old hash still verifies; the next sign-in tries again.
+            services.audit.record("password_rehash_failed", [("user", user.id), ("reason", "\(error)"), ("request_id", request.requestId)])
+        }
+    }
+
     /// After the first factor: the second one when the org requires it or the user enrolled it,
-    /// else the session.
+    /// else the session. The failure count is reset only when the whole sign-in succeeds.
     func completeFirstFactor(user: User, org: Organization, mode: AuthMode, returnTo rd: String? = nil) -> LocalResponse {
         let rd = rd ?? returnTo()
         let hasTOTP = auth.totpSecrets[user.id] != nil
@@ -165,13 +184,20 @@ struct LoginEndpoints {
                 audit("login_failure", email: user.email, user: user.id, org: org.id, reason: "mfa required, no second factor enrolled")
                 return .html(403, LoginPages.message("Sign in", "Your organisation requires two-step verification, and none is set up for your account. Ask an administrator to enrol one (drawbridge totp enroll)."))
             }
-            let pending = Sealed.seal([user.id, org.id, mode.description, user.email, rd], purpose: "mfa",
-                                      expiresAt: now + 300, ring: auth.ring)
-            let t = csrfToken
-            return .html(200, LoginPages.totp(csrf: t.value),
-                         headers: t.setCookie + [("Set-Cookie", "\(Self.mfaCookie)=\(pending); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=300")])
+            return secondFactorPage(user: user, orgId: org.id, mode: mode, returnTo: rd)
         }
+        services.throttle.succeeded(account: user.email)
         return issueSession(user: user, org: org, mode: mode, mfa: false, returnTo: rd)
+    }
+
+    /// The TOTP form and the pending step, sealed with the user's session epoch: a password
+    /// change, disable or logout-all in between ends the pending step too.
+    private func secondFactorPage(user: User, orgId: String, mode: AuthMode, returnTo rd: String) -> LocalResponse {
+        let pending = Sealed.seal([user.id, orgId, mode.description, user.email, rd, String(user.sessionEpoch)], purpose: .mfa,
+                                  expiresAt: now + 300, ring: auth.ring)
+        let t = csrfToken
+        return .html(200, LoginPages.totp(csrf: t.value),
+                     headers: t.setCookie + [("Set-Cookie", "\(Self.mfaCookie)=\(pending); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=300")])
     }
 
     /// Step-up: a signed-in user without a second factor on this session reached a route that
@@ -184,38 +210,49 @@ struct LoginEndpoints {
             audit("login_failure", email: user.email, user: user.id, org: identity.orgId, reason: "step-up: no second factor enrolled")
             return .html(403, LoginPages.message("Two-step verification", "This page requires two-step verification, and none is set up for your account. Ask an administrator to enrol one (drawbridge totp enroll)."))
         }
-        let pending = Sealed.seal([user.id, identity.orgId, identity.authMode.description, user.email, returnTo()], purpose: "mfa",
-                                  expiresAt: now + 300, ring: auth.ring)
-        let t = csrfToken
-        return .html(200, LoginPages.totp(csrf: t.value),
-                     headers: t.setCookie + [("Set-Cookie", "\(Self.mfaCookie)=\(pending); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=300")])
+        return secondFactorPage(user: user, orgId: identity.orgId, mode: identity.authMode, returnTo: returnTo())
     }
 
-    private func totpStep() -> LocalResponse {
+    private static let expiredStep = LocalResponse.html(401, LoginPages.message("Two-step verification", "The sign-in step expired. Please sign in again."))
+
+    private func totpAttempt() -> LocalReply {
         guard let sealed = request.cookies[Self.mfaCookie],
-              let f = Sealed.open(sealed, purpose: "mfa", ring: auth.ring, now: now, count: 5) else {
-            return .html(401, LoginPages.message("Two-step verification", "The sign-in step expired. Please sign in again."))
-        }
-        let (userId, orgId, modeText, email, rd) = (f[0], f[1], f[2], f[3], f[4])
-        let limits = auth.config.loginLimits
-        switch services.throttle.attempt(address: request.clientAddress, account: email, limits: limits, now: Double(now)) {
+              let f = Sealed.open(sealed, purpose: .mfa, ring: auth.ring, now: now, count: 6) else { return .now(Self.expiredStep) }
+        switch services.throttle.attempt(address: request.clientAddress, account: f[3], limits: auth.config.loginLimits) {
         case .addressLimited, .accountLocked:
-            audit("login_failure", email: email, user: userId, reason: "totp: rate limited or locked")
-            return tooMany()
-        case .allowed: break
+            audit("login_failure", email: f[3], user: f[0], reason: "totp: rate limited or locked")
+            return .now(tooMany(nil))
+        case .allowed:
+            return .later(.signIn) { totpStep(f) }
         }
+    }
+
+    private func totpStep(_ f: [String]) -> LocalResponse {
+        let (userId, orgId, modeText, email, rd, epoch) = (f[0], f[1], f[2], f[3], f[4], f[5])
         guard let user = auth.directory.user(id: userId), let org = auth.directory.organization(id: orgId),
               let mode = auth.global.enabledModes.first(where: { $0.description == modeText }),
-              let secret = auth.totpSecrets[user.id] else {
-            return .html(401, LoginPages.message("Two-step verification", "The sign-in step expired. Please sign in again."))
+              let secret = auth.totpSecrets[user.id] else { return Self.expiredStep }
+        // Sealed with the epoch of the first factor: a password change (or disable, logout-all)
+        // since then ends the pending step as it ends sessions.
+        guard epoch == String(user.sessionEpoch) else {
+            audit("login_failure", email: email, user: user.id, org: org.id, reason: "totp: pending step from before a session epoch change")
+            return Self.expiredStep
         }
         let code = (request.form["code"] ?? "").trimmingSpaces
-        // ±1 step of clock drift; each code once (a code seen on the wire cannot be replayed).
+        // ±1 step of clock drift; each step once per user, also across restarts (the last one is in the users file).
         guard let counter = TOTP.matchingCounter(code, secret: secret, time: now),
-              services.throttle.acceptTOTP(user: user.id, counter: counter) else {
-            fail(email: email, user: user.id, reason: "wrong or reused totp code")
-            let t = csrfToken
-            return .html(401, LoginPages.totp(csrf: t.value, message: "That code is not valid. Try the next one."), headers: t.setCookie)
+              user.totpLastStep.map({ counter > $0 }) ?? true else {
+            return wrongCode(email: email, user: user.id)
+        }
+        do {
+            try UserFileUpdates.acceptTOTP(auth, userId: user.id, step: counter)
+        } catch let refused as UserFileUpdates.Refused {
+            _ = refused
+            return wrongCode(email: email, user: user.id)
+        } catch {
+            // Not recorded, not accepted: otherwise the code could be replayed after a restart.
+            audit("login_failure", email: email, user: user.id, org: org.id, reason: "totp step could not be saved: \(error)")
+            return LocalReply.busy
         }
         if let refusal = accountRefusal(user) {
             fail(email: email, user: user.id, reason: refusal)
@@ -231,6 +268,12 @@ struct LoginEndpoints {
         }
         return issueSession(user: user, org: org, mode: mode, mfa: true, returnTo: rd,
                             extraCookies: [("Set-Cookie", "\(Self.mfaCookie)=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")])
+    }
+
+    private func wrongCode(email: String, user: String) -> LocalResponse {
+        fail(email: email, user: user, reason: "wrong or reused totp code")
+        let t = csrfToken
+        return .html(401, LoginPages.totp(csrf: t.value, message: "That code is not valid. Try the next one."), headers: t.setCookie)
     }
 
     // MARK: Session issue and sign-out
@@ -303,16 +346,17 @@ struct LoginEndpoints {
         return .html(401, LoginPages.identifier(csrf: t.value, returnTo: returnTo(), message: "Wrong email or password."), headers: t.setCookie)
     }
 
-    private func tooMany() -> LocalResponse {
+    func tooMany(_ remaining: Double?) -> LocalResponse {
         var r = LocalResponse.html(429, LoginPages.message("Sign in", "Too many attempts. Wait a minute and try again."))
-        r.headers.append(("Retry-After", String(Int(auth.config.loginLimits.lockoutSeconds))))
+        let seconds = remaining.map { Int($0.rounded(.up)) } ?? Int(auth.config.loginLimits.windowSeconds)
+        r.headers.append(("Retry-After", String(max(1, seconds))))
         return r
     }
 
     private func fail(email: String, user: String?, reason: String) {
         audit("login_failure", email: email, user: user, reason: reason)
-        if let until = services.throttle.failed(account: email, limits: auth.config.loginLimits, now: Double(now)) {
-            audit("lockout", email: email, user: user, reason: "locked for \(Int(until - Double(now)))s after repeated failures")
+        if let seconds = services.throttle.failed(account: email, limits: auth.config.loginLimits) {
+            audit("lockout", email: email, user: user, reason: "locked for \(Int(seconds))s after repeated failures")
         }
     }
 
@@ -357,11 +401,11 @@ enum Forbidden {
 enum ReturnAddress {
     /// `host`: the host the sign-in starts on (kept as an https authority in `HostName` normal form).
     static func seal(host: String, pathAndQuery: String, ring: SessionKeyRing, now: UInt64) -> String {
-        Sealed.seal([HostName.httpsAuthority(host) ?? "", pathAndQuery], purpose: "return", expiresAt: now + 3600, ring: ring)
+        Sealed.seal([HostName.httpsAuthority(host) ?? "", pathAndQuery], purpose: .returnAddress, expiresAt: now + 3600, ring: ring)
     }
 
     static func resolve(_ sealed: String, requestHost: String, allowed: [String], ring: SessionKeyRing, now: UInt64) -> String {
-        guard let f = Sealed.open(sealed, purpose: "return", ring: ring, now: now, count: 2) else { return "/" }
+        guard let f = Sealed.open(sealed, purpose: .returnAddress, ring: ring, now: now, count: 2) else { return "/" }
         let (host, path) = (f[0], f[1])
         // Only an absolute path: "//evil.example" or "/\evil.example" would leave the site.
         guard path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains("\\"),

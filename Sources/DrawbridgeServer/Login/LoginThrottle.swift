@@ -1,77 +1,87 @@
 import DrawbridgeConfig
 import Glibc
 
-/// Login rate limits, shared by all workers (the login path runs on the job queue, never on an
-/// event loop, so a lock is fine here).
+/// Login rate limits, shared by all workers (taken on the sign-in paths only, never by a proxied
+/// request, so a lock is fine here).
 ///
-/// - Per client address: at most `perAddress` attempts per window, whatever their outcome.
-/// - Per account: after `perAccountFailures` failures in a window the account is locked for
-///   `lockoutSeconds`, doubling with each further lockout up to `maxLockoutSeconds`; the level
-///   decays by one for every quiet `maxLockoutSeconds` (the lockout "decays").
+/// - Per client address: at most `perAddress` attempts per window, whatever their outcome
+///   (password posts, TOTP codes and OIDC callbacks alike).
+/// - Per account: `perAccountFailures` consecutive failures lock it for `lockoutSeconds`,
+///   doubling with each further lockout up to `maxLockoutSeconds`; the level decays by one for
+///   every quiet `maxLockoutSeconds`. Failures of either factor count, and only a whole sign-in
+///   (every factor) resets the count (NIST SP 800-63B §5.2.2): a correct password does not, so
+///   it cannot be used to keep guessing the second factor.
 /// Unknown accounts are tracked exactly like known ones, so the lock reveals nothing.
+///
+/// Time is the monotonic clock: stepping the wall clock (NTP at boot, an operator) neither
+/// lengthens a lockout, nor stops the decay, nor freezes the windows.
 final class LoginThrottle: @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var addresses: [String: Window] = [:]
     private var accounts: [String: Account] = [:]
-    private var totpUsed: [String: UInt64] = [:]   // user id -> last accepted TOTP counter
+    private let clock: @Sendable () -> Double
 
     private struct Window { var start: Double; var count: Int }
-    private struct Account { var window: Window; var lockedUntil: Double; var level: Int; var lastFailure: Double }
+    private struct Account { var failures: Int; var lockedUntil: Double; var level: Int; var lastFailure: Double }
 
-    init() { pthread_mutex_init(&lock, nil) }
+    /// Seconds on CLOCK_MONOTONIC.
+    static let monotonicSeconds: @Sendable () -> Double = {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
 
-    enum Verdict: Equatable { case allowed, addressLimited, accountLocked(untilSeconds: Double) }
+    init(clock: @escaping @Sendable () -> Double = LoginThrottle.monotonicSeconds) {
+        self.clock = clock
+        pthread_mutex_init(&lock, nil)
+    }
 
-    /// Counts an attempt from `address` for `account` and says whether it may proceed.
-    func attempt(address: String, account: String, limits: LoginLimitsConfig, now: Double) -> Verdict {
+    enum Verdict: Equatable { case allowed, addressLimited, accountLocked(remainingSeconds: Double) }
+
+    /// Counts an attempt from `address` (for `account`, when one is named) and says whether it may proceed.
+    func attempt(address: String, account: String?, limits: LoginLimitsConfig) -> Verdict {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        let now = clock()
         if addresses.count > 100_000 || accounts.count > 100_000 { prune(limits: limits, now: now) }
         var w = addresses[address] ?? Window(start: now, count: 0)
         if now - w.start >= limits.windowSeconds { w = Window(start: now, count: 0) }
         w.count += 1
         addresses[address] = w
         if w.count > limits.perAddress { return .addressLimited }
-        if let a = accounts[account], a.lockedUntil > now { return .accountLocked(untilSeconds: a.lockedUntil) }
+        if let account, let a = accounts[account], a.lockedUntil > now { return .accountLocked(remainingSeconds: a.lockedUntil - now) }
         return .allowed
     }
 
-    /// Records a failed attempt; returns the lockout end when this failure locked the account.
-    func failed(account: String, limits: LoginLimitsConfig, now: Double) -> Double? {
+    /// Records a failed attempt (either factor); returns the lockout's length when this failure locked the account.
+    func failed(account: String, limits: LoginLimitsConfig) -> Double? {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
-        var a = accounts[account] ?? Account(window: Window(start: now, count: 0), lockedUntil: 0, level: 0, lastFailure: now)
+        let now = clock()
+        var a = accounts[account] ?? Account(failures: 0, lockedUntil: 0, level: 0, lastFailure: now)
         // Decay: one level off for every quiet maxLockoutSeconds.
         let quiet = Int((now - a.lastFailure) / limits.maxLockoutSeconds)
         if quiet > 0 { a.level = max(0, a.level - quiet) }
-        if now - a.window.start >= limits.windowSeconds { a.window = Window(start: now, count: 0) }
-        a.window.count += 1
+        a.failures += 1
         a.lastFailure = now
-        var lockedUntil: Double? = nil
-        if a.window.count >= limits.perAccountFailures {
+        var locked: Double? = nil
+        if a.failures >= limits.perAccountFailures {
             let seconds = min(limits.maxLockoutSeconds, limits.lockoutSeconds * Double(1 << min(a.level, 20)))
             a.lockedUntil = now + seconds
             a.level += 1
-            a.window = Window(start: now, count: 0)
-            lockedUntil = a.lockedUntil
+            a.failures = 0
+            locked = seconds
         }
         accounts[account] = a
-        return lockedUntil
+        return locked
     }
 
+    /// A whole sign-in succeeded (every factor): the consecutive failures start again from zero.
     func succeeded(account: String) {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
-        if var a = accounts[account] { a.window = Window(start: a.window.start, count: 0); accounts[account] = a }
-    }
-
-    /// A TOTP code is accepted once: a counter at or below the last accepted one is a replay.
-    func acceptTOTP(user: String, counter: UInt64) -> Bool {
-        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
-        if let last = totpUsed[user], counter <= last { return false }
-        totpUsed[user] = counter
-        return true
+        if var a = accounts[account] { a.failures = 0; accounts[account] = a }
     }
 
     private func prune(limits: LoginLimitsConfig, now: Double) {
         addresses = addresses.filter { now - $0.value.start < limits.windowSeconds }
-        accounts = accounts.filter { $0.value.lockedUntil > now || now - $0.value.lastFailure < limits.maxLockoutSeconds }
+        accounts = accounts.filter { $0.value.lockedUntil > now || $0.value.level > 0 || now - $0.value.lastFailure < limits.maxLockoutSeconds }
     }
 }

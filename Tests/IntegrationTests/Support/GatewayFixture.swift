@@ -53,15 +53,20 @@ final class GatewayFixture {
     /// `upstreamsJSON` and `routesJSON` replace the defaults (one upstream "app", route "/").
     /// `replaceTLS`: `extra` brings its own `tls` section.
     /// `prepare` runs with the configuration directory before the gateway starts (identity files).
+    /// Environment given to the gateway process (and kept for `restart`).
+    let environment: [String: String?]
+
     init(upstreams: [Upstream], upstreamsJSON: String? = nil, routesJSON: String? = nil, extra: String = "", replaceTLS: Bool = false,
-         prepare: ((String) throws -> Void)? = nil) throws {
+         environment: [String: String?] = [:], prepare: ((String) throws -> Void)? = nil) throws {
         self.upstreams = upstreams
         self.replaceTLS = replaceTLS
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-conf-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        // Also by environment: under an LD_PRELOAD (faketime) the Swift runtime may not see argv.
+        self.environment = environment.isEmpty ? [:] : environment.merging(["DRAWBRIDGE_CONFIG": dir]) { a, _ in a }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try prepare?(dir)
         try write(upstreamsJSON: upstreamsJSON, routesJSON: routesJSON, extra: extra)
-        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge")
+        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge", environment: self.environment)
         try process.waitFor("serving")
     }
 
@@ -69,10 +74,11 @@ final class GatewayFixture {
     init(upstreams: [Upstream] = [], raw: (GatewayFixture) throws -> String, prepare: ((String) throws -> Void)? = nil) throws {
         self.upstreams = upstreams
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-conf-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        environment = [:]
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try prepare?(dir)
         try writeRaw(try raw(self))
-        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge")
+        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge", environment: environment)
         try process.waitFor("serving")
     }
 
@@ -101,7 +107,7 @@ final class GatewayFixture {
     /// Kills the gateway (SIGKILL: no graceful stop) and starts it again on the same directory.
     func restart() throws {
         process.stop()
-        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge")
+        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge", environment: environment)
         try process.waitFor("serving")
     }
 

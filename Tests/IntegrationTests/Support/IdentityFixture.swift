@@ -10,6 +10,8 @@ struct TestUser {
     var org = "acme"
     var roles: [String] = ["member"]
     var groups: [String] = []
+    /// Memberships in further organisations (org, roles), after the one above.
+    var moreMemberships: [(org: String, roles: [String])] = []
     var password: String? = "correct horse battery staple"
     var totpSeed: [UInt8]? = nil
     var status = "active"
@@ -69,8 +71,9 @@ final class IdentityFiles {
     func write(to dir: String) throws {
         var userObjects: [String] = []
         for u in users {
+            let more = u.moreMemberships.map { #", { "org": "\#($0.org)", "roles": \#(json($0.roles)), "groups": [] }"# }.joined()
             var fields = [#""id": "\#(u.id)""#, #""email": "\#(u.email)""#, #""status": "\#(u.status)""#,
-                          #""memberships": [ { "org": "\#(u.org)", "roles": \#(json(u.roles)), "groups": \#(json(u.groups)) } ]"#,
+                          #""memberships": [ { "org": "\#(u.org)", "roles": \#(json(u.roles)), "groups": \#(json(u.groups)) }\#(more) ]"#,
                           #""sessionEpoch": \#(u.epoch)"#]
             if let p = u.password {
                 let key = u.id + "\u{0}" + p
@@ -78,7 +81,7 @@ final class IdentityFiles {
                 fields.append(#""passwordHash": "\#(hashes[key]!)""#)
             }
             if let e = u.expiresAt { fields.append(#""expiresAt": \#(e)"#) }
-            if let seed = u.totpSeed { fields.append(#""totp": "\#(try seal(seed, name: "user/\(u.id)/totp"))""#) }
+            if let seed = u.totpSeed { fields.append(#""totp": "\#(try seal(seed, name: "user/\(u.id)/totp", kind: "totp-seed"))""#) }
             userObjects.append("{ " + fields.joined(separator: ", ") + " }")
         }
         try #"{ "version": 1, "users": [ \#(userObjects.joined(separator: ",\n")) ] }"#
@@ -100,8 +103,17 @@ final class IdentityFiles {
             .write(toFile: dir + "/secrets.json", atomically: true, encoding: .utf8)
     }
 
-    /// base64url( 1 | nonce | ciphertext | tag ), AAD "drawbridge-secret-v1\0" + name.
-    func seal(_ value: [UInt8], name: String) throws -> String {
+    /// The documented format (IDENTITY.md, "Secrets at rest"), written independently of the
+    /// gateway's code: base64url( 2 | nonce | ciphertext | tag ) under
+    /// HKDF-SHA256(master key, info "drawbridge at-rest v2 <kind>"), AAD "drawbridge-sealed-v2\0<kind>\0<name>".
+    func seal(_ value: [UInt8], name: String, kind: String = "secret") throws -> String {
+        let key = HKDF.sha256(ikm: masterKey, info: Array("drawbridge at-rest v2 \(kind)".utf8))
+        let sealed = try AESGCM.sealCombined(key: key, plaintext: value, aad: Array("drawbridge-sealed-v2\u{0}\(kind)\u{0}\(name)".utf8))
+        return Base64URL.encode([2] + sealed)
+    }
+
+    /// The format of earlier releases (version 1): what `drawbridge secret reseal` converts.
+    func sealVersion1(_ value: [UInt8], name: String) throws -> String {
         let sealed = try AESGCM.sealCombined(key: masterKey, plaintext: value, aad: Array("drawbridge-secret-v1\u{0}\(name)".utf8))
         return Base64URL.encode([1] + sealed)
     }

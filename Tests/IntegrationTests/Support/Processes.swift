@@ -49,7 +49,8 @@ final class ChildProcess: @unchecked Sendable {
     let outURL: URL
     let errURL: URL
 
-    init(_ path: String, _ args: [String], name: String) throws {
+    /// `environment`: added to (or, with a nil value, removed from) the test process's environment.
+    init(_ path: String, _ args: [String], name: String, environment: [String: String?] = [:]) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-test-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         outURL = dir.appendingPathComponent("\(name).out")
@@ -58,6 +59,11 @@ final class ChildProcess: @unchecked Sendable {
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = args
+        if !environment.isEmpty {
+            var env = ProcessInfo.processInfo.environment
+            for (k, v) in environment { env[k] = v }
+            process.environment = env
+        }
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)
         try process.run()

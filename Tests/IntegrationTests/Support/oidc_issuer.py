@@ -23,6 +23,14 @@ Control endpoints for tests:
                        = what the ID token of the next code says
   POST /control/rotate {"alg": "RS256"|"ES256"} or {} for both: new key, new kid, old kid dropped
   POST /control/discovery  {...} merged into the discovery document (null removes a member)
+  POST /control/retire {"alg": ...}: new key under a new kid; the old key leaves /jwks but can
+                       still sign (user "key": "retired"): a key the provider removed
+  POST /control/rekey  {"alg": ...}: new key material under the SAME kid
+  POST /control/cache  {"jwks": "<Cache-Control>", "discovery": "<Cache-Control>"} for those documents
+                       (defaults: jwks "public, max-age=3600", discovery "public, max-age=3600")
+  POST /control/fail   {"discovery": 500} answer that status instead of the document (0: normal)
+  POST /control/hold   {"token": true|false} hold /token requests until released (false releases them)
+  GET  /control/held   {"held": n} token requests being held now
   GET  /control/log    [{"method", "path"}, ...] of every request seen (control requests excluded)
 """
 
@@ -116,6 +124,12 @@ class Issuer:
         self.codes = {}
         self.log = []
         self.discovery_overrides = {}
+        self.retired = {}
+        self.cache = {"jwks": "public, max-age=3600", "discovery": "public, max-age=3600"}
+        self.fail_discovery = 0
+        self.hold = threading.Event()
+        self.hold.set()
+        self.held = 0
 
     def discovery(self) -> dict:
         doc = {
@@ -155,8 +169,10 @@ class Issuer:
             header = {"alg": "none", "typ": "JWT"}
             signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
             return signing_input + "."
-        key = self.keys[alg]
-        header = {"alg": alg, "typ": "JWT", "kid": user.get("kid") or key.kid}
+        key = self.retired[alg] if user.get("key") == "retired" else self.keys[alg]
+        header = {"alg": alg, "typ": "JWT"}
+        if user.get("kid") != "":
+            header["kid"] = user.get("kid") or key.kid
         signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
         return signing_input + "." + b64url(key.sign(signing_input.encode("ascii")))
 
@@ -169,12 +185,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # quiet
         pass
 
-    def send_json(self, status: int, obj, extra_headers=()):
+    def send_json(self, status: int, obj, extra_headers=(), cache="no-store"):
         body = json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        self.send_header("Cache-Control", cache)
         self.send_header("Connection", "close")
         for k, v in extra_headers:
             self.send_header(k, v)
@@ -201,11 +217,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if url.path == "/.well-known/openid-configuration":
             with iss.lock:
                 doc = iss.discovery()
-            self.send_json(200, doc)
+                status = iss.fail_discovery
+                cache = iss.cache["discovery"]
+            if status:
+                self.error(status, "server_error", "discovery failing on purpose")
+                return
+            self.send_json(200, doc, cache=cache)
         elif url.path == "/jwks":
             with iss.lock:
                 keys = [k.jwk for k in iss.keys.values()]
-            self.send_json(200, {"keys": keys})
+                cache = iss.cache["jwks"]
+            self.send_json(200, {"keys": keys}, cache=cache)
+        elif url.path == "/control/held":
+            with iss.lock:
+                held = iss.held
+            self.send_json(200, {"held": held})
         elif url.path == "/authorize":
             self.authorize(urllib.parse.parse_qs(url.query, keep_blank_values=True))
         elif url.path == "/control/log":
@@ -220,6 +246,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record(url.path)
         iss = self.issuer
         if url.path == "/token":
+            if not iss.hold.is_set():
+                with iss.lock:
+                    iss.held += 1
+                iss.hold.wait(120)
+                with iss.lock:
+                    iss.held -= 1
             self.token()
             return
         try:
@@ -241,6 +273,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif url.path == "/control/discovery":
             with iss.lock:
                 iss.discovery_overrides = payload
+            self.send_json(200, {"ok": True})
+        elif url.path == "/control/retire":
+            alg = payload.get("alg", "RS256")
+            new = Key(alg, iss.state_dir)
+            with iss.lock:
+                iss.retired[alg] = iss.keys[alg]
+                iss.keys[alg] = new
+            self.send_json(200, {"kid": new.kid})
+        elif url.path == "/control/rekey":
+            alg = payload.get("alg", "RS256")
+            new = Key(alg, iss.state_dir)
+            with iss.lock:
+                new.kid = iss.keys[alg].kid
+                new.jwk["kid"] = new.kid
+                iss.keys[alg] = new
+            self.send_json(200, {"kid": new.kid})
+        elif url.path == "/control/cache":
+            with iss.lock:
+                iss.cache.update(payload)
+            self.send_json(200, {"ok": True})
+        elif url.path == "/control/fail":
+            with iss.lock:
+                iss.fail_discovery = int(payload.get("discovery", 0))
+            self.send_json(200, {"ok": True})
+        elif url.path == "/control/hold":
+            if payload.get("token"):
+                iss.hold.clear()
+            else:
+                iss.hold.set()
             self.send_json(200, {"ok": True})
         else:
             self.error(404, "not_found", "no such endpoint")
