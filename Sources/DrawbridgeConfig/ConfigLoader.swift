@@ -70,7 +70,7 @@ struct Validator {
     let baseDirectory: String
 
     static let topLevelKeys = ["workers", "listen", "tls", "hsts", "limits", "timeouts", "upstreams", "routes", "accessLog",
-                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders", "backup"]
+                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders", "underscoreHeaders", "backup"]
 
     mutating func gatewayConfig(_ root: JSONValue) -> GatewayConfig? {
         guard let top = ObjectReader(root, path: "", known: Self.topLevelKeys, issues: issues) else {
@@ -93,6 +93,7 @@ struct Validator {
 
         let paths = pathsSection(top)
         let strip = stripSection(top)
+        let underscores = underscoreSection(top)
         let backup = backupSection(top, auth: auth)
         guard let listen, let tls, let upstreams, let routes else { return nil }
         var config = GatewayConfig(workers: workers, httpsListen: listen.https, httpRedirectListen: listen.redirect,
@@ -101,6 +102,7 @@ struct Validator {
                                    auth: auth, organizations: organizations, roles: roles, groups: groups)
         config.pathPolicy = paths
         config.stripRequestHeaders = strip
+        config.underscoreHeaders = underscores
         config.backup = backup
         return config
     }
@@ -110,10 +112,23 @@ struct Validator {
     /// `paths`: what the normaliser tolerates; every switch widens what an upstream may misjudge.
     private func pathsSection(_ top: ObjectReader) -> PathPolicy {
         guard let value = top.value("paths"),
-              let p = ObjectReader(value, path: "paths", known: ["allowEncodedSlash", "allowBackslash", "allowPathParameters", "mergeSlashes"],
+              let p = ObjectReader(value, path: "paths", known: ["allowEncodedSlash", "allowBackslash", "allowPathParameters", "mergeSlashes",
+                                                                 "allowEncodedWhitespace"],
                                    issues: issues) else { return PathPolicy() }
         return PathPolicy(allowEncodedSlash: p.bool("allowEncodedSlash", default: false), allowBackslash: p.bool("allowBackslash", default: false),
-                          allowPathParameters: p.bool("allowPathParameters", default: false), mergeSlashes: p.bool("mergeSlashes", default: true))
+                          allowPathParameters: p.bool("allowPathParameters", default: false), mergeSlashes: p.bool("mergeSlashes", default: true),
+                          allowEncodedWhitespace: p.bool("allowEncodedWhitespace", default: false))
+    }
+
+    /// `underscoreHeaders`: "drop" (default), "forward" or "reject".
+    private func underscoreSection(_ top: ObjectReader) -> UnderscoreHeaders {
+        guard let text = top.string("underscoreHeaders") else { return .drop }
+        guard let value = UnderscoreHeaders(rawValue: text) else {
+            let allowed = UnderscoreHeaders.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+            issues.add("underscoreHeaders", "unknown value \"\(text)\" (allowed: \(allowed))")
+            return .drop
+        }
+        return value
     }
 
     private func stripSection(_ top: ObjectReader) -> [String] {
@@ -334,7 +349,7 @@ struct Validator {
         if members.isEmpty {
             issues.add("upstreams", "must define at least one upstream")
         }
-        let keys = ["servers", "tls", "caFile", "serverName", "balance", "maxIdleConnections", "idleTimeoutSeconds"]
+        let keys = ["servers", "tls", "caFile", "serverName", "balance", "maxIdleConnections", "idleTimeoutSeconds", "caseInsensitivePaths"]
         var result: [String: UpstreamConfig] = [:]
         for name in members.keys.sorted() {
             let path = "upstreams.\(name)"
@@ -383,8 +398,10 @@ struct Validator {
             }
             let maxIdle = upstream.int("maxIdleConnections", default: 32, range: 0...10_000)
             let idle = upstream.seconds("idleTimeoutSeconds", default: 60)
+            let caseInsensitive = upstream.bool("caseInsensitivePaths", default: false)
             result[name] = UpstreamConfig(name: name, servers: servers, tls: tls, caFile: caFile, serverName: serverName,
-                                          balance: balance, maxIdleConnections: maxIdle, idleTimeoutSeconds: idle)
+                                          balance: balance, maxIdleConnections: maxIdle, idleTimeoutSeconds: idle,
+                                          caseInsensitivePaths: caseInsensitive)
         }
         return result
     }
@@ -412,9 +429,11 @@ struct Validator {
         var routes: [RouteConfig] = []
         var indices: [Int] = []
         var seen: [String: String] = [:]
+        var seenFolded: [String: (path: String, folded: Bool)] = [:]
         for (index, element) in elements.enumerated() {
             let path = "routes[\(index)]"
-            guard let route = ObjectReader(element, path: path, known: ["host", "pathPrefix", "upstream", "public", "access", "upstreamCredential"], issues: issues)
+            guard let route = ObjectReader(element, path: path, known: ["host", "pathPrefix", "upstream", "public", "access", "upstreamCredential",
+                                                                         "forwardOverrideHeaders"], issues: issues)
             else { continue }
             var ok = true
 
@@ -422,7 +441,15 @@ struct Validator {
             if let text = route.string("host"), text != "*" {
                 let lower = text.lowercased()
                 if AddressParsing.isHostPattern(lower, allowBracketedIPv6: true) {
-                    host = lower
+                    // The form requests are compared in (an IPv6 literal in its canonical text).
+                    if lower.hasPrefix("*.") {
+                        host = lower
+                    } else if let normal = HostName.normalize(lower), normal.port == HostName.noPort {
+                        host = normal.name
+                    } else {
+                        issues.add(route.fieldPath("host"), "invalid host \"\(text)\": a numeric host must be a dotted-quad IPv4 address (like \"192.0.2.1\")")
+                        ok = false
+                    }
                 } else {
                     let hint = lower.contains(":") && !lower.hasPrefix("[") ? " (a route host must not contain a port)" : ""
                     issues.add(route.fieldPath("host"), "invalid host \"\(text)\": expected \"*\", a DNS name or a wildcard like \"*.example.com\"\(hint)")
@@ -468,21 +495,54 @@ struct Validator {
                     ok = false
                 }
             }
+            let overrides = forwardOverrides(route)
+            if overrides == nil { ok = false }
             guard ok, let upstream else { continue }
 
+            // Routes to a case-insensitive upstream match case-folded: "/Admin" and "/admin" would be one prefix.
+            let folded = upstreams?[upstream]?.caseInsensitivePaths ?? false
             let key = "\(host ?? "*") \(prefix)"
+            let foldedKey = "\(host ?? "*") \(prefix.lowercased())"
             if let other = seen[key] {
                 issues.add(path, "duplicate route: same host (\(host ?? "any")) and pathPrefix (\(prefix)) as \(other)")
                 continue
             }
+            if let other = seenFolded[foldedKey], folded || other.folded {
+                issues.add(path, "duplicate route: pathPrefix \(prefix) equals that of \(other.path) when case is ignored, and one of them goes to an upstream with caseInsensitivePaths")
+                continue
+            }
             seen[key] = path
+            if seenFolded[foldedKey] == nil || folded { seenFolded[foldedKey] = (path, folded) }
             var config = RouteConfig(host: host, pathPrefix: prefix, upstream: upstream, isPublic: isPublic, access: access)
             config.upstreamCredential = credential
+            config.forwardOverrideHeaders = overrides ?? []
             routes.append(config)
             indices.append(index)
         }
         audienceOwnership(routes, indices: indices, upstreams: upstreams)
         return routes
+    }
+
+    /// `forwardOverrideHeaders`: names from the override list only (identity, forwarding and
+    /// framing fields can never be let through). nil when something is wrong (reported).
+    private func forwardOverrides(_ route: ObjectReader) -> [String]? {
+        guard route.value("forwardOverrideHeaders") != nil else { return [] }
+        guard let list = route.stringList("forwardOverrideHeaders") else { return nil }
+        let allowed = FieldNameSet(GatewayFieldNames.overrides)
+        var names: [String] = []
+        var ok = true
+        for (path, name) in list {
+            let lookup = Array(name.utf8)
+            let isOverride = Self.isFieldName(name) && lookup.withUnsafeBytes { allowed.contains($0) }
+            guard isOverride, !name.utf8.contains(UInt8(ascii: "_")) else {
+                let known = GatewayFieldNames.overrides.joined(separator: ", ")
+                issues.add(path, "\"\(name)\" is not an override field a route can forward (one of: \(known))")
+                ok = false
+                continue
+            }
+            names.append(name)
+        }
+        return ok ? names : nil
     }
 
     static func pathPrefixProblem(_ prefix: String) -> String? {

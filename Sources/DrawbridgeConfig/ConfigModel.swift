@@ -33,6 +33,8 @@ public struct GatewayConfig: Sendable {
     /// Lowercased names of further client request fields never passed upstream (besides the
     /// gateway's X-Drawbridge-* namespace and the built-in identity and method-override names).
     public var stripRequestHeaders: [String] = []
+    /// What happens to a request field whose name contains `_` (default: dropped).
+    public var underscoreHeaders = UnderscoreHeaders.drop
     /// Scheduled encrypted backups of the state (docs/BACKUP.md); nil = none scheduled.
     public var backup: BackupConfig?
 
@@ -58,7 +60,7 @@ public struct GatewayConfig: Sendable {
         self.upstreams = upstreams
         self.routes = routes
         self.accessLog = accessLog
-        self.routeTable = RouteTable(routes: routes)
+        self.routeTable = RouteTable(routes: routes, caseInsensitive: routes.map { upstreams[$0.upstream]?.caseInsensitivePaths ?? false })
     }
 
     /// `workers`, or the number of active processors when `workers` is 0.
@@ -70,6 +72,17 @@ public struct GatewayConfig: Sendable {
     public var resolvedRedirectPort: UInt16 {
         redirectPort ?? httpsListen.first?.port ?? 443
     }
+}
+
+/// `underscoreHeaders`: request fields whose name contains `_`, which CGI-style upstreams (WSGI,
+/// PHP, Rack, many Java containers) merge with the `-` spelling of the same name.
+public enum UnderscoreHeaders: String, Sendable, CaseIterable {
+    /// Removed before forwarding (nginx `underscores_in_headers off`, Envoy `DROP_HEADER`).
+    case drop
+    /// Forwarded, except names that read as a field the gateway sets or strips (those are always removed).
+    case forward
+    /// The request is refused with 400 (Envoy `REJECT_REQUEST`).
+    case reject
 }
 
 /// Where the access log goes.
@@ -288,10 +301,14 @@ public struct UpstreamConfig: Sendable, Equatable {
     public var maxIdleConnections: Int
     /// How long a pooled connection may stay idle, default 60.
     public var idleTimeoutSeconds: Double
+    /// The upstream treats paths ASCII case-insensitively (IIS, ASP.NET, Express by default): routes
+    /// to it match their prefix, and policy its `bind` template, case-folded (default false).
+    public var caseInsensitivePaths: Bool
 
     public init(name: String, servers: [UpstreamServer], tls: Bool = false, caFile: String? = nil,
                 serverName: String? = nil, balance: BalanceStrategy = .roundRobin,
-                maxIdleConnections: Int = 32, idleTimeoutSeconds: Double = 60) {
+                maxIdleConnections: Int = 32, idleTimeoutSeconds: Double = 60, caseInsensitivePaths: Bool = false) {
+        self.caseInsensitivePaths = caseInsensitivePaths
         self.name = name
         self.servers = servers
         self.tls = tls
@@ -324,6 +341,9 @@ public struct RouteConfig: Sendable, Equatable {
     /// A credential for the upstream itself, from the sealed secret store, added to every
     /// request forwarded on this route (the client's own field of that name is removed).
     public var upstreamCredential: UpstreamCredentialConfig?
+    /// Override fields (`GatewayFieldNames.overrides`, e.g. `X-Forwarded-Prefix`) this route's
+    /// upstream really needs from the client; forwarded as sent. Empty by default (all stripped).
+    public var forwardOverrideHeaders: [String] = []
 
     /// `host` "*" is normalised to nil; other hosts are lowercased.
     public init(host: String? = nil, pathPrefix: String = "/", upstream: String, isPublic: Bool = false,

@@ -1,12 +1,43 @@
+import DrawbridgeHTTP
+
 /// Routes compiled for allocation-free matching on the request hot path.
 ///
 /// Matching rule: the candidate host groups are tried from most to least specific — the exact host,
 /// then wildcard hosts (`*.example.com`, longest suffix first), then the any-host routes — and within
-/// the first group that has a matching path prefix, the longest matching prefix wins.
+/// the first group that decides the path, the longest matching prefix wins.
 /// A group whose prefixes do not match the path falls through to the next, less specific group.
-public struct RouteTable: Sendable {
-    /// The routes this table was built from; `match` returns indices into this array.
+///
+/// A prefix ending in `/` also owns the path without that slash: with a route `/admin/`, the path
+/// `/admin` is that route's (`Match.addSlash`: the gateway redirects to `/admin/`, as nginx does),
+/// unless the group has a route for `/admin` itself. So the bare path can never fall through to a
+/// less protected route (`/`) and reach an app that serves its admin index there.
+///
+/// A route whose upstream declares `caseInsensitivePaths` matches its prefix ASCII case-folded
+/// (`/ADMIN` and `/Admin` are its `/admin`): such an upstream serves them all as one resource.
+///
+/// Immutable, and a class so that reaching it through a snapshot costs one reference, not a copy
+/// of every table.
+public final class RouteTable: Sendable {
+    /// The routes this table was built from; matches are indices into this array.
     public let routes: [RouteConfig]
+
+    /// What decides a path.
+    public enum Match: Equatable, Sendable {
+        /// The route at this index.
+        case route(Int)
+        /// The path is the route's prefix without its trailing `/`: answer with a redirect to the slash form.
+        case addSlash(Int)
+        /// No route: 404.
+        case none
+
+        /// The index of the route that decides, or nil.
+        public var route: Int? {
+            switch self {
+            case .route(let r), .addSlash(let r): return r
+            case .none: return nil
+            }
+        }
+    }
 
     private struct Span: Sendable {
         var start: Int32
@@ -16,6 +47,8 @@ public struct RouteTable: Sendable {
     private struct Prefix: Sendable {
         var bytes: Span
         var route: Int32
+        /// Compared ASCII case-folded (its bytes are stored lowercased).
+        var folded: Bool
     }
 
     private struct Group: Sendable {
@@ -24,6 +57,9 @@ public struct RouteTable: Sendable {
         /// Range in `prefixes`, sorted longest first.
         var prefixStart: Int32
         var prefixCount: Int32
+        /// Some prefixes are compared as written / case-folded.
+        var hasExact: Bool
+        var hasFolded: Bool
     }
 
     /// All lowercased host keys and path prefixes, back to back.
@@ -39,7 +75,8 @@ public struct RouteTable: Sendable {
     /// Open-addressing table of the prefixes of groups larger than `linearLimit`, keyed by
     /// (group, prefix bytes): prefix index or -1. Count is a power of two (0 when unused).
     private let prefixSlots: [Int32]
-    /// Per prefix: its hash (case-sensitive FNV-1a of the bytes); per group: whether it is hashed.
+    /// Per prefix: its hash (FNV-1a of the stored bytes, so case-folded for folded prefixes);
+    /// per group: whether it is hashed.
     private let prefixHashes: [UInt32]
     private let hashedGroups: [Bool]
     /// Groups with at most this many prefixes are scanned; larger ones are looked up per segment
@@ -47,9 +84,11 @@ public struct RouteTable: Sendable {
     static let linearLimit = 8
 
     /// Builds the table. `routes` should be validated (no duplicate host + prefix); if there are
-    /// duplicates anyway, the first one wins.
-    public init(routes: [RouteConfig]) {
+    /// duplicates anyway, the first one wins. `caseInsensitive[i]`: route i matches case-folded
+    /// (missing entries: false).
+    public init(routes: [RouteConfig], caseInsensitive: [Bool] = []) {
         self.routes = routes
+        func folds(_ i: Int) -> Bool { i < caseInsensitive.count && caseInsensitive[i] }
 
         enum HostKind: Hashable { case exact(String), wildcard(String), any }
         var order: [HostKind] = []
@@ -57,7 +96,7 @@ public struct RouteTable: Sendable {
         for (index, route) in routes.enumerated() {
             let kind: HostKind
             if let host = route.host?.lowercased(), host != "*" {
-                kind = host.hasPrefix("*.") ? .wildcard(String(host.dropFirst(1))) : .exact(host)
+                kind = host.hasPrefix("*.") ? .wildcard(String(host.dropFirst(1))) : .exact(HostName.normalize(host)?.name ?? host)
             } else {
                 kind = .any
             }
@@ -71,6 +110,7 @@ public struct RouteTable: Sendable {
             storage.append(contentsOf: bytes)
             return span
         }
+        func key(_ i: Int) -> String { folds(i) ? routes[i].pathPrefix.lowercased() : routes[i].pathPrefix }
         var prefixes: [Prefix] = []
         var groups: [Group] = []
         var exactGroups: [(hash: UInt32, group: Int32)] = []
@@ -86,7 +126,7 @@ public struct RouteTable: Sendable {
             // Longest prefix first; for equal prefixes the earlier route stays first.
             var seen = Set<String>()
             let sorted = members[kind]!
-                .filter { seen.insert(routes[$0].pathPrefix).inserted }
+                .filter { seen.insert((folds($0) ? "i" : "s") + key($0)).inserted }
                 .enumerated()
                 .sorted { a, b in
                     let la = routes[a.element].pathPrefix.utf8.count, lb = routes[b.element].pathPrefix.utf8.count
@@ -96,9 +136,10 @@ public struct RouteTable: Sendable {
             let groupIndex = Int32(groups.count)
             let prefixStart = Int32(prefixes.count)
             for routeIndex in sorted {
-                prefixes.append(Prefix(bytes: store(Array(routes[routeIndex].pathPrefix.utf8)), route: Int32(routeIndex)))
+                prefixes.append(Prefix(bytes: store(Array(key(routeIndex).utf8)), route: Int32(routeIndex), folded: folds(routeIndex)))
             }
-            groups.append(Group(key: store(keyBytes), prefixStart: prefixStart, prefixCount: Int32(sorted.count)))
+            groups.append(Group(key: store(keyBytes), prefixStart: prefixStart, prefixCount: Int32(sorted.count),
+                                hasExact: sorted.contains { !folds($0) }, hasFolded: sorted.contains { folds($0) }))
             switch kind {
             case .exact: exactGroups.append((RouteTable.hash(lowercased: keyBytes), groupIndex))
             case .wildcard: wildcards.append((keyBytes.count, groupIndex))
@@ -149,48 +190,27 @@ public struct RouteTable: Sendable {
 
     // MARK: - Matching (hot path: no allocation, no String, no Foundation)
 
-    /// Most specific match: exact host beats wildcard host beats any-host; then the longest path prefix.
-    /// `host` is the Host header value as bytes (a ":port" suffix is ignored; compared ASCII case-insensitively;
-    /// one trailing dot is ignored). `path` is the request target's path; anything from '?' or '#' on is ignored.
-    /// A prefix matches on a segment boundary: "/api" matches "/api", "/api/", "/api/x", but not "/apix";
-    /// "/" matches every path; a prefix ending in "/" matches paths that start with it.
-    /// Returns the index into `routes`, or nil.
-    public func match(host: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer) -> Int? {
-        // Path length up to '?' or '#'.
-        var pathLength = 0
-        while pathLength < path.count {
-            let b = path[pathLength]
-            if b == 0x3F || b == 0x23 { break }  // '?' '#'
-            pathLength += 1
-        }
-
-        // Host: trim optional white space, cut the port, drop one trailing dot.
-        var hostStart = 0
-        var hostEnd = host.count
-        while hostStart < hostEnd && (host[hostStart] == 0x20 || host[hostStart] == 0x09) { hostStart += 1 }
-        while hostEnd > hostStart && (host[hostEnd - 1] == 0x20 || host[hostEnd - 1] == 0x09) { hostEnd -= 1 }
-        if hostStart < hostEnd && host[hostStart] == 0x5B {  // '[' IPv6 literal: keep through ']'
-            var i = hostStart
-            while i < hostEnd && host[i] != 0x5D { i += 1 }
-            hostEnd = i < hostEnd ? i + 1 : hostEnd
-        } else {
-            var i = hostStart
-            while i < hostEnd && host[i] != 0x3A { i += 1 }  // ':'
-            hostEnd = i
-        }
-        if hostEnd > hostStart && host[hostEnd - 1] == 0x2E { hostEnd -= 1 }  // trailing '.'
-
-        if hostEnd > hostStart {
+    /// The route that decides `path` on `host`.
+    /// - Parameters:
+    ///   - host: the routing host in `HostName` normal form (lowercase, no port, no trailing dot);
+    ///     empty: only the any-host routes are candidates.
+    ///   - path: the normalised path (`PathNormalizer`), without the query; empty counts as "/".
+    /// A prefix matches on a segment boundary: "/api" matches "/api", "/api/", "/api/x", but not
+    /// "/apix"; "/" matches every path; a prefix ending in "/" matches paths that start with it, and
+    /// owns the path equal to it without the slash (`addSlash`).
+    public func lookup(host: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer) -> Match {
+        let hostLength = host.count
+        if hostLength > 0 {
             if !exactSlots.isEmpty {
                 let mask = exactSlots.count - 1
-                var slot = Int(RouteTable.hash(host, hostStart, hostEnd)) & mask
+                var slot = Int(RouteTable.hash(host, 0, hostLength)) & mask
                 while true {
                     let g = exactSlots[slot]
                     if g < 0 { break }
                     let group = groups[Int(g)]
-                    if Int(group.key.count) == hostEnd - hostStart
-                        && equalsLowercased(host, hostStart, group.key) {
-                        if let route = matchPrefix(in: Int(g), path: path, length: pathLength) { return route }
+                    if Int(group.key.count) == hostLength && equalsStored(host, 0, group.key) {
+                        let m = matchPrefix(in: Int(g), path: path)
+                        if m != .none { return m }
                         break
                     }
                     slot = (slot + 1) & mask
@@ -199,68 +219,116 @@ public struct RouteTable: Sendable {
             for g in wildcardGroups {
                 let group = groups[Int(g)]
                 let suffixLength = Int(group.key.count)
-                if hostEnd - hostStart > suffixLength
-                    && equalsLowercased(host, hostEnd - suffixLength, group.key) {
-                    if let route = matchPrefix(in: Int(g), path: path, length: pathLength) { return route }
+                if hostLength > suffixLength && equalsStored(host, hostLength - suffixLength, group.key) {
+                    let m = matchPrefix(in: Int(g), path: path)
+                    if m != .none { return m }
                 }
             }
         }
         if anyHostGroup >= 0 {
-            return matchPrefix(in: Int(anyHostGroup), path: path, length: pathLength)
+            return matchPrefix(in: Int(anyHostGroup), path: path)
         }
-        return nil
+        return .none
     }
 
-    private func matchPrefix(in g: Int, path: UnsafeRawBufferPointer, length: Int) -> Int? {
-        hashedGroups[g] ? matchPrefixHashed(in: g, path: path, length: length)
-            : matchPrefixLinear(in: groups[g], path: path, length: length)
+    private func matchPrefix(in g: Int, path: UnsafeRawBufferPointer) -> Match {
+        if path.isEmpty {
+            let root: StaticString = "/"
+            return matchPrefix(in: g, path: UnsafeRawBufferPointer(start: root.utf8Start, count: 1))
+        }
+        return hashedGroups[g] ? matchPrefixHashed(in: g, path: path) : matchPrefixLinear(in: groups[g], path: path)
+    }
+
+    /// Prefix `p` equals the first `count` bytes of the path, with one '/' appended to the path
+    /// when `count` is one more than its length.
+    @inline(__always)
+    private func prefixEquals(_ p: Prefix, _ path: UnsafeRawBufferPointer, _ count: Int) -> Bool {
+        guard Int(p.bytes.count) == count else { return false }
+        let start = Int(p.bytes.start)
+        let compared = min(count, path.count)
+        var j = 0
+        if p.folded {
+            while j < compared && ASCII.lower(path[j]) == storage[start + j] { j += 1 }
+        } else {
+            while j < compared && path[j] == storage[start + j] { j += 1 }
+        }
+        if j == count { return true }
+        return j == path.count && count == path.count + 1 && storage[start + j] == 0x2F
+    }
+
+    private func matchPrefixLinear(in group: Group, path: UnsafeRawBufferPointer) -> Match {
+        let length = path.count
+        let bare = path[length - 1] != 0x2F // "/admin" may be the bare form of a "/admin/" prefix
+        var slashRoute: Int32 = -1
+        var i = Int(group.prefixStart)
+        let end = i + Int(group.prefixCount)
+        while i < end {
+            let prefix = prefixes[i]
+            let count = Int(prefix.bytes.count)
+            if count == length + 1 {
+                if bare && slashRoute < 0 && prefixEquals(prefix, path, count) { slashRoute = prefix.route }
+            } else if count <= length && prefixEquals(prefix, path, count)
+                        && (count == length || storage[Int(prefix.bytes.start) + count - 1] == 0x2F || path[count] == 0x2F) {
+                // A shorter route must not take the bare form of a longer "/…/" prefix of this group.
+                if slashRoute >= 0 && count < length { return .addSlash(Int(slashRoute)) }
+                return .route(Int(prefix.route))
+            }
+            i += 1
+        }
+        return slashRoute >= 0 ? .addSlash(Int(slashRoute)) : .none
     }
 
     /// The same answer as the linear scan: a prefix can only match at a segment boundary of the
     /// path (it ends just before a '/', just after one, or at the end of the path), so those
-    /// lengths are looked up, shortest first, and the last (longest) found wins.
-    private func matchPrefixHashed(in g: Int, path: UnsafeRawBufferPointer, length: Int) -> Int? {
+    /// lengths are looked up, shortest first, and the last (longest) found wins; then the bare
+    /// path's slash form.
+    private func matchPrefixHashed(in g: Int, path: UnsafeRawBufferPointer) -> Match {
+        let group = groups[g]
         let mask = prefixSlots.count - 1
-        let first = Int(groups[g].prefixStart), end = first + Int(groups[g].prefixCount)
-        /// The route whose prefix (of group g) is exactly the first `count` bytes of the path
-        /// (`path` nil: the prefix "/" for an empty path).
-        @inline(__always) func lookup(_ count: Int, _ h: UInt32, _ path: UnsafeRawBufferPointer?) -> Int32? {
+        let first = Int(group.prefixStart), end = first + Int(group.prefixCount)
+        /// The prefix of group g that is exactly the first `count` bytes of the path (plus '/').
+        @inline(__always) func lookup(_ count: Int, _ h: UInt32, folded: Bool) -> Int32 {
             var slot = RouteTable.slot(h, group: g, mask: mask)
             while true {
                 let i = Int(prefixSlots[slot])
-                if i < 0 { return nil }
+                if i < 0 { return -1 }
                 let p = prefixes[i]
-                if i >= first && i < end && prefixHashes[i] == h && Int(p.bytes.count) == count {
-                    let start = Int(p.bytes.start)
-                    var j = 0
-                    if let path { while j < count && path[j] == storage[start + j] { j += 1 } } else { j = storage[start] == 0x2F ? 1 : 0 }
-                    if j == count { return p.route }
-                }
+                if i >= first && i < end && prefixHashes[i] == h && p.folded == folded && prefixEquals(p, path, count) { return p.route }
                 slot = (slot + 1) & mask
             }
         }
-        // An empty path is treated as "/".
-        if length == 0 { return lookup(1, RouteTable.slashHash, nil).map(Int.init) }
+        @inline(__always) func probe(_ count: Int, _ h: UInt32, _ hf: UInt32) -> Int32 {
+            if group.hasExact { let r = lookup(count, h, folded: false); if r >= 0 { return r } }
+            if group.hasFolded { return lookup(count, hf, folded: true) }
+            return -1
+        }
+        let length = path.count
         var found: Int32 = -1
-        var h = RouteTable.fnvOffset
+        var h = RouteTable.fnvOffset, hf = RouteTable.fnvOffset
         var k = 0
         while k < length {
             let b = path[k]
             // A prefix without the trailing '/' (the path goes on with '/'), then one ending in '/'.
-            if b == 0x2F && k > 0, let r = lookup(k, h, path) { found = r }
+            if b == 0x2F && k > 0 { let r = probe(k, h, hf); if r >= 0 { found = r } }
             h = (h ^ UInt32(b)) &* RouteTable.fnvPrime
-            if b == 0x2F, let r = lookup(k + 1, h, path) { found = r }
+            if group.hasFolded { hf = (hf ^ UInt32(ASCII.lower(b))) &* RouteTable.fnvPrime }
+            if b == 0x2F { let r = probe(k + 1, h, hf); if r >= 0 { found = r } }
             k += 1
         }
-        if path[length - 1] != 0x2F, let r = lookup(length, h, path) { found = r } // the whole path
-        return found >= 0 ? Int(found) : nil
+        if path[length - 1] != 0x2F {
+            let r = probe(length, h, hf) // the whole path
+            if r >= 0 { return .route(Int(r)) }
+            // The bare form of a "/…/" prefix belongs to that prefix's route.
+            let slash = probe(length + 1, (h ^ 0x2F) &* RouteTable.fnvPrime, (hf ^ 0x2F) &* RouteTable.fnvPrime)
+            if slash >= 0 { return .addSlash(Int(slash)) }
+        }
+        return found >= 0 ? .route(Int(found)) : .none
     }
 
-    private static let slashHash: UInt32 = (fnvOffset ^ 0x2F) &* fnvPrime
     private static let fnvOffset: UInt32 = 2_166_136_261
     private static let fnvPrime: UInt32 = 16_777_619
 
-    /// Case-sensitive FNV-1a (paths are matched as written).
+    /// FNV-1a of the bytes as they are (folded prefixes are stored lowercased).
     private static func pathHash(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> UInt32 {
         var h = fnvOffset
         var i = start
@@ -273,51 +341,12 @@ public struct RouteTable: Sendable {
         Int((h ^ (UInt32(truncatingIfNeeded: group) &* 0x9E37_79B9)) &* 0x85EB_CA6B >> 7) & mask
     }
 
-    /// The reference rule (tests compare the hashed lookup with it).
-    func matchLinear(host: String, path: String) -> Int? {
-        let pathBytes = Array(path.utf8)
-        let length = pathBytes.firstIndex { $0 == 0x3F || $0 == 0x23 } ?? pathBytes.count
-        guard anyHostGroup >= 0, host.isEmpty else { return nil }
-        return pathBytes.withUnsafeBytes { matchPrefixLinear(in: groups[Int(anyHostGroup)], path: $0, length: length) }
-    }
-
-    private func matchPrefixLinear(in group: Group, path: UnsafeRawBufferPointer, length: Int) -> Int? {
-        var i = Int(group.prefixStart)
-        let end = i + Int(group.prefixCount)
-        while i < end {
-            let prefix = prefixes[i]
-            let count = Int(prefix.bytes.count)
-            let start = Int(prefix.bytes.start)
-            if length == 0 {
-                // An empty path is treated as "/".
-                if count == 1 { return Int(prefix.route) }
-            } else if count <= length {
-                var equal = true
-                var j = 0
-                while j < count {
-                    if path[j] != storage[start + j] { equal = false; break }
-                    j += 1
-                }
-                if equal && (count == length || storage[start + count - 1] == 0x2F || path[count] == 0x2F) {
-                    return Int(prefix.route)
-                }
-            }
-            i += 1
-        }
-        return nil
-    }
-
-    @inline(__always)
-    private static func lower(_ b: UInt8) -> UInt8 {
-        (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b
-    }
-
-    /// Compares `bytes[from ..< from + key.count]`, lowercased, with the stored (lowercase) key.
-    private func equalsLowercased(_ bytes: UnsafeRawBufferPointer, _ from: Int, _ key: Span) -> Bool {
+    /// Compares `bytes[from ..< from + key.count]` (already lowercase) with the stored key.
+    private func equalsStored(_ bytes: UnsafeRawBufferPointer, _ from: Int, _ key: Span) -> Bool {
         let start = Int(key.start)
         var j = 0
         while j < Int(key.count) {
-            if RouteTable.lower(bytes[from + j]) != storage[start + j] { return false }
+            if bytes[from + j] != storage[start + j] { return false }
             j += 1
         }
         return true
@@ -327,7 +356,7 @@ public struct RouteTable: Sendable {
         var h: UInt32 = 2_166_136_261
         var i = start
         while i < end {
-            h = (h ^ UInt32(lower(bytes[i]))) &* 16_777_619
+            h = (h ^ UInt32(bytes[i])) &* 16_777_619
             i += 1
         }
         return h
@@ -339,9 +368,21 @@ public struct RouteTable: Sendable {
 
     // MARK: - Convenience (not for the hot path)
 
-    /// `match(host:path:)` for Strings; allocates. For tests and tools.
+    /// `lookup` for a Host as sent (normalised here: case, port and trailing dot ignored; an
+    /// invalid host matches nothing) and a target (the query and fragment are ignored). Allocates;
+    /// for tests and tools.
+    public func lookup(host: String, path: String) -> Match {
+        var name: [UInt8] = []
+        if !host.isEmpty {
+            var hostBytes = Array(host.utf8)
+            guard hostBytes.withUnsafeMutableBytes({ HostName.normalize(UnsafeRawBufferPointer($0), into: &name) }) != nil else { return .none }
+        }
+        let pathBytes = Array(path.utf8.prefix { $0 != 0x3F && $0 != 0x23 })
+        return name.withUnsafeBytes { h in pathBytes.withUnsafeBytes { p in lookup(host: h, path: p) } }
+    }
+
+    /// The index of the route that decides (`lookup(host:path:).route`).
     public func match(host: String, path: String) -> Int? {
-        let hostBytes = Array(host.utf8), pathBytes = Array(path.utf8)
-        return hostBytes.withUnsafeBytes { h in pathBytes.withUnsafeBytes { p in match(host: h, path: p) } }
+        lookup(host: host, path: path).route
     }
 }

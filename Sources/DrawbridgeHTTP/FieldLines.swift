@@ -20,7 +20,14 @@ enum FieldLines {
         // reject obs-fold: continuation lines are joined differently by different parsers (smuggling)
         if ASCII.isWhitespace(b[ls]) { return .badRequest("obs-fold line folding") }
         var i = ls
-        while i < le && ASCII.isTchar(b[i]) { i += 1 }
+        var underscore = false
+        while i < le {
+            let c = b[i]
+            if ASCII.isAlpha(c) || ASCII.isDigit(c) { i += 1; continue } // most name bytes: one test
+            guard ASCII.isTchar(c) else { break }
+            if c == 0x5F { underscore = true }
+            i += 1
+        }
         guard i < le else { return .badRequest("field line without colon") }
         if b[i] != ASCII.colon {
             // reject "Name :": some servers strip the space, others keep it (request smuggling)
@@ -48,7 +55,7 @@ enum FieldLines {
             j += 1
         }
         let kind = FieldKind.classify(UnsafeRawBufferPointer(rebasing: b[name]))
-        fields.append(HeaderField(name: name, value: vs..<ve, kind: kind))
+        fields.append(HeaderField(name: name, value: vs..<ve, kind: kind, nameHasUnderscore: underscore))
         return nil
     }
 }

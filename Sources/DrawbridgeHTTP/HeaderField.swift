@@ -6,11 +6,14 @@ public struct HeaderField: Sendable, Equatable {
     public var value: Range<Int>
     /// What the field is, so the proxy can filter without string compares.
     public var kind: FieldKind
+    /// The name contains `_` (CGI-style upstreams read it as `-`: see `FieldNameSet`).
+    public var nameHasUnderscore: Bool
 
-    public init(name: Range<Int>, value: Range<Int>, kind: FieldKind) {
+    public init(name: Range<Int>, value: Range<Int>, kind: FieldKind, nameHasUnderscore: Bool = false) {
         self.name = name
         self.value = value
         self.kind = kind
+        self.nameHasUnderscore = nameHasUnderscore
     }
 }
 

@@ -8,20 +8,25 @@ public struct PathPolicy: Sendable, Equatable {
     public var allowEncodedSlash: Bool
     /// A raw `\` or `%5C` is accepted (kept as sent, `%5C` uppercased); else `.backslash`.
     public var allowBackslash: Bool
-    /// A raw `;` in a segment is accepted; else `.pathParameter`. Even when allowed, a segment whose part before the
-    /// first `;` is empty, `.` or `..` is rejected.
+    /// A `;` (raw or `%3B`) in a segment is accepted; else `.pathParameter`. Even when allowed, a segment whose part
+    /// before the first `;` is empty, `.` or `..` is rejected.
     public var allowPathParameters: Bool
+    /// Percent-encoded white space and control characters (`%20`, `%09`, `%0A`, `%7F`, C1 controls, and Unicode
+    /// White_Space such as `%C2%A0` or `%E3%80%80`) are accepted (kept encoded); else `.encodedWhitespace`. `%00` is
+    /// refused either way.
+    public var allowEncodedWhitespace: Bool
     /// Runs of `/` collapse to one `/` (before dot-segment removal); `false` rejects any empty segment
     /// other than the final one (`/a/` stays valid) with `.emptySegment`.
     public var mergeSlashes: Bool
 
     /// The strict policy unless told otherwise.
     public init(allowEncodedSlash: Bool = false, allowBackslash: Bool = false,
-                allowPathParameters: Bool = false, mergeSlashes: Bool = true) {
+                allowPathParameters: Bool = false, mergeSlashes: Bool = true, allowEncodedWhitespace: Bool = false) {
         self.allowEncodedSlash = allowEncodedSlash
         self.allowBackslash = allowBackslash
         self.allowPathParameters = allowPathParameters
         self.mergeSlashes = mergeSlashes
+        self.allowEncodedWhitespace = allowEncodedWhitespace
     }
 }
 
@@ -41,8 +46,10 @@ public enum PathError: Error, Equatable, Sendable {
     case backslash
     /// The percent-decoded path is not valid UTF-8.
     case invalidUTF8
-    /// `;` with `allowPathParameters` off, or a parameter on an empty or dot segment.
+    /// `;` or `%3B` with `allowPathParameters` off, or a parameter on an empty or dot segment.
     case pathParameter
+    /// Percent-encoded white space or a control character with `allowEncodedWhitespace` off.
+    case encodedWhitespace
     /// `//` with `mergeSlashes` off.
     case emptySegment
     /// A `..` would climb above the root.
@@ -62,6 +69,7 @@ public enum PathError: Error, Equatable, Sendable {
         case .backslash: return "backslash in path"
         case .invalidUTF8: return "path is not valid UTF-8"
         case .pathParameter: return "path parameter in path"
+        case .encodedWhitespace: return "encoded white space or control character in path"
         case .emptySegment: return "empty path segment"
         case .escapesRoot: return "path escapes the root"
         }
@@ -85,7 +93,8 @@ public enum PathError: Error, Equatable, Sendable {
 /// 5. Dot segments are removed after decoding, so `%2e%2E` is `..`. Removal follows §5.2.4
 ///    (`/a/./b` → `/a/b`, `/a/b/..` → `/a/`, `/a/.` → `/a/`, `/a/..` → `/`) except that climbing above the root
 ///    is an error instead of being clamped.
-/// 6. Case is preserved. Raw `;` is refused unless allowed; raw `\` likewise.
+/// 6. Case is preserved. `;` and `%3B` are refused unless allowed; raw `\` likewise; percent-encoded white space
+///    and control characters (which Spring, Java and Python trim or drop from segments) likewise.
 ///
 /// The output is never longer than the input, and normalising it again gives it back unchanged.
 public enum PathNormalizer {
@@ -130,6 +139,7 @@ public enum PathNormalizer {
             return .failure(.notOriginForm)
         }
         var utf8 = UTF8Validator()
+        var scalar: UInt32 = 0 // the code point of the escaped multi-byte sequence being read
         var i = 0 // invariant at the loop head: t[i] == '/'
         while true {
             _ = utf8.feed(slash) // cannot fail here: a pending multi-byte sequence is caught at the segment's end
@@ -150,8 +160,14 @@ public enum PathNormalizer {
                         return .failure(.invalidPercentEncoding)
                     }
                     let decoded = hi << 4 | lo
+                    let continues = utf8.pending
                     // overlong "%C0%AE" (a hidden '.'), surrogates, truncated sequences: decoder-dependent meaning
                     guard utf8.feed(decoded) else { return .failure(.invalidUTF8) }
+                    if decoded >= 0x80 {
+                        scalar = continues ? scalar << 6 | UInt32(decoded & 0x3F) : UInt32(decoded & (decoded >= 0xF0 ? 0x07 : decoded >= 0xE0 ? 0x0F : 0x1F))
+                        // "/admin%C2%A0", "/admin%E3%80%80": Java and Python trim Unicode white space from segments
+                        if !utf8.pending && !policy.allowEncodedWhitespace && isInvisible(scalar) { return .failure(.encodedWhitespace) }
+                    }
                     if isUnreserved(decoded) {
                         // "/%61dmin" is "/admin" and "%2e%2e" is "..": decode before matching or dot removal
                         out.append(decoded)
@@ -162,6 +178,13 @@ public enum PathNormalizer {
                         if decoded == slash && !policy.allowEncodedSlash { return .failure(.encodedSlash) }
                         // "%5C": an upstream that decodes it may treat '\' as a separator
                         if decoded == backslash && !policy.allowBackslash { return .failure(.backslash) }
+                        // "/admin%20", "/admin%09": Spring's AntPathMatcher trims segments, other upstreams strip controls
+                        if (decoded <= 0x20 || decoded == 0x7F) && !policy.allowEncodedWhitespace { return .failure(.encodedWhitespace) }
+                        if decoded == semicolon {
+                            // "/admin%3Bx": Spring decodes before it strips ";x", so %3B is a path parameter too
+                            guard policy.allowPathParameters else { return .failure(.pathParameter) }
+                            if parameterAt < 0 { parameterAt = out.count }
+                        }
                         out.append(percent)
                         out.append(upperHex(hi))
                         out.append(upperHex(lo))
@@ -225,6 +248,16 @@ public enum PathNormalizer {
     @inline(__always)
     private static func isDotSegment(_ out: [UInt8], _ start: Int, _ length: Int) -> Bool {
         (length == 1 && out[start] == dot) || (length == 2 && out[start] == dot && out[start + 1] == dot)
+    }
+
+    /// C1 controls and the Unicode White_Space characters above ASCII, plus U+180E, U+200B and U+FEFF, which
+    /// some trimming functions also drop: a segment ending in one of them names another resource to them.
+    @inline(__always)
+    private static func isInvisible(_ c: UInt32) -> Bool {
+        switch c {
+        case 0x80...0xA0, 0x1680, 0x180E, 0x2000...0x200B, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF: return true
+        default: return false
+        }
     }
 
     /// RFC 3986 §2.3 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~".

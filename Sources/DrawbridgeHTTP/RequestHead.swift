@@ -17,6 +17,9 @@ public struct RequestHead: Sendable {
     public var fields: [HeaderField]
     /// Value of the single Host field (nil only for HTTP/1.0 without Host).
     public var host: Range<Int>?
+    /// The Host value as the one host rule parsed it (`HostName.parse`, which the parser applies:
+    /// an invalid Host is a 400); nil without Host.
+    public var hostParsed: HostName.Parsed?
     public var framing: BodyFraming
     /// HTTP/1.1: true unless Connection has "close"; HTTP/1.0: only with "keep-alive" (and no "close").
     public var keepAlive: Bool
@@ -35,6 +38,7 @@ public struct RequestHead: Sendable {
         version = .http11
         fields = []
         host = nil
+        hostParsed = nil
         framing = .none
         keepAlive = false
         expectContinue = false

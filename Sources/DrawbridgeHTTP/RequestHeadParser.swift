@@ -142,9 +142,11 @@ public struct RequestHeadParser: Sendable {
         if hostCount > 1 { return .badRequest("multiple Host fields") }
         if hostCount == 0 {
             if head.version == .http11 { return .badRequest("missing Host") }
-        } else if let host = head.host, !Authority.isValid(b, host) {
-            // malformed Host: virtual-host confusion / cache poisoning
-            return .badRequest("invalid Host")
+        } else if let host = head.host {
+            // malformed Host, or one other parsers read as another host ("127.1", "a..b"):
+            // virtual-host confusion / cache poisoning. The one host rule, parsed once.
+            guard let parsed = HostName.parse(UnsafeRawBufferPointer(rebasing: b[host])) else { return .badRequest("invalid Host") }
+            head.hostParsed = parsed
         }
 
         if transferEncodings > 0 {

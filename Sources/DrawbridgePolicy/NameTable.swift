@@ -119,16 +119,22 @@ struct NameTable: Sendable {
     }
 }
 
-/// Whether the String's UTF-8 equals `bytes`, without allocating.
+/// Whether the String's UTF-8 equals `bytes`, without allocating; `fold`: ASCII case-insensitively.
 @inline(__always)
-func equals(_ s: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+func equals(_ s: String, _ bytes: UnsafeRawBufferPointer, fold: Bool = false) -> Bool {
     if let result = s.utf8.withContiguousStorageIfAvailable({ p -> Bool in
         guard p.count == bytes.count else { return false }
         var i = 0
-        while i < p.count && p[i] == bytes[i] { i += 1 }
+        if fold {
+            while i < p.count && lowerASCII(p[i]) == lowerASCII(bytes[i]) { i += 1 }
+        } else {
+            while i < p.count && p[i] == bytes[i] { i += 1 }
+        }
         return i == p.count
     }) {
         return result
     }
-    return s.utf8.elementsEqual(bytes)
+    return fold ? s.utf8.map(lowerASCII).elementsEqual(bytes.map(lowerASCII)) : s.utf8.elementsEqual(bytes)
 }
+
+@inline(__always) func lowerASCII(_ b: UInt8) -> UInt8 { (b &- 0x41) < 26 ? b | 0x20 : b }

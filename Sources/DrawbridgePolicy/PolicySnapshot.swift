@@ -43,6 +43,8 @@ public struct PolicySnapshot: Sendable {
         var segments: Span
         /// Permission id of `ownerOverride`, or -1.
         var ownerOverride: Int32
+        /// The route's upstream has `caseInsensitivePaths`: the template compares case-folded, as it serves.
+        var foldCase: Bool
         /// `methodOverride: "refuse"`: a `_method` parameter in the query string is refused.
         var refusesMethodOverride: Bool
     }
@@ -74,7 +76,8 @@ public struct PolicySnapshot: Sendable {
 
     /// Compiles the policy of a loaded configuration and the memberships of its users.
     public init(config: GatewayConfig, users: [User] = []) {
-        self.init(roles: config.roles, groups: config.groups, routes: config.routes, users: users)
+        self.init(roles: config.roles, groups: config.groups, routes: config.routes, users: users,
+                  caseInsensitive: config.routes.map { config.upstreams[$0.upstream]?.caseInsensitivePaths ?? false })
     }
 
     /// Compiles `roles`, `groups`, the `access` rules of `routes` (indices as in `RouteTable`) and
@@ -82,7 +85,8 @@ public struct PolicySnapshot: Sendable {
     /// grant reaches only members of the caller's organisation, so without users no override allows).
     /// Input is expected to be validated by `ConfigLoader`; anything odd that slips through (an
     /// unknown role in a group, an invalid pattern) grants nothing rather than trapping.
-    public init(roles: [RoleConfig], groups: [GroupConfig], routes: [RouteConfig], users: [User] = []) {
+    /// `caseInsensitive[i]`: route i's upstream treats paths case-insensitively (missing: false).
+    public init(roles: [RoleConfig], groups: [GroupConfig], routes: [RouteConfig], users: [User] = [], caseInsensitive: [Bool] = []) {
         var permissionIds: [String: Int32] = [:]
         var permissionNames: [String] = []
         func permission(_ text: String) -> Int32 {
@@ -104,7 +108,7 @@ public struct PolicySnapshot: Sendable {
         var audiences: [String] = []
         var methods: [MethodEntry] = []
         var segments: [Segment] = []
-        for route in routes {
+        for (routeIndex, route) in routes.enumerated() {
             if route.isPublic { routeRules.append(Self.publicRoute); continue }
             guard let access = route.access else { routeRules.append(Self.noRule); continue }
             let methodStart = methods.count
@@ -129,6 +133,7 @@ public struct PolicySnapshot: Sendable {
                 methods: Span(start: Int32(methodStart), count: Int32(methods.count - methodStart)), anyMethod: anyMethod,
                 segments: Span(start: Int32(segmentStart), count: Int32(segments.count - segmentStart)),
                 ownerOverride: access.ownerOverride.map(permission) ?? -1,
+                foldCase: routeIndex < caseInsensitive.count && caseInsensitive[routeIndex],
                 refusesMethodOverride: access.methodOverride == .refuse))
             audiences.append(access.audience)
         }
@@ -264,7 +269,7 @@ public struct PolicySnapshot: Sendable {
                 let segment = segments[s]
                 switch segment.kind {
                 case .literal:
-                    guard equalsStored(segment.literal, path, start, length) else { return Self.forbidden(.templateMismatch) }
+                    guard equalsStored(segment.literal, path, start, length, fold: rule.foldCase) else { return Self.forbidden(.templateMismatch) }
                 case .org:
                     guard length > 0 else { return Self.forbidden(.templateMismatch) }
                     org = start; orgLength = length
@@ -278,20 +283,20 @@ public struct PolicySnapshot: Sendable {
                 position = end
                 s += 1
             }
-            if org >= 0, !equals(orgId, UnsafeRawBufferPointer(rebasing: path[org ..< org + orgLength])) {
+            if org >= 0, !equals(orgId, UnsafeRawBufferPointer(rebasing: path[org ..< org + orgLength]), fold: rule.foldCase) {
                 return Self.forbidden(.wrongOrganization)
             }
             if group >= 0 {
                 guard kind == .session else { return Self.forbidden(.apiKeyHasNoGroups) }
                 let segment = UnsafeRawBufferPointer(rebasing: path[group ..< group + groupLength])
                 var member = false
-                for name in groups where equals(name, segment) { member = true; break }
+                for name in groups where equals(name, segment, fold: rule.foldCase) { member = true; break }
                 guard member else { return Self.forbidden(.notGroupMember) }
             }
             if user >= 0 {
                 let target = UnsafeRawBufferPointer(rebasing: path[user ..< user + userLength])
                 // The owner: a session is for one of its user's memberships, so the object is in `orgId`.
-                let isOwner = kind == .session && equals(subject, target)
+                let isOwner = kind == .session && equals(subject, target, fold: rule.foldCase)
                 if !isOwner {
                     guard rule.ownerOverride >= 0, holds(rule.ownerOverride, roles: roles, groups: groups) else {
                         return Self.forbidden(.notOwner)
@@ -347,12 +352,12 @@ public struct PolicySnapshot: Sendable {
     }
 
     @inline(__always)
-    private func equalsStored(_ span: Span, _ other: UnsafeRawBufferPointer, _ start: Int, _ length: Int) -> Bool {
+    private func equalsStored(_ span: Span, _ other: UnsafeRawBufferPointer, _ start: Int, _ length: Int, fold: Bool = false) -> Bool {
         guard Int(span.count) == length else { return false }
         let base = Int(span.start)
         var j = 0
         while j < length {
-            if bytes[base + j] != other[start + j] { return false }
+            if bytes[base + j] != other[start + j] && !(fold && lowerASCII(bytes[base + j]) == lowerASCII(other[start + j])) { return false }
             j += 1
         }
         return true

@@ -27,7 +27,6 @@ final class AuthRuntime: @unchecked Sendable {
     /// previous snapshot at reload): only then is there anything to save.
     let cutoffsChanged: Bool
     let stateFile: String
-    let cookieName: [UInt8] = Array(AuthRuntime.sessionCookie.utf8)
     /// Org id -> the OIDC providers it trusts (`organizations.<id>.trustedProviders`).
     let trustedProvidersByOrg: [String: Set<String>]
     /// Verified against when the account is unknown or has no password: the production scheme's
@@ -35,7 +34,6 @@ final class AuthRuntime: @unchecked Sendable {
     let dummyHash = PasswordHash.unmatchable()
 
     static let sessionCookie = "__Host-drawbridge"
-    static let sessionCookieBytes: [UInt8] = Array(sessionCookie.utf8)
 
     /// `previous`: the cutoffs of the snapshot being replaced (nil at start: read from the state file).
     init(config: GatewayConfig, data: IdentityData, previous: ModeCutoffs?, now: UInt64) throws {

@@ -20,27 +20,23 @@ enum AuthResult {
 }
 
 /// Finds and checks the credential of a request: the API key in `Authorization: Bearer db_…`,
-/// or the session cookie `__Host-drawbridge`. Runs for every request to a protected route.
+/// or the session cookie `__Host-drawbridge` (found by `GatewayCookies`, which has already refused
+/// a request carrying it twice). Runs for every request to a protected route.
 enum Authenticator {
-    static func authenticate(head: RequestHead, auth: AuthRuntime, revocations: Revocations, now: UInt64) -> AuthResult {
+    static func authenticate(head: RequestHead, sessionCookie cookie: Range<Int>?, auth: AuthRuntime, revocations: Revocations,
+                             now: UInt64) -> AuthResult {
         var bearer: Range<Int>? = nil
-        var cookie: Range<Int>? = nil
-        var cookieCount = 0
         var authorizationCount = 0
         head.bytes.withUnsafeBytes { raw in
-            for f in head.fields where f.kind == .other {
-                let name = UnsafeRawBufferPointer(rebasing: raw[f.name])
-                if name.count == 13, ASCII.equalsCaseInsensitive(name, "authorization") {
+            for f in head.fields where f.kind == .other && f.name.count == 13 {
+                if ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "authorization") {
                     authorizationCount += 1
                     bearer = bearerToken(raw, f.value)
-                } else if name.count == 6, ASCII.equalsCaseInsensitive(name, "cookie") {
-                    Self.findCookie(raw, f.value, name: auth.cookieName) { r in cookie = r; cookieCount += 1 }
                 }
             }
         }
         // Two credentials of one kind: which one counts would depend on the parser (smuggling).
         if authorizationCount > 1 { return .rejected(reason: "several Authorization fields", kind: "credential", subject: "") }
-        if cookieCount > 1 { return .rejected(reason: "session cookie sent more than once", kind: "session", subject: "") }
         if let bearer {
             let presented = String(decoding: head.bytes[bearer], as: UTF8.self)
             switch APIKey.verify(presented, directory: auth.directory, global: auth.global) {
@@ -148,33 +144,6 @@ enum Authenticator {
         guard value.upperBound - start >= 3, raw[start] == UInt8(ascii: "d"), raw[start + 1] == UInt8(ascii: "b"),
               raw[start + 2] == UInt8(ascii: "_") else { return nil }
         return start..<value.upperBound
-    }
-
-    /// Calls `found` with the value range of every `name=value` pair in a Cookie field value.
-    static func findCookie(_ raw: UnsafeRawBufferPointer, _ value: Range<Int>, name: [UInt8], _ found: (Range<Int>) -> Void) {
-        var i = value.lowerBound
-        while i < value.upperBound {
-            while i < value.upperBound && (raw[i] == 0x20 || raw[i] == 0x09) { i += 1 }
-            let pairStart = i
-            // memchr: a session cookie is a few hundred bytes, scanned on every request.
-            if let p = memchr(raw.baseAddress! + i, Int32(UInt8(ascii: ";")), value.upperBound - i) {
-                i = raw.baseAddress!.distance(to: UnsafeRawPointer(p))
-            } else {
-                i = value.upperBound
-            }
-            let pairEnd = i
-            i += 1
-            // Cookie names are case-sensitive (RFC 6265 §5.3): "__host-drawbridge" is another cookie.
-            let n = name.count
-            guard pairEnd - pairStart > n, raw[pairStart + n] == UInt8(ascii: "=") else { continue }
-            var same = true
-            for k in 0..<n where raw[pairStart + k] != name[k] { same = false; break }
-            if same {
-                var end = pairEnd
-                while end > pairStart + n + 1 && (raw[end - 1] == 0x20 || raw[end - 1] == 0x09) { end -= 1 }
-                found((pairStart + n + 1)..<end)
-            }
-        }
     }
 }
 

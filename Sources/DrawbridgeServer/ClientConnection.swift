@@ -20,8 +20,8 @@ final class ClientConnection {
     enum Phase { case handshake, head, local, proxy, tunnel, closing }
     private(set) var phase = Phase.handshake
     private var handshakeWantsWrite = false
-    /// The server name the client asked for in the TLS handshake (lowercase), empty without SNI.
-    private var sni: [UInt8] = []
+    /// The server name the client asked for in the TLS handshake, normalised (`RoutingHost`).
+    private var serverName = RoutingHost.ServerName()
     private var readBlocked = false
     private var peerEOF = false
     private var lingering = false
@@ -38,7 +38,13 @@ final class ClientConnection {
     private var target: [UInt8] = []
     private var pathLength = 0
     private var upstream: UpstreamConnection?
-    private var upstreamIndex = 0
+    /// The routing host of the request (`HostName` normal form) and the port its Host named.
+    private var routing = RoutingHost()
+    /// The digits of `routingPort` (kept while the port does not change: formatted once per connection).
+    private var routingPortText: [UInt8] = []
+    private var routingPortTextOf = HostName.noPort
+    /// The gateway's cookies in the request (found once, in `startRequest`).
+    private var cookies = GatewayCookies()
     enum BodyState: Equatable { case none, length(UInt64), chunked, done }
     private var reqBody = BodyState.none
     private var reqDecoder: ChunkedDecoder
@@ -57,8 +63,8 @@ final class ClientConnection {
     private var identity: RequestIdentity?
     /// The signed assertion for the upstream (reused across requests of a session while fresh).
     private var assertion: [UInt8]?
-    /// The matched route of the request being forwarded.
-    private var routeIndex = 0
+    /// The route the request was decided on (its upstream, credential, audience, protected fields).
+    private var route: CompiledRoute?
     /// A renewed session cookie value to send with the response (sliding idle window).
     private var renewedSession: String?
     /// Local endpoint in progress: body bytes still expected, and the job serial it waits for.
@@ -137,12 +143,7 @@ final class ClientConnection {
         case .done:
             phase = .head
             deadline = worker.now + snapshot.idleTimeoutNs
-            if let ssl = transport.ssl, let name = COpenSSL_servername(ssl) {
-                var p = name
-                // Folded the same way as Host bytes below (| 0x20: letters to lowercase; digits, '-' and '.' unchanged).
-                while p.pointee != 0 { sni.append(UInt8(bitPattern: p.pointee) | 0x20); p += 1 }
-                if sni.last == UInt8(ascii: ".") { sni.removeLast() }
-            }
+            if let ssl = transport.ssl { serverName = RoutingHost.ServerName(COpenSSL_servername(ssl)) } // one host normalisation for SNI and Host
             return true
         case .wantRead: handshakeWantsWrite = false; return false
         case .wantWrite: handshakeWantsWrite = true; return false
@@ -352,21 +353,24 @@ final class ClientConnection {
         identity = nil
         assertion = nil
         renewedSession = nil
+        route = nil
         switch head.framing {
         case .none: reqBody = .none
         case .contentLength(let n): reqBody = n == 0 ? .done : .length(n)
         case .chunked: reqBody = .chunked; reqDecoder.reset(); chunkedBodyBytes = 0
         }
 
-        // Absolute-form whose authority differs from Host: routing would judge one host and reach another.
-        if let a = head.absoluteAuthority, let h = head.host, !sameHost(a, h) {
-            respondError(400, close: true); return
+        // The host the request is routed, judged and forwarded as (Host, absolute-form, SNI: one rule).
+        let refusal: Int? = head.bytes.withUnsafeBytes { raw in
+            if let status = routing.resolve(raw, host: head.host, hostParsed: head.hostParsed, absolute: head.absoluteAuthority, sni: serverName) { return status }
+            // A gateway cookie sent twice: which copy counts would depend on the parser (cookie tossing).
+            cookies = GatewayCookies.find(raw, head.fields)
+            if cookies.duplicated { return 400 }
+            // underscoreHeaders "reject": X_Forwarded_For and friends are refused outright (Envoy REJECT_REQUEST).
+            if snapshot.underscoreHeaders == .reject && head.fields.contains(where: { $0.nameHasUnderscore }) { return 400 }
+            return nil
         }
-        // Host must name the host the TLS session was opened for: a request for another host on
-        // this connection would be routed (and judged) as that host (domain fronting).
-        if !sni.isEmpty, !hostMatchesSNI(head.host) {
-            respondError(421, close: true); return
-        }
+        if let refusal { respondError(refusal, close: true); return }
         let maxBody = snapshot.config.limits.maxRequestBodyBytes
         if maxBody > 0, case .contentLength(let n) = head.framing, n > UInt64(maxBody) {
             respondError(413, close: true); return
@@ -394,15 +398,27 @@ final class ClientConnection {
         case .failure: target.removeAll(keepingCapacity: true); respondError(400, close: true); return
         }
         if isReservedPath() { startLocal(); return }
-        switch Admission.decide(head: head, path: target, pathLength: pathLength, snapshot: snapshot) {
-        case .respond(let code):
-            respondError(code, close: reqBody != .none && reqBody != .done)
-        case .forward(let upstreamIndex, let route):
-            if !snapshot.config.routes[route].isPublic {
+        let match = head.bytes.withUnsafeBytes { raw in
+            routing.withName(raw) { h in
+                target.withUnsafeBytes { p in
+                    // OPTIONS * is answered by the host's root route.
+                    let isAsterisk = pathLength == 1 && p[0] == UInt8(ascii: "*")
+                    return snapshot.config.routeTable.lookup(host: h, path: UnsafeRawBufferPointer(rebasing: p[0..<(isAsterisk ? 0 : pathLength)]))
+                }
+            }
+        }
+        switch match {
+        case .none:
+            respondError(404, close: reqBody != .none && reqBody != .done) // no route: nothing is forwarded by default
+        case .addSlash:
+            redirectToSlash() // "/admin" of a "/admin/" route: decided by that route, never by a shorter one
+        case .route(let index):
+            let route = snapshot.routes[index]
+            if !route.isPublic {
                 // Deny by default: a protected route is forwarded only with a credential that checks out now.
                 guard let auth = snapshot.auth else { respondError(404, close: true); return }
                 let now = unixNow()
-                switch Authenticator.authenticate(head: head, auth: auth, revocations: worker.revocations, now: now) {
+                switch Authenticator.authenticate(head: head, sessionCookie: cookies.session, auth: auth, revocations: worker.revocations, now: now) {
                 case .user(let i, let renewal): identity = .user(i); renewedSession = renewal
                 case .apiKey(let k): identity = .apiKey(k)
                 case .missing: respondUnauthenticated(); return
@@ -413,39 +429,28 @@ final class ClientConnection {
                 // Authorised on the path exactly as the upstream will receive it.
                 guard authorize(route: route, now: now) else { return }
             }
-            self.upstreamIndex = upstreamIndex
-            routeIndex = route
+            self.route = route
             connectUpstream(excluding: -1)
         }
     }
 
-    /// Host without its port and trailing dot, compared ASCII case-insensitively with the SNI.
-    private func hostMatchesSNI(_ host: Range<Int>?) -> Bool {
-        guard let host else { return true } // HTTP/1.0 without Host: routed as no host, only any-host routes match
-        return head.bytes.withUnsafeBufferPointer { p in
-            var end = host.upperBound
-            if p[host.lowerBound] != UInt8(ascii: "[") { // an IP literal never equals a server name
-                var i = host.upperBound - 1
-                while i > host.lowerBound && p[i] >= UInt8(ascii: "0") && p[i] <= UInt8(ascii: "9") { i -= 1 }
-                if i < host.upperBound - 1 && p[i] == UInt8(ascii: ":") { end = i }
-            }
-            if end > host.lowerBound && p[end - 1] == UInt8(ascii: ".") { end -= 1 }
-            if end - host.lowerBound != sni.count { return false }
-            for k in 0..<sni.count where (p[host.lowerBound + k] | 0x20) != sni[k] { return false }
-            return true
-        }
+    /// 301 (GET, HEAD) or 308 (other methods keep their body) to the path with its slash, query kept.
+    private func redirectToSlash() {
+        var location = String(decoding: target[0..<pathLength], as: UTF8.self) + "/"
+        location += String(decoding: target[pathLength...], as: UTF8.self)
+        respondLocal(.redirect(location, status: isMethod("get") || isMethod("head") ? 301 : 308))
     }
 
-    private func sameHost(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
-        if a.count != b.count { return false }
-        return head.bytes.withUnsafeBufferPointer { p in
-            for i in 0..<a.count where (p[a.lowerBound + i] | 0x20) != (p[b.lowerBound + i] | 0x20) { return false }
-            return true
-        }
+    /// The routing host as an https origin's authority (`name`, or `name:port` unless 443).
+    private var routingAuthority: String {
+        let name = head.bytes.withUnsafeBytes { raw in routing.withName(raw) { String(decoding: $0, as: UTF8.self) } }
+        return routing.port == HostName.noPort || routing.port == 443 ? name : "\(name):\(routing.port)"
     }
 
     private func connectUpstream(excluding: Int) {
-        let pool = worker.pools[upstreamIndex]
+        guard let route else { respondError(502, close: true); return }
+        // The pool of the very upstream the route named when the request was decided (never whatever has its index now).
+        let pool = worker.pool(for: route.upstream)
         let server = pool.pickServer(excluding: excluding)
         switch pool.acquire(server: server, owner: self) {
         case .failed:
@@ -463,15 +468,15 @@ final class ClientConnection {
             u.inBuf!.clear()
             // The rewritten head repeats Host (X-Forwarded-Host) and adds the gateway's fields:
             // refuse a head that would not fit rather than write past the buffer.
-            let need = head.headLength + (head.host?.count ?? 0) + 512 + IdentityFields.size(identity) + (assertion?.count ?? 0) + 40
-                + (snapshot.routeCredentials[routeIndex]?.line.count ?? 0)
+            let need = head.headLength + 2 * routing.nameLength + 512 + IdentityFields.size(identity) + (assertion?.count ?? 0) + 40
+                + (route.credentialLine?.count ?? 0)
             guard u.outBuf!.reserve(need) else {
                 upstream = nil
                 u.pool.abandon(u)
                 respondError(431, close: true)
                 return
             }
-            writeUpstreamHead(u.outBuf!)
+            writeUpstreamHead(u.outBuf!, route: route)
             if head.expectContinue && reqBody != .none && reqBody != .done && !retried {
                 let ob = ensureOut()
                 if ob.reserve(32) { ob.append("HTTP/1.1 100 Continue\r\n\r\n") } // we decided to forward: ask for the body
@@ -487,35 +492,34 @@ final class ClientConnection {
         }
     }
 
-    /// The request head for the upstream: hop-by-hop and client-sent forwarding headers removed,
-    /// framing re-stated, X-Forwarded-* and X-Request-Id set by the gateway.
-    /// The caller has reserved room for the head, the repeated Host and 512 bytes of added fields.
-    private func writeUpstreamHead(_ ob: IOBuffer) {
+    /// The request head for the upstream: the routing host as Host, hop-by-hop, spoofable and
+    /// override fields removed (`ForwardedField`), framing re-stated, X-Forwarded-* and X-Request-Id
+    /// set by the gateway. The caller has reserved room for the head, the host twice and 512 bytes
+    /// of added fields.
+    private func writeUpstreamHead(_ ob: IOBuffer, route: CompiledRoute) {
         head.bytes.withUnsafeBytes { raw in
             ob.append(UnsafeRawBufferPointer(rebasing: raw[head.method]))
             ob.append(byte: 32)
             target.withUnsafeBytes { ob.append($0) } // exactly the path that was judged
             ob.append(" HTTP/1.1\r\n")
-            for f in head.fields {
-                switch f.kind {
-                case .other where SpoofableHeaders.matches(UnsafeRawBufferPointer(rebasing: raw[f.name]))
-                    || isStripped(UnsafeRawBufferPointer(rebasing: raw[f.name])):
-                    break // identity the client claims for itself, a method override, or the route's upstream credential: never passed on
-                case .other where f.name.count == 6 && ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "cookie"):
-                    appendCookieWithoutSession(ob, raw, f) // the session token is the gateway's: never shown to an upstream
-                case .other where f.name.count == 13 && Authenticator.bearerToken(raw, f.value) != nil
-                    && ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "authorization"):
-                    break // a Drawbridge API key is the gateway's credential, not the upstream's
-                case .other, .host:
+            // the host that was routed and judged, also for HTTP/1.0 without Host (an HTTP/1.1 request always has one)
+            if routing.port != routingPortTextOf {
+                routingPortText.removeAll(keepingCapacity: true)
+                if routing.port != HostName.noPort { ASCII.appendDecimal(UInt64(routing.port), to: &routingPortText) }
+                routingPortTextOf = routing.port
+            }
+            routing.withName(raw) { ForwardedField.appendHost(ob, name: $0, portText: routingPortText) }
+            let underscores = snapshot.underscoreHeaders, protected = route.protectedFields
+            for (index, f) in head.fields.enumerated() {
+                switch ForwardedField.verdict(f, index: index, raw, protected: protected, underscores: underscores, cookies: cookies) {
+                case .forward:
                     ob.append(UnsafeRawBufferPointer(rebasing: raw[f.name]))
                     ob.append(": ")
                     ob.append(UnsafeRawBufferPointer(rebasing: raw[f.value]))
                     ob.append("\r\n")
-                // Hop-by-hop and Connection-named fields end here; the gateway states framing itself.
-                case .contentLength, .transferEncoding, .connection, .hopByHop, .expect, .namedInConnection:
-                    break
-                // Client-sent forwarding and request-id fields are spoofable: replaced, never passed on.
-                case .forwarded, .requestId:
+                case .cookieWithoutGatewayCookies:
+                    ForwardedField.appendCookie(ob, raw, f)
+                case .drop, .host:
                     break
                 }
             }
@@ -528,17 +532,15 @@ final class ClientConnection {
             ob.append("X-Forwarded-For: ")
             if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
             peerIP.withUnsafeBytes { ob.append($0) }
-            ob.append("\r\nX-Forwarded-Proto: https\r\n")
-            if let h = head.host {
-                ob.append("X-Forwarded-Host: ")
-                ob.append(UnsafeRawBufferPointer(rebasing: raw[h]))
-                ob.append("\r\n")
-            }
+            ob.append("\r\nX-Forwarded-Host: ")
+            routing.withName(raw) { ob.append($0) }
+            ob.append("\r\n")
+            snapshot.forwardedProtoAndPort.withUnsafeBytes { ob.append($0) }
             ob.append("X-Request-Id: ")
             appendRequestId(ob)
             ob.append("\r\n")
             if let identity { IdentityFields.append(identity, to: ob) }
-            if let c = snapshot.routeCredentials[routeIndex] { c.line.withUnsafeBytes { ob.append($0) } }
+            if let c = route.credentialLine { c.withUnsafeBytes { ob.append($0) } }
             if let assertion {
                 ob.append("X-Drawbridge-Assertion: ")
                 assertion.withUnsafeBytes { ob.append($0) }
@@ -546,44 +548,6 @@ final class ClientConnection {
             }
             ob.append("\r\n")
         }
-    }
-
-    /// A configured strip name, or the name of the field the route's upstream credential sets.
-    private func isStripped(_ name: UnsafeRawBufferPointer) -> Bool {
-        func same(_ lower: [UInt8]) -> Bool {
-            guard lower.count == name.count else { return false }
-            for i in 0..<lower.count where ASCII.lower(name[i]) != lower[i] { return false }
-            return true
-        }
-        if let c = snapshot.routeCredentials[routeIndex], same(c.name) { return true }
-        for s in snapshot.stripNames where same(s) { return true }
-        return false
-    }
-
-    /// A Cookie field minus the gateway's own session cookie; left out when nothing else remains.
-    private func appendCookieWithoutSession(_ ob: IOBuffer, _ raw: UnsafeRawBufferPointer, _ f: HeaderField) {
-        let name = AuthRuntime.sessionCookieBytes
-        var first = true
-        var i = f.value.lowerBound
-        while i < f.value.upperBound {
-            while i < f.value.upperBound && (raw[i] == 0x20 || raw[i] == 0x09) { i += 1 }
-            let start = i
-            // memchr: a session cookie line is long, and this runs on every protected request.
-            if let p = memchr(raw.baseAddress! + i, Int32(UInt8(ascii: ";")), f.value.upperBound - i) {
-                i = raw.baseAddress!.distance(to: UnsafeRawPointer(p))
-            } else {
-                i = f.value.upperBound
-            }
-            let end = i
-            i += 1
-            if end == start { continue }
-            var ours = end - start > name.count && raw[start + name.count] == UInt8(ascii: "=")
-            if ours { for k in 0..<name.count where raw[start + k] != name[k] { ours = false; break } }
-            if ours { continue }
-            if first { ob.append(UnsafeRawBufferPointer(rebasing: raw[f.name])); ob.append(": "); first = false } else { ob.append("; ") }
-            ob.append(UnsafeRawBufferPointer(rebasing: raw[start..<end]))
-        }
-        if !first { ob.append("\r\n") }
     }
 
     /// The request id as 32 hex digits, formatted once per request and written up to three times.
@@ -915,14 +879,14 @@ final class ClientConnection {
 
     /// 302 to one of the gateway's pages, carrying this request's target as the sealed return address.
     private func redirectAndBack(to page: String, now: UInt64) {
-        let host = head.host.map { String(decoding: head.bytes[$0], as: UTF8.self) } ?? ""
+        let host = routingAuthority
         let rawTarget = String(decoding: head.bytes[head.target], as: UTF8.self)
         let rd = ReturnAddress.seal(host: host, pathAndQuery: rawTarget, ring: snapshot.auth!.ring, now: now)
         respondLocal(.redirect("\(page)?rd=\(Forms.percentEncode(rd))", status: 302))
     }
 
     /// The policy's decision for an authenticated request; false when it answered the client.
-    private func authorize(route: Int, now: UInt64) -> Bool {
+    private func authorize(route: CompiledRoute, now: UInt64) -> Bool {
         let credential: Credential
         switch identity {
         case .user(let i)?: credential = .session(i.identity)
@@ -931,7 +895,7 @@ final class ClientConnection {
         }
         let decision = head.bytes.withUnsafeBytes { h in
             target.withUnsafeBytes { t in
-                snapshot.policy.decide(route: route, method: UnsafeRawBufferPointer(rebasing: h[head.method]),
+                snapshot.policy.decide(route: route.policyRule, method: UnsafeRawBufferPointer(rebasing: h[head.method]),
                                        path: UnsafeRawBufferPointer(rebasing: t[0..<pathLength]),
                                        query: UnsafeRawBufferPointer(rebasing: t[pathLength...]), credential: credential, now: now)
             }
@@ -940,7 +904,7 @@ final class ClientConnection {
         case .allow(let grant):
             if grant.sensitive || grant.viaOwnerOverride { auditDecision("access_allowed", route: route, rule: grant.permission ?? "", reason: grant.viaOwnerOverride ? "owner override" : "allowed") }
             if let identity, let signer = worker.assertions.signer(for: snapshot) {
-                assertion = signer.assertion(for: identity, audienceNumber: snapshot.routeAudience[route], audience: grant.audience, now: now)
+                assertion = signer.assertion(for: identity, audienceNumber: route.audienceNumber, audience: grant.audience, now: now)
             }
             return true
         case .deny(let d):
@@ -957,8 +921,8 @@ final class ClientConnection {
     }
 
     /// The rule that judged a denied request, for the audit log (off the allowed path).
-    private func ruleText(_ route: Int) -> String {
-        guard let access = snapshot.config.routes[route].access else { return "no access rule" }
+    private func ruleText(_ route: CompiledRoute) -> String {
+        guard let access = route.config.access else { return "no access rule" }
         let method = String(decoding: head.bytes[head.method], as: UTF8.self)
         var text = "\(method) needs " + (access.methods[method] ?? access.methods["*"] ?? "(method not allowed)")
         if let bind = access.bind { text += " on \(bind.text)" }
@@ -966,7 +930,7 @@ final class ClientConnection {
         return text
     }
 
-    private func auditDecision(_ event: String, route: Int, rule: String, reason: String) {
+    private func auditDecision(_ event: String, route: CompiledRoute, rule: String, reason: String) {
         let audit = worker.services.audit
         guard audit.enabled else { return }
         var user: String?, org: String?, key: String?
@@ -975,11 +939,10 @@ final class ClientConnection {
         case .apiKey(let k)?: key = k.keyId; org = k.orgId
         case nil: break
         }
-        let r = snapshot.config.routes[route]
         audit.record(event, [("user", user), ("api_key", key), ("org", org),
                              ("method", String(decoding: head.bytes[head.method], as: UTF8.self)),
                              ("path", String(decoding: target[0..<pathLength], as: UTF8.self)),
-                             ("route", (r.host ?? "*") + r.pathPrefix), ("rule", rule.isEmpty ? nil : rule), ("reason", reason)]
+                             ("route", route.label), ("rule", rule.isEmpty ? nil : rule), ("reason", reason)]
                      + requestFields())
     }
 
@@ -1014,11 +977,12 @@ final class ClientConnection {
         ob.append("; Path=/; Secure; HttpOnly; SameSite=Lax\r\n")
     }
 
-    /// `/.drawbridge/` belongs to the gateway whatever the routes say.
+    /// `/.drawbridge/` (and the bare `/.drawbridge`) belongs to the gateway whatever the routes say.
     private func isReservedPath() -> Bool {
         let p: StaticString = "/.drawbridge/"
-        guard pathLength >= p.utf8CodeUnitCount else { return false }
-        for i in 0..<p.utf8CodeUnitCount where target[i] != p.utf8Start[i] { return false }
+        let n = p.utf8CodeUnitCount
+        guard pathLength >= n - 1, pathLength == n - 1 || target[n - 1] == UInt8(ascii: "/") else { return false }
+        for i in 0..<(n - 1) where target[i] != p.utf8Start[i] { return false }
         return true
     }
 
@@ -1054,7 +1018,7 @@ final class ClientConnection {
         reqBody = .done
         guard let auth = snapshot.auth else { respondError(404, close: true); return true }
         let request = localRequest(body: body)
-        let session = Authenticator.authenticate(head: head, auth: auth, revocations: worker.revocations, now: request.now)
+        let session = Authenticator.authenticate(head: head, sessionCookie: cookies.session, auth: auth, revocations: worker.revocations, now: request.now)
         let endpoints = LoginEndpoints(auth: auth, services: worker.services, request: request.value, session: session, now: request.now,
                                        jwks: snapshot.jwks)
         switch endpoints.handle() {
@@ -1085,16 +1049,14 @@ final class ClientConnection {
 
     private func localRequest(body: [UInt8]) -> (value: LocalRequest, now: UInt64) {
         func field(_ name: StaticString) -> String? { head.fieldValue(named: name).map { String(decoding: head.bytes[$0], as: UTF8.self) } }
+        // The gateway's own cookies, read with the one cookie parser (duplicates were refused in startRequest).
         var cookies: [String: String] = [:]
-        var sessionCount = 0
         head.bytes.withUnsafeBytes { raw in
             for f in head.fields where f.kind == .other && ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "cookie") {
-                for pair in head.bytes[f.value].split(separator: UInt8(ascii: ";")) {
-                    let kv = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-                    guard kv.count == 2 else { continue }
-                    let name = String(decoding: kv[0], as: UTF8.self).trimmingSpaces
-                    if name == AuthRuntime.sessionCookie { sessionCount += 1 }
-                    cookies[name] = String(decoding: kv[1], as: UTF8.self).trimmingSpaces
+                var pairs = CookiePairs(raw, f.value)
+                while let p = pairs.next() {
+                    guard GatewayCookies.exactIndex(raw, p.name) >= 0 else { continue }
+                    cookies[String(decoding: raw[p.name], as: UTF8.self)] = String(decoding: raw[p.value], as: UTF8.self)
                 }
             }
         }
@@ -1105,10 +1067,10 @@ final class ClientConnection {
         if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
         let r = LocalRequest(method: String(decoding: head.bytes[head.method], as: UTF8.self),
                              path: String(decoding: target[0..<pathLength], as: UTF8.self), query: query,
-                             host: head.host.map { String(decoding: head.bytes[$0], as: UTF8.self) } ?? "",
+                             host: routingAuthority,
                              cookies: cookies, accept: field("accept") ?? "", origin: field("origin"), contentType: contentType,
                              form: isForm ? Forms.parse(body) : [:], clientAddress: String(decoding: peerIP, as: UTF8.self),
-                             requestId: String(decoding: requestIdHex, as: UTF8.self), sessionCookieCount: sessionCount)
+                             requestId: String(decoding: requestIdHex, as: UTF8.self))
         return (r, unixNow())
     }
 

@@ -2,6 +2,7 @@
 enum GatewayResponses {
     static func reason(_ code: Int) -> StaticString {
         switch code {
+        case 301: return "Moved Permanently"
         case 308: return "Permanent Redirect"
         case 400: return "Bad Request"
         case 404: return "Not Found"

@@ -1,7 +1,7 @@
 import DrawbridgeIdentity
 
 /// The identity the gateway verified, as request fields for the upstream. Clients cannot send
-/// these themselves: every X-Drawbridge-* field they send is removed (SpoofableHeaders).
+/// these themselves: every X-Drawbridge-* field they send is removed, in any case and `_` spelling (`CompiledRoute.protectedFields`).
 enum IdentityFields {
     static func append(_ identity: RequestIdentity, to ob: IOBuffer) {
         switch identity {

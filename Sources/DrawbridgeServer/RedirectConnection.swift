@@ -44,15 +44,12 @@ final class RedirectConnection {
         var out: [UInt8] = []
         out.reserveCapacity(256 + head.target.count)
         out.append(contentsOf: "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://".utf8)
-        // Host without its port (keeping an IPv6 literal's brackets); the parser validated its syntax.
-        let host = head.bytes[hostRange]
-        var end = host.endIndex
-        if host.first == UInt8(ascii: "[") {
-            if let close = host.firstIndex(of: UInt8(ascii: "]")) { end = host.index(after: close) }
-        } else if let colon = host.lastIndex(of: UInt8(ascii: ":")) {
-            end = colon
+        // The host in the one normal form, without its port (IPv6-safe); an invalid one gets 400.
+        var name: [UInt8] = []
+        guard head.bytes.withUnsafeBytes({ HostName.normalize(UnsafeRawBufferPointer(rebasing: $0[hostRange]), into: &name) }) != nil else {
+            answer(400); return
         }
-        out.append(contentsOf: host[host.startIndex..<end])
+        out.append(contentsOf: name)
         let port = worker.snapshot.config.resolvedRedirectPort
         if port != 443 { out.append(contentsOf: ":\(port)".utf8) }
         out.append(contentsOf: head.bytes[head.target])

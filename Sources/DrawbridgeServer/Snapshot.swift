@@ -4,8 +4,12 @@ import DrawbridgeHTTP
 import DrawbridgePolicy
 import DrawbridgeStore
 
-/// One upstream service as the workers use it: resolved addresses, TLS client context, limits.
-struct UpstreamTarget {
+/// One upstream service of one snapshot as the workers use it: resolved addresses, TLS client
+/// context, limits. A reference: a route holds the very target it names (see `CompiledRoute`), so a
+/// request decided under a snapshot can only reach that snapshot's servers, whatever reloads do.
+final class UpstreamTarget: @unchecked Sendable {
+    /// Position in its snapshot's `upstreams` (where each worker keeps its pool for it).
+    let index: Int
     let name: String
     let addresses: [SocketAddress]      // one per configured server
     let labels: [[UInt8]]               // "host:port" per server, for the access log
@@ -14,6 +18,19 @@ struct UpstreamTarget {
     let balance: BalanceStrategy
     let maxIdleConnections: Int
     let idleTimeoutNs: UInt64
+
+    init(index: Int, name: String, addresses: [SocketAddress], labels: [[UInt8]], tlsContext: OpaquePointer?,
+         serverName: [String], balance: BalanceStrategy, maxIdleConnections: Int, idleTimeoutNs: UInt64) {
+        self.index = index
+        self.name = name
+        self.addresses = addresses
+        self.labels = labels
+        self.tlsContext = tlsContext
+        self.serverName = serverName
+        self.balance = balance
+        self.maxIdleConnections = maxIdleConnections
+        self.idleTimeoutNs = idleTimeoutNs
+    }
 }
 
 /// An immutable, validated configuration with everything the request path needs precomputed.
@@ -23,19 +40,19 @@ final class Snapshot {
     let generation: Int
     let tls: TLSContexts
     let upstreams: [UpstreamTarget]
-    /// Route index → upstream index.
-    let routeUpstream: [Int]
+    /// The routes in configuration order (`config.routeTable` matches indices into it), each with
+    /// its upstream, its credential, its assertion audience and the fields it never forwards.
+    let routes: [CompiledRoute]
     /// "Strict-Transport-Security: ...\r\n", added to every response over TLS.
     let hstsLine: [UInt8]
     let httpLimits: HTTPLimits
     /// How request paths are normalised before routing (strict: encoded slash, backslash and
     /// path parameters rejected; repeated slashes merged).
     let pathPolicy: PathPolicy
-    /// Further client fields never passed upstream (`stripRequestHeaders`), lowercased.
-    let stripNames: [[UInt8]]
-    /// Per route: the upstream credential field ("Name: prefix+secret\r\n") and its lowercased
-    /// name (a client field of that name is dropped). Decrypted in memory only, never logged.
-    let routeCredentials: [(name: [UInt8], line: [UInt8])?]
+    /// What happens to client fields whose name contains `_`.
+    let underscoreHeaders: UnderscoreHeaders
+    /// "X-Forwarded-Proto: https\r\nX-Forwarded-Port: <public port>\r\n", added to every forwarded request.
+    let forwardedProtoAndPort: [UInt8]
     let bufferSize: Int
     let headerTimeoutNs: UInt64, bodyTimeoutNs: UInt64, idleTimeoutNs: UInt64, sendTimeoutNs: UInt64
     let connectTimeoutNs: UInt64, responseTimeoutNs: UInt64
@@ -46,9 +63,6 @@ final class Snapshot {
     /// The identity assertion keys (the highest id signs) and their JWKS document.
     let assertionKeys: [AssertionKey]
     let jwks: String
-    /// Per route: the number of its assertion audience (routes with the same audience share one
-    /// signed assertion per session).
-    let routeAudience: [Int]
     /// Things that load but are probably mistakes (a role in users.json that no configuration
     /// role defines grants nothing): logged at start and reload, never fatal.
     let warnings: [String]
@@ -74,13 +88,12 @@ final class Snapshot {
                 names.append(u.serverName ?? s.host)
             }
             index[name] = ups.count
-            ups.append(UpstreamTarget(name: name, addresses: addrs, labels: labels,
+            ups.append(UpstreamTarget(index: ups.count, name: name, addresses: addrs, labels: labels,
                                       tlsContext: tls.upstreamClients[name], serverName: names,
                                       balance: u.balance, maxIdleConnections: u.maxIdleConnections,
                                       idleTimeoutNs: Snapshot.ns(u.idleTimeoutSeconds)))
         }
         upstreams = ups
-        routeUpstream = config.routes.map { index[$0.upstream] ?? 0 }
         hstsLine = Array("Strict-Transport-Security: \(config.hsts.headerValue)\r\n".utf8)
         let l = config.limits
         httpLimits = l.http
@@ -113,27 +126,10 @@ final class Snapshot {
         }
         jwks = AssertionSigner.jwks(assertionKeys)
         pathPolicy = config.pathPolicy
-        stripNames = config.stripRequestHeaders.map { Array($0.utf8) }
-        routeCredentials = try config.routes.enumerated().map { (i, r) in
-            guard let c = r.upstreamCredential else { return nil }
-            let path = "routes[\(i)].upstreamCredential.secret"
-            guard let secret = secrets[c.secret] else {
-                throw AuthSetupError(description: "\(path): no secret named \"\(c.secret)\" (drawbridge secret set \(c.secret))")
-            }
-            // The value becomes a header field: bytes that could end or split it are refused.
-            guard !secret.isEmpty, secret.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 }) else {
-                throw AuthSetupError(description: "\(path): secret \"\(c.secret)\" is not usable in a header field (visible ASCII only)")
-            }
-            return (Array(c.header.lowercased().utf8), Array("\(c.header): \(c.prefix)".utf8) + secret + Array("\r\n".utf8))
-        }
+        underscoreHeaders = config.underscoreHeaders
+        forwardedProtoAndPort = Array("X-Forwarded-Proto: https\r\nX-Forwarded-Port: \(config.resolvedRedirectPort)\r\n".utf8)
         policy = PolicySnapshot(config: config, users: identityData?.users ?? [])
-        var audiences: [String: Int] = [:]
-        routeAudience = config.routes.map { r in
-            let a = r.access?.audience ?? r.upstream
-            if let n = audiences[a] { return n }
-            audiences[a] = audiences.count
-            return audiences.count - 1
-        }
+        routes = try CompiledRoute.compile(config, upstreams: ups, byName: index, secrets: secrets)
     }
 
     /// Roles and groups the identity files name but the configuration does not define.

@@ -116,6 +116,9 @@ final class UpstreamPool {
         c.close()
     }
 
+    /// Retired and no connection of it is in use: nothing can need it again.
+    var isUnused: Bool { retired && active.allSatisfy { $0 == 0 } }
+
     /// A reload replaced this pool: close idle connections; busy ones close when released.
     func retire() {
         retired = true

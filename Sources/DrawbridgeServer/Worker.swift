@@ -21,7 +21,11 @@ final class Worker {
     let wakeFd: Int32
     private(set) var snapshot: Snapshot
     let mailbox: SnapshotMailbox
-    var pools: [UpstreamPool] = []
+    /// Pools of the current snapshot's upstreams, by `UpstreamTarget.index`.
+    private(set) var pools: [UpstreamPool] = []
+    /// Pools of upstream targets of earlier snapshots that requests decided under those snapshots
+    /// still use (retired: their connections close when released); dropped once unused.
+    private var retiredPools: [UpstreamPool] = []
     var buffers: BufferPool
     let accessLog: AccessLog
     let services: AuthServices
@@ -98,6 +102,23 @@ final class Worker {
     }
 
     func clientClosed() { clientCount -= 1 }
+
+    /// The pool of `target`: this snapshot's, or, for a request decided under an earlier snapshot,
+    /// a retired pool of that snapshot's target (never another upstream that now has its index).
+    @inline(__always)
+    func pool(for target: UpstreamTarget) -> UpstreamPool {
+        if target.index < pools.count, pools[target.index].target === target { return pools[target.index] }
+        return retiredPool(for: target)
+    }
+
+    @inline(never)
+    private func retiredPool(for target: UpstreamTarget) -> UpstreamPool {
+        if let p = retiredPools.first(where: { $0.target === target }) { return p }
+        let p = UpstreamPool(target: target, worker: self)
+        p.retire()
+        retiredPools.append(p)
+        return p
+    }
 
     // MARK: Loop
 
@@ -193,6 +214,7 @@ final class Worker {
 
     /// Timeouts: one pass over the registered connections, five times a second.
     private func sweep() {
+        if !retiredPools.isEmpty { retiredPools.removeAll { $0.isUnused } }
         for i in 0..<handlers.count {
             guard let h = handlers[i] else { continue }
             switch h {
@@ -214,6 +236,7 @@ final class Worker {
             snapshot = next
             pools = next.upstreams.map { UpstreamPool(target: $0, worker: self) }
             for p in old { p.retire() }
+            retiredPools = retiredPools.filter { !$0.isUnused } + old
             if next.bufferSize != buffers.bufferSize { buffers = BufferPool(bufferSize: next.bufferSize) }
         }
         if let stop, !draining {

@@ -129,6 +129,21 @@ import Testing
     }
 
     /// The shipped conf/drawbridge.json5 must parse once its certificate files exist.
+    @Test func headerAndPathSwitches() throws {
+        let config = try Fixture().parse(minimalConfig(
+            upstreams: #"upstreams: { whoami: { servers: ["127.0.0.1:9000"], caseInsensitivePaths: true }, b: { servers: ["127.0.0.1:9001"] } },"#,
+            routes: #"routes: [ { pathPrefix: "/Admin/", upstream: "whoami", public: true, forwardOverrideHeaders: ["X-Forwarded-Prefix", "x-original-url"] }, { host: "[0::1]", upstream: "b", public: true } ],"#,
+            extra: #"underscoreHeaders: "forward", paths: { allowEncodedWhitespace: true },"#))
+        #expect(config.underscoreHeaders == .forward)
+        #expect(config.pathPolicy.allowEncodedWhitespace)
+        #expect(config.upstreams["whoami"]?.caseInsensitivePaths == true && config.upstreams["b"]?.caseInsensitivePaths == false)
+        #expect(config.routes[0].forwardOverrideHeaders == ["X-Forwarded-Prefix", "x-original-url"])
+        #expect(config.routes[1].host == "[::1]")                      // route hosts in the requests' normal form
+        #expect(config.routeTable.lookup(host: "x", path: "/ADMIN") == .addSlash(0))   // case-folded for this upstream
+        #expect(config.routeTable.match(host: "[::1]:8443", path: "/") == 1)
+        #expect(try Fixture().parse(minimalConfig()).underscoreHeaders == .drop)
+    }
+
     @Test func shippedDefaultConfigParses() throws {
         let confDirectory = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -284,6 +299,26 @@ import Testing
              path: "workers", reason: "duplicate key (line 6)"),
         Case(name: "access log directory missing", text: minimalConfig(extra: #"accessLog: "nodir/access.log","#),
              path: "accessLog", reason: "directory does not exist"),
+        Case(name: "unknown underscoreHeaders", text: minimalConfig(extra: #"underscoreHeaders: "allow","#),
+             path: "underscoreHeaders", reason: #"unknown value "allow" (allowed: "drop", "forward", "reject")"#),
+        Case(name: "identity field as a forwarded override",
+             text: minimalConfig(routes: #"routes: [ { upstream: "whoami", public: true, forwardOverrideHeaders: ["X-Forwarded-User"] } ],"#),
+             path: "routes[0].forwardOverrideHeaders[0]", reason: #""X-Forwarded-User" is not an override field a route can forward"#),
+        Case(name: "gateway-set field as a forwarded override",
+             text: minimalConfig(routes: #"routes: [ { upstream: "whoami", public: true, forwardOverrideHeaders: ["X-Forwarded-Host"] } ],"#),
+             path: "routes[0].forwardOverrideHeaders[0]", reason: "is not an override field"),
+        Case(name: "underscore spelling of an override",
+             text: minimalConfig(routes: #"routes: [ { upstream: "whoami", public: true, forwardOverrideHeaders: ["X_Original_URL"] } ],"#),
+             path: "routes[0].forwardOverrideHeaders[0]", reason: "is not an override field"),
+        Case(name: "routes equal when case-folded to a case-insensitive upstream",
+             text: minimalConfig(upstreams: #"upstreams: { whoami: { servers: ["127.0.0.1:9000"], caseInsensitivePaths: true } },"#,
+                                 routes: #"routes: [ { pathPrefix: "/admin", upstream: "whoami", public: true }, { pathPrefix: "/Admin", upstream: "whoami", public: true } ],"#),
+             path: "routes[1]", reason: "equals that of routes[0] when case is ignored"),
+        Case(name: "numeric route host not a dotted quad",
+             text: minimalConfig(routes: #"routes: [ { host: "127.1", upstream: "whoami", public: true } ],"#),
+             path: "routes[0].host", reason: "a numeric host must be a dotted-quad IPv4 address"),
+        Case(name: "encoded white space switch not a boolean", text: minimalConfig(extra: #"paths: { allowEncodedWhitespace: "yes" },"#),
+             path: "paths.allowEncodedWhitespace", reason: "expected a boolean"),
     ]
 
     @Test(arguments: cases)

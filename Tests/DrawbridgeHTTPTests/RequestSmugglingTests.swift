@@ -48,6 +48,11 @@ let smugglingCases: [(String, HTTPError)] = [
     ("GET / HTTP/1.1\r\nHost: [::1%25eth0]\r\n\r\n", bad("invalid Host")),
     ("GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", bad("invalid Host")),
     ("GET / HTTP/1.1\r\nHost: a%2eb\r\n\r\n", bad("invalid Host")),
+    // the one host rule (HostName): names other parsers read as another host
+    ("GET / HTTP/1.1\r\nHost: 127.1\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: 0x7f.0.0.1:80\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: a..b\r\n\r\n", bad("invalid Host")),
+    ("GET / HTTP/1.1\r\nHost: .a\r\n\r\n", bad("invalid Host")),
     ("GET http://u:p@a/ HTTP/1.1\r\nHost: a\r\n\r\n", bad("invalid authority in request-target")),
     ("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", bad("invalid authority in request-target")),
     ("GET http://a?x HTTP/1.1\r\nHost: a\r\n\r\n", bad("absolute-form with query but no path")),

@@ -339,6 +339,21 @@ private func forbidden(_ reason: DenyReason) -> Expect { .deny(status: 403, reas
                                          audience: "app", sensitive: false)))
     }
 
+    /// A route to an upstream with `caseInsensitivePaths` judges its template case-folded, as the
+    /// upstream serves it; other routes stay case-sensitive.
+    @Test(arguments: [
+        ("/orgs/a/groups/ENG/x", true, true), ("/ORGS/A/Groups/eng", true, true), ("/orgs/B/groups/eng", true, false),
+        ("/orgs/A/groups/eng", false, true), ("/orgs/a/groups/eng", false, false), ("/ORGS/A/groups/eng", false, false),
+    ])
+    func caseInsensitiveUpstreamTemplates(_ path: String, _ folded: Bool, _ allowed: Bool) {
+        let route = RouteConfig(pathPrefix: "/orgs/", upstream: "app", access: AccessRule(
+            methods: ["GET": "reports:read"], bind: try! BindTemplate(parsing: "/orgs/{org}/groups/{group}/"), audience: "app"))
+        let policy = PolicySnapshot(roles: [RoleConfig(name: "viewer", permissions: ["reports:read"])], groups: [GroupConfig(name: "eng", roles: ["viewer"])],
+                                    routes: [route], caseInsensitive: [folded])
+        let decision = policy.decide(route: 0, method: "GET", path: path, credential: World.session("u1", org: "A", groups: ["eng"]), now: 0)
+        if case .allow = decision { #expect(allowed, "\(path)") } else { #expect(!allowed, "\(path): \(decision)") }
+    }
+
     @Test func grantCarriesAudienceAndSensitivity() throws {
         guard case .allow(let secure) = World.policy.decide(route: 6, method: "GET", path: "/secure/", credential: World.bob, now: 0),
               case .allow(let plain) = World.policy.decide(route: 2, method: "GET", path: "/reports/", credential: World.bob, now: 0)

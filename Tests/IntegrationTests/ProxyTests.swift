@@ -152,17 +152,30 @@ import Testing
     }
 
     @Test func leastConnectionsAvoidsTheBusyServer() throws {
-        let a = try Upstream(name: "a"), b = try Upstream(name: "b")
-        let gw = try GatewayFixture(upstreams: [a, b],
+        let a = try ScriptedUpstream(name: "a"), b = try ScriptedUpstream(name: "b")
+        defer { a.stop(); b.stop() }
+        for u in [a, b] { u.setScript { _, line in line.contains("/hold") ? .hold : .answer } }
+        let gw = try GatewayFixture(upstreams: [],
             upstreamsJSON: "{ app: { servers: [\"127.0.0.1:\(a.port)\", \"127.0.0.1:\(b.port)\"], balance: \"least_connections\" } }")
+        // One request is held by whichever server got it (an event: it has arrived there).
         let slow = try gw.client()
-        try slow.send("GET /slow/1500 HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        usleep(300_000)
-        // While one server holds the slow request, every other request goes to the idle one.
+        try slow.send("GET /hold HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let busy = try Self.firstToHold([a, b])
+        // While it holds it, every other request goes to the idle one (round robin would send every second one there).
         var names: [String] = []
-        for _ in 0..<4 { names.append(try Echo.from(try gw.get("/")).name) }
-        let busy = try Echo.from(try slow.readResponse()).name
-        #expect(names.count == 4 && names.allSatisfy { $0 != busy }, "busy \(busy), others \(names)")
+        for _ in 0..<4 { names.append(try gw.get("/").text) }
+        busy.release(answer: true)
+        #expect(try slow.readResponse().text == busy.name)
+        #expect(names.count == 4 && names.allSatisfy { $0 != busy.name }, "busy \(busy.name), others \(names)")
+    }
+
+    /// The upstream of `ups` that has received a request to hold (waits for the event).
+    static func firstToHold(_ ups: [ScriptedUpstream]) throws -> ScriptedUpstream {
+        for _ in 0..<2000 {
+            if let u = ups.first(where: { $0.received.contains { $0.contains("/hold") } }) { try u.waitForHeldRequest(); return u }
+            usleep(5_000)
+        }
+        throw TestFailure("no upstream got the request")
     }
 
     @Test func upstreamTooSlowGives504AndServingContinues() throws {

@@ -7,9 +7,10 @@ struct LocalRequest: Sendable {
     /// The normalised path.
     var path: String
     var query: [String: String]
-    /// The Host field as sent (with its port), for same-origin checks and redirect targets.
+    /// The routing host as an https authority (`HostName` normal form, `:port` unless absent or
+    /// 443), for same-origin checks and redirect targets.
     var host: String
-    /// Cookies by name (the last one wins; only the gateway's own are looked at).
+    /// The gateway's cookies by exact name (a request carrying one twice never gets here: 400).
     var cookies: [String: String]
     var accept: String
     var origin: String?
@@ -17,8 +18,6 @@ struct LocalRequest: Sendable {
     var form: [String: String]
     var clientAddress: String
     var requestId: String
-    /// Whether several Cookie pairs had the session cookie's name (then none is trusted).
-    var sessionCookieCount: Int
 }
 
 /// A response the gateway writes itself. The connection adds HSTS, X-Request-Id and framing.

@@ -1,4 +1,5 @@
 import DrawbridgeCrypto
+import DrawbridgeHTTP
 import DrawbridgeIdentity
 
 /// The gateway's own endpoints under `/.drawbridge/`: identifier-first sign-in, password, TOTP,
@@ -68,7 +69,8 @@ struct LoginEndpoints {
     /// A form post must come from our own page: same Origin when the browser says, and the form's
     /// token equal to the cookie's (a cross-site page can neither read nor set a __Host- cookie).
     private func csrfOK() -> Bool {
-        if let origin = request.origin, origin != "https://\(request.host)" && origin != "https://\(hostWithoutPort(request.host))" {
+        // Same origin, compared in the one host normal form (case, default port, IPv6 spelling).
+        if let origin = request.origin, !origin.hasPrefix("https://") || HostName.httpsAuthority(String(origin.dropFirst(8))) != request.host {
             return false
         }
         guard let cookie = request.cookies[Self.csrfCookie], let field = request.form["csrf"], !cookie.isEmpty else { return false }
@@ -378,11 +380,6 @@ struct LoginEndpoints {
                                       ("client", request.clientAddress), ("request_id", request.requestId)])
     }
 
-    private func hostWithoutPort(_ h: String) -> String {
-        if h.hasPrefix("[") { return h }
-        return String(h.split(separator: ":", maxSplits: 1).first ?? "")
-    }
-
     static func plausibleEmail(_ e: String) -> Bool {
         let parts = e.split(separator: "@", omittingEmptySubsequences: false)
         return e.utf8.count <= 254 && parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
@@ -417,19 +414,22 @@ enum Forbidden {
 /// Where to go after signing in: carried sealed (so it cannot be swapped for another site), then
 /// followed only to the host the sign-in happened on or to an exactly configured host.
 enum ReturnAddress {
+    /// `host`: the host the sign-in starts on (kept as an https authority in `HostName` normal form).
     static func seal(host: String, pathAndQuery: String, ring: SessionKeyRing, now: UInt64) -> String {
-        Sealed.seal([host.lowercased(), pathAndQuery], purpose: .returnAddress, expiresAt: now + 3600, ring: ring)
+        Sealed.seal([HostName.httpsAuthority(host) ?? "", pathAndQuery], purpose: .returnAddress, expiresAt: now + 3600, ring: ring)
     }
 
     static func resolve(_ sealed: String, requestHost: String, allowed: [String], ring: SessionKeyRing, now: UInt64) -> String {
         guard let f = Sealed.open(sealed, purpose: .returnAddress, ring: ring, now: now, count: 2) else { return "/" }
         let (host, path) = (f[0], f[1])
-        // Only an absolute path: "//evil.example" or "/\evil" would leave the site.
+        // Only an absolute path: "//evil.example" or "/\evil.example" would leave the site.
         guard path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains("\\"),
               !path.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else { return "/" }
-        let bare = host.split(separator: ":").first.map(String.init) ?? host
-        if host == requestHost.lowercased() { return path }
-        if allowed.contains(bare) { return "https://\(host)\(path)" }
+        // Hosts compared in the one normal form (case, default port, IPv6 spelling); the name
+        // without its port found IPv6-safely (splitting at ':' would cut "[::1]" apart).
+        guard let normal = HostName.normalize(host) else { return "/" }
+        if host == HostName.httpsAuthority(requestHost) { return path }
+        if allowed.contains(normal.name) { return "https://\(host)\(path)" }
         return "/"
     }
 }

@@ -71,6 +71,18 @@ final class GatewayFixture {
         try process.waitFor("serving")
     }
 
+    /// A gateway on a configuration the test writes whole (`raw` gets the fixture, for its ports).
+    init(upstreams: [Upstream] = [], raw: (GatewayFixture) throws -> String, prepare: ((String) throws -> Void)? = nil) throws {
+        self.upstreams = upstreams
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-conf-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        environment = [:]
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try prepare?(dir)
+        try writeRaw(try raw(self))
+        process = try ChildProcess(Binaries.drawbridge, ["serve", "--config", dir], name: "drawbridge", environment: environment)
+        try process.waitFor("serving")
+    }
+
     func configText(upstreamsJSON: String? = nil, routesJSON: String? = nil, extra: String = "") -> String {
         let ups = upstreamsJSON ?? "{ app: { servers: [\"127.0.0.1:\(upstreams[0].port)\"] } }"
         let routes = routesJSON ?? "[ { pathPrefix: \"/\", upstream: \"app\", public: true } ]"

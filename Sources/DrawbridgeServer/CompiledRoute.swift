@@ -1,0 +1,78 @@
+import DrawbridgeConfig
+import DrawbridgeHTTP
+
+/// One route of a snapshot, with everything a request decided on it needs: its configuration
+/// (host and prefix, as matched by the snapshot's `RouteTable`), its policy rule, the upstream it
+/// names and the fields it adds and removes. A request keeps the route (and so the upstream
+/// target) it was decided on: a reload that removes or reorders upstreams cannot send it, or a
+/// retry of it, anywhere else. A reference, so that a request holds its route for one retain.
+final class CompiledRoute {
+    /// The route as configured (host, prefix, access rule): for audit records.
+    let config: RouteConfig
+    let isPublic: Bool
+    /// The rule `Snapshot.policy` judges this route with (its index: the policy is compiled per route).
+    let policyRule: Int
+    /// The upstream this route names, in the snapshot that compiled it.
+    let upstream: UpstreamTarget
+    /// The upstream credential field ("Name: prefix+secret\r\n"), decrypted in memory only, never logged.
+    let credentialLine: [UInt8]?
+    /// The number of the assertion audience (routes with the same audience share one signed
+    /// assertion per session).
+    let audienceNumber: Int
+    /// Client fields never forwarded on this route, in any case and `_`/`-` spelling: the
+    /// gateway's namespace, forwarding, identity, override and framing fields, `stripRequestHeaders`
+    /// and the credential's field, minus the override fields the route forwards.
+    let protectedFields: FieldNameSet
+    /// `*/admin/` etc., for audit records.
+    let label: String
+
+    init(config: RouteConfig, isPublic: Bool, policyRule: Int, upstream: UpstreamTarget, credentialLine: [UInt8]?,
+         audienceNumber: Int, protectedFields: FieldNameSet, label: String) {
+        self.config = config
+        self.isPublic = isPublic
+        self.policyRule = policyRule
+        self.upstream = upstream
+        self.credentialLine = credentialLine
+        self.audienceNumber = audienceNumber
+        self.protectedFields = protectedFields
+        self.label = label
+    }
+
+    /// Compiles every route of `config`; throws (naming the field) when a credential's secret is
+    /// missing or unusable, so a bad reload changes nothing.
+    static func compile(_ config: GatewayConfig, upstreams: [UpstreamTarget], byName: [String: Int],
+                        secrets: [String: [UInt8]]) throws -> [CompiledRoute] {
+        var audiences: [String: Int] = [:]
+        var fieldSets: [[String]: FieldNameSet] = [:] // routes with the same names share one set
+        let base = GatewayFieldNames.all + config.stripRequestHeaders
+        return try config.routes.enumerated().map { (i, r) in
+            var credentialLine: [UInt8]?
+            var names = base
+            if let c = r.upstreamCredential {
+                let path = "routes[\(i)].upstreamCredential.secret"
+                guard let secret = secrets[c.secret] else {
+                    throw AuthSetupError(description: "\(path): no secret named \"\(c.secret)\" (drawbridge secret set \(c.secret))")
+                }
+                // The value becomes a header field: bytes that could end or split it are refused.
+                guard !secret.isEmpty, secret.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 }) else {
+                    throw AuthSetupError(description: "\(path): secret \"\(c.secret)\" is not usable in a header field (visible ASCII only)")
+                }
+                credentialLine = Array("\(c.header): \(c.prefix)".utf8) + secret + Array("\r\n".utf8)
+                names.append(c.header)
+            }
+            let forwarded = Set(r.forwardOverrideHeaders.map { $0.lowercased() })
+            names = names.filter { !forwarded.contains($0.lowercased()) }
+            let fields = fieldSets[names] ?? FieldNameSet(names, prefix: GatewayFieldNames.namespace)
+            fieldSets[names] = fields
+            let audience = r.access?.audience ?? r.upstream
+            let audienceNumber = audiences[audience] ?? audiences.count
+            audiences[audience] = audienceNumber
+            guard let u = byName[r.upstream] else {
+                throw AuthSetupError(description: "routes[\(i)].upstream: unknown upstream \"\(r.upstream)\"")
+            }
+            return CompiledRoute(config: r, isPublic: r.isPublic, policyRule: i, upstream: upstreams[u],
+                                 credentialLine: credentialLine, audienceNumber: audienceNumber, protectedFields: fields,
+                                 label: (r.host ?? "*") + r.pathPrefix)
+        }
+    }
+}
