@@ -31,20 +31,14 @@ final class ClientConnection {
 
     // The request in flight.
     private var snapshot: Snapshot
-    private var head = RequestHead()
+    /// The request in flight as parsed and admitted (refilled in place per request).
+    private var request = RequestView()
     private var parser: RequestHeadParser
     private var headStarted: UInt64 = 0
-    /// The normalised request target: what routing judges and exactly what the upstream receives.
-    private var target: [UInt8] = []
-    private var pathLength = 0
     private var upstream: UpstreamConnection?
-    /// The routing host of the request (`HostName` normal form) and the port its Host named.
-    private var routing = RoutingHost()
     /// The digits of `routingPort` (kept while the port does not change: formatted once per connection).
     private var routingPortText: [UInt8] = []
     private var routingPortTextOf = HostName.noPort
-    /// The gateway's cookies in the request (found once, in `startRequest`).
-    private var cookies = GatewayCookies()
     enum BodyState: Equatable { case none, length(UInt64), chunked, done }
     private var reqBody = BodyState.none
     private var reqDecoder: ChunkedDecoder
@@ -158,7 +152,7 @@ final class ClientConnection {
                 headStarted = worker.now
                 deadline = worker.now + snapshot.headerTimeoutNs // slowloris: the whole head within this
             }
-            switch parser.parse(b.readableBytes, into: &head) {
+            switch parser.parse(b.readableBytes, into: &request.head) {
             case .complete:
                 startRequest()
                 return true
@@ -342,39 +336,24 @@ final class ClientConnection {
 
     private func startRequest() {
         trimmed = false
-        inBuf!.consume(head.headLength)
+        inBuf!.consume(request.head.headLength)
         beginRequestRecord()
         headStarted = 0
         snapshot = worker.snapshot
-        target.removeAll(keepingCapacity: true)
-        keepAlive = head.keepAlive && !drainRequested
+        keepAlive = request.head.keepAlive && !drainRequested
         retried = false
         responseStarted = false
         identity = nil
         assertion = nil
         renewedSession = nil
         route = nil
-        switch head.framing {
+        switch request.head.framing {
         case .none: reqBody = .none
         case .contentLength(let n): reqBody = n == 0 ? .done : .length(n)
         case .chunked: reqBody = .chunked; reqDecoder.reset(); chunkedBodyBytes = 0
         }
 
-        // The host the request is routed, judged and forwarded as (Host, absolute-form, SNI: one rule).
-        let refusal: Int? = head.bytes.withUnsafeBytes { raw in
-            if let status = routing.resolve(raw, host: head.host, hostParsed: head.hostParsed, absolute: head.absoluteAuthority, sni: serverName) { return status }
-            // A gateway cookie sent twice: which copy counts would depend on the parser (cookie tossing).
-            cookies = GatewayCookies.find(raw, head.fields)
-            if cookies.duplicated { return 400 }
-            // underscoreHeaders "reject": X_Forwarded_For and friends are refused outright (Envoy REJECT_REQUEST).
-            if snapshot.underscoreHeaders == .reject && head.fields.contains(where: { $0.nameHasUnderscore }) { return 400 }
-            return nil
-        }
-        if let refusal { respondError(refusal, close: true); return }
-        let maxBody = snapshot.config.limits.maxRequestBodyBytes
-        if maxBody > 0, case .contentLength(let n) = head.framing, n > UInt64(maxBody) {
-            respondError(413, close: true); return
-        }
+        if let refusal = request.admit(sni: serverName, rules: snapshot.admission) { respondError(refusal, close: true); return }
         // Chunk framing already received is checked before any upstream is contacted, so a
         // malformed body that arrives with its head never reaches one.
         if reqBody == .chunked, let b = inBuf, !b.isEmpty {
@@ -389,62 +368,47 @@ final class ClientConnection {
                 }
             }
         }
-        // Judge the path as the upstream will see it: decoded, dot segments resolved, once.
-        let normalized = head.bytes.withUnsafeBytes { raw in
-            PathNormalizer.normalize(UnsafeRawBufferPointer(rebasing: raw[head.target]), policy: snapshot.pathPolicy, into: &target)
-        }
-        switch normalized {
-        case .success(let n): pathLength = n
-        case .failure: target.removeAll(keepingCapacity: true); respondError(400, close: true); return
-        }
-        if isReservedPath() { startLocal(); return }
-        let match = head.bytes.withUnsafeBytes { raw in
-            routing.withName(raw) { h in
-                target.withUnsafeBytes { p in
-                    // OPTIONS * is answered by the host's root route.
-                    let isAsterisk = pathLength == 1 && p[0] == UInt8(ascii: "*")
-                    return snapshot.config.routeTable.lookup(host: h, path: UnsafeRawBufferPointer(rebasing: p[0..<(isAsterisk ? 0 : pathLength)]))
-                }
+        if let refusal = request.normalizeTarget(snapshot.pathPolicy) { respondError(refusal, close: true); return }
+        let now = unixNow()
+        let verdict = decide(request, snapshot.decision, credentials: worker.revocations, now: now)
+        switch verdict {
+        case .forward(let plan):
+            if let audit = plan.audit { auditDecision("access_allowed", route: plan.route, identity: plan.identity, rule: audit.rule, reason: audit.reason) }
+            identity = plan.identity
+            renewedSession = plan.renewedSession
+            if let identity, let audience = plan.assertionAudience, let signer = worker.assertions.signer(for: snapshot) {
+                assertion = signer.assertion(for: identity, audienceNumber: plan.route.audienceNumber, audience: audience, now: now)
             }
-        }
-        switch match {
-        case .none:
-            respondError(404, close: reqBody != .none && reqBody != .done) // no route: nothing is forwarded by default
-        case .addSlash:
-            redirectToSlash() // "/admin" of a "/admin/" route: decided by that route, never by a shorter one
-        case .route(let index):
-            let route = snapshot.routes[index]
-            if !route.isPublic {
-                // Deny by default: a protected route is forwarded only with a credential that checks out now.
-                guard let auth = snapshot.auth else { respondError(404, close: true); return }
-                let now = unixNow()
-                switch Authenticator.authenticate(head: head, sessionCookie: cookies.session, auth: auth, revocations: worker.revocations, now: now) {
-                case .user(let i, let renewal): identity = .user(i); renewedSession = renewal
-                case .apiKey(let k): identity = .apiKey(k)
-                case .missing: respondUnauthenticated(); return
-                case .rejected(let reason, let kind, let subject):
-                    auditRejected(reason: reason, kind: kind, subject: subject)
-                    respondUnauthenticated(); return
-                }
-                // Authorised on the path exactly as the upstream will receive it.
-                guard authorize(route: route, now: now) else { return }
-            }
-            self.route = route
+            self.route = plan.route
             connectUpstream(excluding: -1)
+        case .gatewayEndpoint:
+            startLocal()
+        case .addSlash(let status):
+            redirectToSlash(status: status)
+        case .notFound(let alwaysClose):
+            respondError(404, close: alwaysClose || (reqBody != .none && reqBody != .done))
+        case .unauthenticated(let rejected):
+            if let r = rejected { auditRejected(reason: r.reason, kind: r.kind, subject: r.subject) }
+            respondUnauthenticated()
+        case .denied(let refusal):
+            auditDecision("access_denied", route: refusal.route, identity: refusal.identity, rule: refusal.ruleText(method: request.methodText),
+                          reason: refusal.denial.reason.description)
+            let d = refusal.denial
+            if d.status == 401 { respondUnauthenticated(); return }
+            if d.stepUp && !request.isAPIClient {
+                // A session without a second factor is sent to the TOTP step, then back here.
+                redirectAndBack(to: "/.drawbridge/login/stepup", now: now)
+                return
+            }
+            respondLocal(Forbidden.response(stepUp: d.stepUp, html: !request.isAPIClient), close: reqBody != .none && reqBody != .done)
         }
     }
 
     /// 301 (GET, HEAD) or 308 (other methods keep their body) to the path with its slash, query kept.
-    private func redirectToSlash() {
-        var location = String(decoding: target[0..<pathLength], as: UTF8.self) + "/"
-        location += String(decoding: target[pathLength...], as: UTF8.self)
-        respondLocal(.redirect(location, status: isMethod("get") || isMethod("head") ? 301 : 308))
-    }
-
-    /// The routing host as an https origin's authority (`name`, or `name:port` unless 443).
-    private var routingAuthority: String {
-        let name = head.bytes.withUnsafeBytes { raw in routing.withName(raw) { String(decoding: $0, as: UTF8.self) } }
-        return routing.port == HostName.noPort || routing.port == 443 ? name : "\(name):\(routing.port)"
+    private func redirectToSlash(status: Int) {
+        var location = String(decoding: request.target[0..<request.pathLength], as: UTF8.self) + "/"
+        location += String(decoding: request.target[request.pathLength...], as: UTF8.self)
+        respondLocal(.redirect(location, status: status))
     }
 
     private func connectUpstream(excluding: Int) {
@@ -468,7 +432,7 @@ final class ClientConnection {
             u.inBuf!.clear()
             // The rewritten head repeats Host (X-Forwarded-Host) and adds the gateway's fields:
             // refuse a head that would not fit rather than write past the buffer.
-            let need = head.headLength + 2 * routing.nameLength + 512 + IdentityFields.size(identity) + (assertion?.count ?? 0) + 40
+            let need = request.head.headLength + 2 * request.routing.nameLength + 512 + IdentityFields.size(identity) + (assertion?.count ?? 0) + 40
                 + (route.credentialLine?.count ?? 0)
             guard u.outBuf!.reserve(need) else {
                 upstream = nil
@@ -477,7 +441,7 @@ final class ClientConnection {
                 return
             }
             writeUpstreamHead(u.outBuf!, route: route)
-            if head.expectContinue && reqBody != .none && reqBody != .done && !retried {
+            if request.head.expectContinue && reqBody != .none && reqBody != .done && !retried {
                 let ob = ensureOut()
                 if ob.reserve(32) { ob.append("HTTP/1.1 100 Continue\r\n\r\n") } // we decided to forward: ask for the body
             }
@@ -494,24 +458,24 @@ final class ClientConnection {
 
     /// The request head for the upstream: the routing host as Host, hop-by-hop, spoofable and
     /// override fields removed (`ForwardedField`), framing re-stated, X-Forwarded-* and X-Request-Id
-    /// set by the gateway. The caller has reserved room for the head, the host twice and 512 bytes
+    /// set by the gateway. The caller has reserved room for the request.head, the host twice and 512 bytes
     /// of added fields.
     private func writeUpstreamHead(_ ob: IOBuffer, route: CompiledRoute) {
-        head.bytes.withUnsafeBytes { raw in
-            ob.append(UnsafeRawBufferPointer(rebasing: raw[head.method]))
+        request.head.bytes.withUnsafeBytes { raw in
+            ob.append(UnsafeRawBufferPointer(rebasing: raw[request.head.method]))
             ob.append(byte: 32)
-            target.withUnsafeBytes { ob.append($0) } // exactly the path that was judged
+            request.target.withUnsafeBytes { ob.append($0) } // exactly the path that was judged
             ob.append(" HTTP/1.1\r\n")
             // the host that was routed and judged, also for HTTP/1.0 without Host (an HTTP/1.1 request always has one)
-            if routing.port != routingPortTextOf {
+            if request.routing.port != routingPortTextOf {
                 routingPortText.removeAll(keepingCapacity: true)
-                if routing.port != HostName.noPort { ASCII.appendDecimal(UInt64(routing.port), to: &routingPortText) }
-                routingPortTextOf = routing.port
+                if request.routing.port != HostName.noPort { ASCII.appendDecimal(UInt64(request.routing.port), to: &routingPortText) }
+                routingPortTextOf = request.routing.port
             }
-            routing.withName(raw) { ForwardedField.appendHost(ob, name: $0, portText: routingPortText) }
+            request.routing.withName(raw) { ForwardedField.appendHost(ob, name: $0, portText: routingPortText) }
             let underscores = snapshot.underscoreHeaders, protected = route.protectedFields
-            for (index, f) in head.fields.enumerated() {
-                switch ForwardedField.verdict(f, index: index, raw, protected: protected, underscores: underscores, cookies: cookies) {
+            for (index, f) in request.head.fields.enumerated() {
+                switch ForwardedField.verdict(f, index: index, raw, protected: protected, underscores: underscores, cookies: request.cookies) {
                 case .forward:
                     ob.append(UnsafeRawBufferPointer(rebasing: raw[f.name]))
                     ob.append(": ")
@@ -523,17 +487,17 @@ final class ClientConnection {
                     break
                 }
             }
-            switch head.framing {
+            switch request.head.framing {
             case .contentLength(let n): ob.append("Content-Length: "); ob.appendDecimal(n); ob.append("\r\n")
             case .chunked: ob.append("Transfer-Encoding: chunked\r\n")
             case .none: break
             }
-            if head.isWebSocketUpgrade { ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n") }
+            if request.head.isWebSocketUpgrade { ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n") }
             ob.append("X-Forwarded-For: ")
             if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
             peerIP.withUnsafeBytes { ob.append($0) }
             ob.append("\r\nX-Forwarded-Host: ")
-            routing.withName(raw) { ob.append($0) }
+            request.routing.withName(raw) { ob.append($0) }
             ob.append("\r\n")
             snapshot.forwardedProtoAndPort.withUnsafeBytes { ob.append($0) }
             ob.append("X-Request-Id: ")
@@ -606,7 +570,7 @@ final class ClientConnection {
                 if u.eof { upstreamFailed(connectFailed: false); return true }
                 return false
             }
-            switch respParser.parse(ub.readableBytes, requestWasHEAD: head.isHEAD, into: &respHead) {
+            switch respParser.parse(ub.readableBytes, requestWasHEAD: request.head.isHEAD, into: &respHead) {
             case .needMore:
                 if u.eof { upstreamFailed(connectFailed: false); return true }
                 return false
@@ -621,7 +585,7 @@ final class ClientConnection {
                     respHead.reset()
                     return true
                 }
-                if respHead.status == 101 && !head.isWebSocketUpgrade {
+                if respHead.status == 101 && !request.head.isWebSocketUpgrade {
                     u.pool.abandon(u); upstream = nil
                     respondError(502, close: true)
                     return true
@@ -706,7 +670,7 @@ final class ClientConnection {
         let isUpgrade = respHead.status == 101
         switch respHead.framing {
         case .chunked, .untilClose:
-            if head.version == .http11 { chunkToClient = true } else { keepAlive = false }
+            if request.head.version == .http11 { chunkToClient = true } else { keepAlive = false }
         default: break
         }
         respHead.bytes.withUnsafeBytes { raw in
@@ -752,7 +716,7 @@ final class ClientConnection {
             ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n")
         } else if !keepAlive {
             ob.append("Connection: close\r\n")
-        } else if head.version == .http10 {
+        } else if request.head.version == .http10 {
             ob.append("Connection: keep-alive\r\n")
         }
         ob.append("\r\n")
@@ -821,7 +785,7 @@ final class ClientConnection {
         upstream = nil
         if responseStarted { u.pool.abandon(u); abortBoth(); return }
         if connectFailed { u.pool.markFailed(u.serverIndex) }
-        let bodyless = head.framing == .none
+        let bodyless = request.head.framing == .none
         let wasReused = u.reused
         let server = u.serverIndex
         u.pool.abandon(u)
@@ -846,17 +810,17 @@ final class ClientConnection {
         if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
         let label: [UInt8]? = upstreamStart == 0 ? nil : upstreamLabel
         // The judged path when there is one (never the query), else the raw target's path.
-        let useNormalized = !target.isEmpty
-        let rawPathEnd = head.bytes[head.target].firstIndex(of: UInt8(ascii: "?")) ?? head.target.upperBound
-        head.bytes.withUnsafeBytes { raw in
-            target.withUnsafeBytes { norm in
+        let useNormalized = !request.target.isEmpty
+        let rawPathEnd = request.head.bytes[request.head.target].firstIndex(of: UInt8(ascii: "?")) ?? request.head.target.upperBound
+        request.head.bytes.withUnsafeBytes { raw in
+            request.target.withUnsafeBytes { norm in
                 peerIP.withUnsafeBytes { ip in
                     requestIdHex.withUnsafeBytes { rid in
                         worker.accessLog.log(AccessLog.Entry(
                             requestId: rid, client: ip,
-                            method: UnsafeRawBufferPointer(rebasing: raw[head.method]),
-                            path: useNormalized ? UnsafeRawBufferPointer(rebasing: norm[0..<pathLength])
-                                                : UnsafeRawBufferPointer(rebasing: raw[head.target.lowerBound..<rawPathEnd]),
+                            method: UnsafeRawBufferPointer(rebasing: raw[request.head.method]),
+                            path: useNormalized ? UnsafeRawBufferPointer(rebasing: norm[0..<request.pathLength])
+                                                : UnsafeRawBufferPointer(rebasing: raw[request.head.target.lowerBound..<rawPathEnd]),
                             status: status, bytes: bytesSent, durationNs: worker.now - requestStart,
                             upstream: label, upstreamNs: upstreamHeadAt > 0 ? upstreamHeadAt - upstreamStart : nil))
                     }
@@ -870,7 +834,7 @@ final class ClientConnection {
     /// A browser is sent to sign in and comes back here afterwards; an API client (JSON accepted,
     /// an Authorization field, or a method a redirect would turn into GET) gets 401 with JSON.
     private func respondUnauthenticated() {
-        if isAPIRequest() || snapshot.auth == nil {
+        if request.isAPIClient || snapshot.auth == nil {
             respondLocal(Unauthenticated.json)
             return
         }
@@ -879,58 +843,13 @@ final class ClientConnection {
 
     /// 302 to one of the gateway's pages, carrying this request's target as the sealed return address.
     private func redirectAndBack(to page: String, now: UInt64) {
-        let host = routingAuthority
-        let rawTarget = String(decoding: head.bytes[head.target], as: UTF8.self)
+        let host = request.routingAuthority
+        let rawTarget = String(decoding: request.head.bytes[request.head.target], as: UTF8.self)
         let rd = ReturnAddress.seal(host: host, pathAndQuery: rawTarget, ring: snapshot.auth!.ring, now: now)
         respondLocal(.redirect("\(page)?rd=\(Forms.percentEncode(rd))", status: 302))
     }
 
-    /// The policy's decision for an authenticated request; false when it answered the client.
-    private func authorize(route: CompiledRoute, now: UInt64) -> Bool {
-        let credential: Credential
-        switch identity {
-        case .user(let i)?: credential = .session(i.identity)
-        case .apiKey(let k)?: credential = .apiKey(k)
-        case nil: credential = .none
-        }
-        let decision = head.bytes.withUnsafeBytes { h in
-            target.withUnsafeBytes { t in
-                snapshot.policy.decide(route: route.policyRule, method: UnsafeRawBufferPointer(rebasing: h[head.method]),
-                                       path: UnsafeRawBufferPointer(rebasing: t[0..<pathLength]),
-                                       query: UnsafeRawBufferPointer(rebasing: t[pathLength...]), credential: credential, now: now)
-            }
-        }
-        switch decision {
-        case .allow(let grant):
-            if grant.sensitive || grant.viaOwnerOverride { auditDecision("access_allowed", route: route, rule: grant.permission ?? "", reason: grant.viaOwnerOverride ? "owner override" : "allowed") }
-            if let identity, let signer = worker.assertions.signer(for: snapshot) {
-                assertion = signer.assertion(for: identity, audienceNumber: route.audienceNumber, audience: grant.audience, now: now)
-            }
-            return true
-        case .deny(let d):
-            auditDecision("access_denied", route: route, rule: ruleText(route), reason: d.reason.description)
-            if d.status == 401 { respondUnauthenticated(); return false }
-            if d.stepUp && !isAPIRequest() {
-                // A session without a second factor is sent to the TOTP step, then back here.
-                redirectAndBack(to: "/.drawbridge/login/stepup", now: now)
-                return false
-            }
-            respondLocal(Forbidden.response(stepUp: d.stepUp, html: !isAPIRequest()), close: reqBody != .none && reqBody != .done)
-            return false
-        }
-    }
-
-    /// The rule that judged a denied request, for the audit log (off the allowed path).
-    private func ruleText(_ route: CompiledRoute) -> String {
-        guard let access = route.config.access else { return "no access rule" }
-        let method = String(decoding: head.bytes[head.method], as: UTF8.self)
-        var text = "\(method) needs " + (access.methods[method] ?? access.methods["*"] ?? "(method not allowed)")
-        if let bind = access.bind { text += " on \(bind.text)" }
-        if access.mfa { text += " with MFA" }
-        return text
-    }
-
-    private func auditDecision(_ event: String, route: CompiledRoute, rule: String, reason: String) {
+    private func auditDecision(_ event: String, route: CompiledRoute, identity: RequestIdentity?, rule: String, reason: String) {
         let audit = worker.services.audit
         guard audit.enabled else { return }
         var user: String?, org: String?, key: String?
@@ -940,8 +859,7 @@ final class ClientConnection {
         case nil: break
         }
         audit.record(event, [("user", user), ("api_key", key), ("org", org),
-                             ("method", String(decoding: head.bytes[head.method], as: UTF8.self)),
-                             ("path", String(decoding: target[0..<pathLength], as: UTF8.self)),
+                             ("method", request.methodText), ("path", request.pathText),
                              ("route", route.label), ("rule", rule.isEmpty ? nil : rule), ("reason", reason)]
                      + requestFields())
     }
@@ -950,17 +868,6 @@ final class ClientConnection {
     private func requestFields() -> [(String, String?)] {
         if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
         return [("client", String(decoding: peerIP, as: UTF8.self)), ("request_id", String(decoding: requestIdHex, as: UTF8.self))]
-    }
-
-    /// JSON accepted, an Authorization field, or a method a redirect would turn into GET.
-    private func isAPIRequest() -> Bool {
-        head.fieldValue(named: "authorization") != nil || !(isMethod("get") || isMethod("head"))
-            || (head.fieldValue(named: "accept").map { r in
-                String(decoding: head.bytes[r], as: UTF8.self).lowercased().contains("application/json") } ?? false)
-    }
-
-    private func isMethod(_ m: StaticString) -> Bool {
-        head.bytes.withUnsafeBytes { ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: $0[head.method]), m) }
     }
 
     private func auditRejected(reason: String, kind: String, subject: String) {
@@ -977,18 +884,9 @@ final class ClientConnection {
         ob.append("; Path=/; Secure; HttpOnly; SameSite=Lax\r\n")
     }
 
-    /// `/.drawbridge/` (and the bare `/.drawbridge`) belongs to the gateway whatever the routes say.
-    private func isReservedPath() -> Bool {
-        let p: StaticString = "/.drawbridge/"
-        let n = p.utf8CodeUnitCount
-        guard pathLength >= n - 1, pathLength == n - 1 || target[n - 1] == UInt8(ascii: "/") else { return false }
-        for i in 0..<(n - 1) where target[i] != p.utf8Start[i] { return false }
-        return true
-    }
-
     private func startLocal() {
         guard snapshot.auth != nil else { respondError(404, close: reqBody != .none && reqBody != .done); return }
-        switch head.framing {
+        switch request.head.framing {
         case .none: localBodyLength = 0
         case .contentLength(let n):
             // Sign-in forms are small; anything bigger is not one of ours.
@@ -1017,9 +915,9 @@ final class ClientConnection {
         }
         reqBody = .done
         guard let auth = snapshot.auth else { respondError(404, close: true); return true }
-        let request = localRequest(body: body)
-        let session = Authenticator.authenticate(head: head, sessionCookie: cookies.session, auth: auth, revocations: worker.revocations, now: request.now)
-        let endpoints = LoginEndpoints(auth: auth, services: worker.services, request: request.value, session: session, now: request.now,
+        let local = localRequest(body: body)
+        let session = Authenticator.authenticate(head: request.head, sessionCookie: request.cookies.session, auth: auth, revocations: worker.revocations, now: local.now)
+        let endpoints = LoginEndpoints(auth: auth, services: worker.services, request: local.value, session: session, now: local.now,
                                        jwks: snapshot.jwks)
         switch endpoints.handle() {
         case .now(let response):
@@ -1048,11 +946,11 @@ final class ClientConnection {
     }
 
     private func localRequest(body: [UInt8]) -> (value: LocalRequest, now: UInt64) {
-        func field(_ name: StaticString) -> String? { head.fieldValue(named: name).map { String(decoding: head.bytes[$0], as: UTF8.self) } }
+        func field(_ name: StaticString) -> String? { request.head.fieldValue(named: name).map { String(decoding: request.head.bytes[$0], as: UTF8.self) } }
         // The gateway's own cookies, read with the one cookie parser (duplicates were refused in startRequest).
         var cookies: [String: String] = [:]
-        head.bytes.withUnsafeBytes { raw in
-            for f in head.fields where f.kind == .other && ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "cookie") {
+        request.head.bytes.withUnsafeBytes { raw in
+            for f in request.head.fields where f.kind == .other && ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "cookie") {
                 var pairs = CookiePairs(raw, f.value)
                 while let p = pairs.next() {
                     guard GatewayCookies.exactIndex(raw, p.name) >= 0 else { continue }
@@ -1060,14 +958,14 @@ final class ClientConnection {
                 }
             }
         }
-        let rawTarget = head.bytes[head.target]
+        let rawTarget = request.head.bytes[request.head.target]
         let query = rawTarget.firstIndex(of: UInt8(ascii: "?")).map { Forms.parse(rawTarget[($0 + 1)...]) } ?? [:]
         let contentType = field("content-type") ?? ""
         let isForm = contentType.lowercased().hasPrefix("application/x-www-form-urlencoded")
         if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
-        let r = LocalRequest(method: String(decoding: head.bytes[head.method], as: UTF8.self),
-                             path: String(decoding: target[0..<pathLength], as: UTF8.self), query: query,
-                             host: routingAuthority,
+        let r = LocalRequest(method: String(decoding: request.head.bytes[request.head.method], as: UTF8.self),
+                             path: String(decoding: request.target[0..<request.pathLength], as: UTF8.self), query: query,
+                             host: request.routingAuthority,
                              cookies: cookies, accept: field("accept") ?? "", origin: field("origin"), contentType: contentType,
                              form: isForm ? Forms.parse(body) : [:], clientAddress: String(decoding: peerIP, as: UTF8.self),
                              requestId: String(decoding: requestIdHex, as: UTF8.self))
@@ -1096,7 +994,7 @@ final class ClientConnection {
         let closing = close || !keepAlive || (reqBody != .none && reqBody != .done)
         if closing { ob.append("Connection: close\r\n") }
         ob.append("\r\n")
-        if !head.isHEAD { ob.append(r.body) }
+        if !request.head.isHEAD { ob.append(r.body) }
         bytesSent = UInt64(r.body.count)
         resp = .done
         logRequest()
@@ -1134,9 +1032,8 @@ final class ClientConnection {
     func trimIfIdle(now: UInt64) {
         guard phase == .head, headStarted == 0, !trimmed, now &- lastProgress > 1_000_000_000,
               inBuf == nil, outBuf == nil else { return }
-        head = RequestHead()
+        request = RequestView()
         respHead = ResponseHead()
-        target = []
         upstreamLabel = []
         trimmed = true
     }

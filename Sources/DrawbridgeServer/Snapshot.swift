@@ -43,6 +43,10 @@ final class Snapshot {
     /// The routes in configuration order (`config.routeTable` matches indices into it), each with
     /// its upstream, its credential, its assertion audience and the fields it never forwards.
     let routes: [CompiledRoute]
+    /// What `decide` reads: the route table, the routes, identity and the policy.
+    let decision: DecisionTable
+    /// The checks a parsed head passes before it is decided on.
+    let admission: AdmissionRules
     /// "Strict-Transport-Security: ...\r\n", added to every response over TLS.
     let hstsLine: [UInt8]
     let httpLimits: HTTPLimits
@@ -130,6 +134,9 @@ final class Snapshot {
         forwardedProtoAndPort = Array("X-Forwarded-Proto: https\r\nX-Forwarded-Port: \(config.resolvedRedirectPort)\r\n".utf8)
         policy = PolicySnapshot(config: config, users: identityData?.users ?? [])
         routes = try CompiledRoute.compile(config, upstreams: ups, byName: index, secrets: secrets)
+        admission = AdmissionRules(pathPolicy: config.pathPolicy, underscoreHeaders: config.underscoreHeaders,
+                                   maxRequestBodyBytes: config.limits.maxRequestBodyBytes)
+        decision = DecisionTable(routeTable: config.routeTable, routes: routes, auth: auth, policy: policy)
     }
 
     /// Roles and groups the identity files name but the configuration does not define.

@@ -1,0 +1,99 @@
+import DrawbridgeConfig
+import DrawbridgeHTTP
+import DrawbridgePolicy
+
+/// What `decide` reads of a snapshot: the route table, the compiled routes, identity and the
+/// compiled policy. Immutable; one per snapshot (built without TLS or sockets, so tests build it
+/// from a configuration alone).
+final class DecisionTable {
+    let routeTable: RouteTable
+    /// In configuration order; `routeTable` matches indices into it.
+    let routes: [CompiledRoute]
+    /// nil: the configuration has no auth section (every route is public).
+    let auth: AuthRuntime?
+    let policy: PolicySnapshot
+
+    init(routeTable: RouteTable, routes: [CompiledRoute], auth: AuthRuntime?, policy: PolicySnapshot) {
+        self.routeTable = routeTable
+        self.routes = routes
+        self.auth = auth
+        self.policy = policy
+    }
+}
+
+/// The one decision about a request: route → credential (with the mode cut-offs) → policy → the
+/// rewrite plan. Pure in what it decides: no I/O, no logging, no clock (`now` is an argument).
+/// The credential check goes through `credentials` (the sign-out list as this worker sees it and
+/// its memo of opened session cookies, which it may fill). Called for every HTTP/1 request and
+/// callable from a forward-auth endpoint or an HTTP/2 stream with the same view.
+func decide(_ request: RequestView, _ table: DecisionTable, credentials: Revocations, now: UInt64) -> Verdict {
+    if request.isGatewayPath { return .gatewayEndpoint }
+    let match = request.head.bytes.withUnsafeBytes { raw in
+        request.routing.withName(raw) { host in
+            request.target.withUnsafeBytes { p in
+                // OPTIONS * is answered by the host's root route.
+                let isAsterisk = request.pathLength == 1 && p[0] == UInt8(ascii: "*")
+                return table.routeTable.lookup(host: host, path: UnsafeRawBufferPointer(rebasing: p[0..<(isAsterisk ? 0 : request.pathLength)]))
+            }
+        }
+    }
+    let route: CompiledRoute
+    switch match {
+    case .none: return .notFound(alwaysClose: false) // no route: nothing is forwarded by default
+    case .addSlash: return .addSlash(status: request.isMethod("get") || request.isMethod("head") ? 301 : 308) // decided by that route, never by a shorter one
+    case .route(let index): route = table.routes[index]
+    }
+    if route.isPublic {
+        return .forward(ForwardPlan(route: route, identity: nil, renewedSession: nil, assertionAudience: nil, audit: nil))
+    }
+    // Deny by default: a protected route is forwarded only with a credential that checks out now.
+    guard let auth = table.auth else { return .notFound(alwaysClose: true) }
+    let identity: RequestIdentity, renewal: String?
+    switch Authenticator.authenticate(head: request.head, sessionCookie: request.cookies.session, auth: auth,
+                                      revocations: credentials, now: now) {
+    case .user(let i, let r): identity = .user(i); renewal = r
+    case .apiKey(let k): identity = .apiKey(k); renewal = nil
+    case .missing: return .unauthenticated(rejected: nil)
+    case .rejected(let reason, let kind, let subject):
+        return .unauthenticated(rejected: Verdict.Rejection(reason: reason, kind: kind, subject: subject))
+    }
+    // Authorised on the path exactly as the upstream will receive it.
+    let decision = request.head.bytes.withUnsafeBytes { h in
+        request.target.withUnsafeBytes { t in
+            table.policy.decide(route: route.policyRule, method: UnsafeRawBufferPointer(rebasing: h[request.head.method]),
+                                path: UnsafeRawBufferPointer(rebasing: t[0..<request.pathLength]),
+                                query: UnsafeRawBufferPointer(rebasing: t[request.pathLength...]),
+                                credential: identity.policyCredential, now: now)
+        }
+    }
+    switch decision {
+    case .allow(let grant):
+        let audit = grant.sensitive || grant.viaOwnerOverride
+            ? ForwardPlan.AllowedAudit(rule: grant.permission ?? "", reason: grant.viaOwnerOverride ? "owner override" : "allowed") : nil
+        return .forward(ForwardPlan(route: route, identity: identity, renewedSession: renewal,
+                                    assertionAudience: grant.audience, audit: audit))
+    case .deny(let d):
+        return .denied(Verdict.Refusal(route: route, identity: identity, denial: d))
+    }
+}
+
+extension RequestIdentity {
+    /// The credential as the policy sees it.
+    var policyCredential: Credential {
+        switch self {
+        case .user(let i): return .session(i.identity)
+        case .apiKey(let k): return .apiKey(k)
+        }
+    }
+}
+
+extension Verdict.Refusal {
+    /// The rule that judged a denied request, for the audit log (off the allowed path).
+    func ruleText(method: String) -> String {
+        guard let access = route.config.access else { return "no access rule" }
+        var text = "\(method) needs " + (access.methods[method] ?? access.methods["*"] ?? "(method not allowed)")
+        if let bind = access.bind { text += " on \(bind.text)" }
+        if access.mfa { text += " with MFA" }
+        return text
+    }
+}

@@ -1,0 +1,53 @@
+import DrawbridgeHTTP
+import DrawbridgePolicy
+
+/// The one decision about a request (`decide`): where it goes and what is added and removed on
+/// the way, or how the gateway answers it instead. A value: the caller writes the audit record
+/// and the access-log line from it, and executes it.
+enum Verdict {
+    /// Forward to the route's upstream with this plan.
+    case forward(ForwardPlan)
+    /// One of the gateway's own endpoints (`/.drawbridge/…`: sign-in pages, JWKS).
+    case gatewayEndpoint
+    /// `/admin` of an `/admin/` route: 301 (GET, HEAD) or 308 (other methods keep their body).
+    case addSlash(status: Int)
+    /// No route, or a protected route without an auth section: nothing is forwarded by default.
+    /// `alwaysClose`: close even when no request body is pending.
+    case notFound(alwaysClose: Bool)
+    /// No usable credential: a browser is sent to sign in, an API client gets 401.
+    /// `rejected`: a credential was presented and refused (for the audit record).
+    case unauthenticated(rejected: Rejection?)
+    /// The credential checked out but the policy refused.
+    case denied(Refusal)
+
+    /// A refused credential, for the audit record only (the client learns nothing of the reason).
+    struct Rejection: Equatable {
+        let reason: String, kind: String, subject: String
+    }
+
+    /// A policy refusal: 401 (answered like `unauthenticated`), a step-up to a second factor, or 403.
+    struct Refusal {
+        let route: CompiledRoute
+        let identity: RequestIdentity
+        let denial: Denial
+    }
+}
+
+/// How a request is forwarded: the upstream handle (`route.upstream`), the fields removed
+/// (`route.protectedFields`, hop-by-hop and gateway cookies) and added (the routing host, framing,
+/// X-Forwarded-*, the identity fields, the route's upstream credential, the assertion).
+struct ForwardPlan {
+    let route: CompiledRoute
+    /// Who the request is from (protected routes): the identity fields sent upstream.
+    let identity: RequestIdentity?
+    /// A re-sealed session cookie to send with the response (sliding idle window).
+    let renewedSession: String?
+    /// The audience of the signed assertion to attach (with `route.audienceNumber`); nil: none.
+    let assertionAudience: String?
+    /// An allowed decision the audit log records (sensitive permission, owner override).
+    let audit: AllowedAudit?
+
+    struct AllowedAudit: Equatable {
+        let rule: String, reason: String
+    }
+}

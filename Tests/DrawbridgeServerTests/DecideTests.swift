@@ -1,0 +1,142 @@
+import DrawbridgeConfig
+import DrawbridgeCrypto
+import DrawbridgeHTTP
+import DrawbridgeIdentity
+import DrawbridgePolicy
+import DrawbridgeStore
+import Foundation
+import Testing
+@testable import DrawbridgeServer
+
+/// `decide` without sockets: a table of request × snapshot → verdict. Every verdict appears.
+@Suite struct DecideTests {
+    static let now: UInt64 = 1_800_000_000
+    static let alice = User(id: "u-alice", email: "alice@acme.test", memberships: [Membership(orgId: "acme", roles: ["reader"])])
+    static let bob = User(id: "u-bob", email: "bob@acme.test", memberships: [Membership(orgId: "acme", roles: [])])
+    static let key = APIKey.generate(orgId: "acme", roles: ["reader"], now: now - 10)
+
+    /// One configuration for every case; `auth: false` drops the auth section (all routes public).
+    static func config(auth: Bool) throws -> GatewayConfig {
+        let dir = NSTemporaryDirectory() + "drawbridge-decide-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in ["a.crt", "a.key"] { _ = FileManager.default.createFile(atPath: dir + "/" + name, contents: Data("x\n".utf8)) }
+        let authSection = auth ? """
+            auth: { modes: ["password", "api_key"], auditLog: "off", session: { idleTimeoutSeconds: 600, absoluteTimeoutSeconds: 3600 } },
+            organizations: { acme: { name: "Acme", emailDomains: ["acme.test"] } },
+            roles: { reader: { permissions: ["docs:read"] } },
+            """ : ""
+        return try ConfigLoader.parse(json5: """
+            { listen: { https: "127.0.0.1:8443" }, tls: { certificates: [ { cert: "a.crt", key: "a.key" } ] },
+              upstreams: { app: { servers: ["127.0.0.1:9000"] } }, \(authSection)
+              routes: [ { pathPrefix: "/pub/", upstream: "app", public: true },
+                        { pathPrefix: "/docs/", upstream: "app", access: { methods: { GET: "docs:read", "*": "docs:write" } } },
+                        { pathPrefix: "/audit/", upstream: "app", access: { methods: { GET: "docs:read" }, sensitive: true, audience: "auditors" } },
+                        { pathPrefix: "/mfa/", upstream: "app", access: { methods: { GET: "docs:read" }, mfa: true } } ] }
+            """, file: "drawbridge.json5", baseDirectory: dir)
+    }
+
+    static func table(auth: Bool = true) throws -> DecisionTable {
+        let config = try config(auth: true) // the loader refuses protected routes without auth: the table is built without it
+        let upstream = UpstreamTarget(index: 0, name: "app", addresses: [SocketAddress.resolve(host: "127.0.0.1", port: 9000).first!],
+                                      labels: [Array("127.0.0.1:9000".utf8)], tlsContext: nil, serverName: ["127.0.0.1"],
+                                      balance: .roundRobin, maxIdleConnections: 1, idleTimeoutNs: 1)
+        let routes = try CompiledRoute.compile(config, upstreams: [upstream], byName: ["app": 0], secrets: [:])
+        let data = IdentityData(users: [alice, bob], apiKeys: [key.record], sessionKeys: [sessionKey])
+        let runtime = auth ? try AuthRuntime(config: config, data: data, previous: ModeCutoffs(), now: now) : nil
+        return DecisionTable(routeTable: config.routeTable, routes: routes, auth: runtime,
+                             policy: PolicySnapshot(config: config, users: data.users))
+    }
+
+    static let sessionKey = SessionKey.generate(id: 1)
+
+    static func session(_ user: User, mfa: Bool = false, ring: SessionKeyRing) -> String {
+        let c = SessionClaims(userId: user.id, orgId: "acme", authMode: .password, mfa: mfa, issuedAt: now - 10,
+                              expiresAt: now + 3600, lastSeen: now - 10, epoch: user.sessionEpoch, sessionId: .random())
+        return try! SessionToken.seal(c, with: ring)
+    }
+
+    /// The view of a request as the connection builds it: parsed, admitted, target normalised.
+    static func view(_ text: String) -> RequestView {
+        var v = RequestView()
+        var parser = RequestHeadParser()
+        let bytes = Array(text.utf8)
+        let parsed = bytes.withUnsafeBytes { parser.parse($0, into: &v.head) }
+        guard case .complete = parsed else { fatalError("test request does not parse: \(text)") }
+        #expect(v.admit(sni: RoutingHost.ServerName(), rules: AdmissionRules()) == nil)
+        #expect(v.normalizeTarget(PathPolicy()) == nil)
+        return v
+    }
+
+    /// The verdict in words, so a table row reads like the spec.
+    static func describe(_ v: Verdict) -> String {
+        switch v {
+        case .forward(let p):
+            var s = "forward \(p.route.label)"
+            switch p.identity {
+            case .user(let i)?: s += " as \(i.userId)"
+            case .apiKey(let k)?: s += " as key \(k.keyId == key.record.keyId ? "k" : "?")"
+            case nil: break
+            }
+            if let a = p.assertionAudience { s += " aud \(a)" }
+            if p.audit != nil { s += " audited" }
+            return s
+        case .gatewayEndpoint: return "gateway"
+        case .addSlash(let status): return "slash \(status)"
+        case .notFound(let always): return always ? "404 close" : "404"
+        case .unauthenticated(let r): return r == nil ? "401" : "401 rejected \(r!.kind)"
+        case .denied(let r): return "deny \(r.denial.status)\(r.denial.stepUp ? " step-up" : "")"
+        }
+    }
+
+    struct Case: CustomTestStringConvertible, Sendable {
+        let name: String, request: String, auth: Bool, expected: String
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        .init(name: "public route, no credential", request: "GET /pub/x HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "forward */pub/"),
+        .init(name: "no route", request: "GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "404"),
+        .init(name: "prefix without its slash, GET", request: "GET /docs HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "slash 301"),
+        .init(name: "prefix without its slash, POST", request: "POST /docs HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", auth: true, expected: "slash 308"),
+        .init(name: "gateway path", request: "GET /.drawbridge/login HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "gateway"),
+        .init(name: "gateway path, encoded dot segments", request: "GET /docs/../.drawbridge/jwks.json HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "gateway"),
+        .init(name: "protected route without auth section", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\n\r\n", auth: false, expected: "404 close"),
+        .init(name: "protected route, no credential", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "401"),
+        .init(name: "session allowed", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "forward */docs/ as u-alice aud app"),
+        .init(name: "session, method not granted", request: "POST /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\nContent-Length: 0\r\n\r\n", auth: true, expected: "deny 403"),
+        .init(name: "session without the role", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=BOB\r\n\r\n", auth: true, expected: "deny 403"),
+        .init(name: "session tampered", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=xALICE\r\n\r\n", auth: true, expected: "401 rejected session"),
+        .init(name: "api key allowed", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "forward */docs/ as key k aud app"),
+        .init(name: "api key wrong secret", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEYx\r\n\r\n", auth: true, expected: "401 rejected api_key"),
+        .init(name: "two Authorization fields", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "401 rejected credential"),
+        .init(name: "sensitive route: audited, own audience", request: "GET /audit/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "forward */audit/ as u-alice aud auditors audited"),
+        .init(name: "MFA route without a second factor", request: "GET /mfa/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "deny 403 step-up"),
+        .init(name: "MFA route with a second factor", request: "GET /mfa/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICEMFA\r\n\r\n", auth: true, expected: "forward */mfa/ as u-alice aud app"),
+    ]
+
+    @Test(arguments: cases) func verdict(_ c: Case) throws {
+        let table = try Self.table(auth: c.auth)
+        let ring = try Self.table().auth!.ring
+        let text = c.request.replacingOccurrences(of: "ALICEMFA", with: Self.session(Self.alice, mfa: true, ring: ring))
+            .replacingOccurrences(of: "ALICE", with: Self.session(Self.alice, ring: ring)).replacingOccurrences(of: "BOB", with: Self.session(Self.bob, ring: ring))
+            .replacingOccurrences(of: "KEY", with: Self.key.presented)
+        let v = decide(Self.view(text), table, credentials: Revocations(), now: Self.now)
+        #expect(Self.describe(v) == c.expected)
+    }
+
+    /// The time is an argument: the same session is refused once its absolute lifetime is over.
+    @Test func timeIsAnArgument() throws {
+        let table = try Self.table()
+        let request = Self.view("GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=\(Self.session(Self.alice, ring: table.auth!.ring))\r\n\r\n")
+        #expect(Self.describe(decide(request, table, credentials: Revocations(), now: Self.now)) == "forward */docs/ as u-alice aud app")
+        #expect(Self.describe(decide(request, table, credentials: Revocations(), now: Self.now + 7200)) == "401 rejected session")
+    }
+
+    /// Browsers get pages, API clients JSON: the view says which.
+    @Test func apiClientOrBrowser() {
+        #expect(!Self.view("GET /x HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\n\r\n").isAPIClient)
+        #expect(Self.view("GET /x HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n\r\n").isAPIClient)
+        #expect(Self.view("GET /x HTTP/1.1\r\nHost: a\r\nAuthorization: Basic x\r\n\r\n").isAPIClient)
+        #expect(Self.view("DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n").isAPIClient)
+    }
+}
