@@ -309,6 +309,13 @@ public struct ClientExchange: Sendable {
 
     public mutating func closed() { phase = .closed }
 
+    /// Whether the access-log line of the current request is still to be written (true once).
+    public mutating func takeLogTurn() -> Bool {
+        if request.logged { return false }
+        request.logged = true
+        return true
+    }
+
     // MARK: Timer
 
     public enum TimeoutAction: Sendable, Equatable {

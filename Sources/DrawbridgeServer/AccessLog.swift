@@ -132,3 +132,26 @@ final class AccessLog {
         return "\(y)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem / 60 % 60)):\(two(rem % 60))"
     }
 }
+
+extension AccessLog {
+    /// The line of one request: the judged path when there is one (never the query), else the
+    /// raw target's path (a request refused before its path was judged).
+    func log(_ request: RequestView, requestId: [UInt8], client: [UInt8], status: Int, bytes: UInt64, durationNs: UInt64,
+             upstream: [UInt8]?, upstreamNs: UInt64?) {
+        let head = request.head
+        let useNormalized = !request.target.isEmpty
+        let rawPathEnd = head.bytes[head.target].firstIndex(of: UInt8(ascii: "?")) ?? head.target.upperBound
+        head.bytes.withUnsafeBytes { raw in
+            request.target.withUnsafeBytes { norm in
+                client.withUnsafeBytes { ip in
+                    requestId.withUnsafeBytes { rid in
+                        log(Entry(requestId: rid, client: ip, method: UnsafeRawBufferPointer(rebasing: raw[head.method]),
+                                  path: useNormalized ? UnsafeRawBufferPointer(rebasing: norm[0..<request.pathLength])
+                                                      : UnsafeRawBufferPointer(rebasing: raw[head.target.lowerBound..<rawPathEnd]),
+                                  status: status, bytes: bytes, durationNs: durationNs, upstream: upstream, upstreamNs: upstreamNs))
+                    }
+                }
+            }
+        }
+    }
+}

@@ -5,14 +5,14 @@ import DrawbridgeIdentity
 /// Who the request is from, once a credential checked out.
 enum RequestIdentity {
     case user(AuthenticatedSession)
-    case apiKey(APIKeyIdentity)
+    case apiKey(AuthenticatedAPIKey)
 }
 
 /// The outcome of looking at a request's credentials.
 enum AuthResult {
     /// `renewal`: a re-sealed cookie value to send back (sliding idle window), or nil.
     case user(AuthenticatedSession, renewal: String?)
-    case apiKey(APIKeyIdentity)
+    case apiKey(AuthenticatedAPIKey)
     case missing
     /// A credential was presented and refused; `reason` is for the audit log only (the client
     /// learns nothing about which check failed). `subject` names the key id or user when known.
@@ -38,6 +38,9 @@ enum Authenticator {
         // Two credentials of one kind: which one counts would depend on the parser (smuggling).
         if authorizationCount > 1 { return .rejected(reason: "several Authorization fields", kind: "credential", subject: "") }
         if let bearer {
+            // A key verified before under this snapshot: every input of the checks below is the same.
+            let cached = head.bytes.withUnsafeBytes { revocations.verifiedKeys.lookup(UnsafeRawBufferPointer(rebasing: $0[bearer]), auth: auth) }
+            if let cached { return .apiKey(cached) }
             let presented = String(decoding: head.bytes[bearer], as: UTF8.self)
             switch APIKey.verify(presented, directory: auth.directory, global: auth.global) {
             case .success(let key):
@@ -46,7 +49,9 @@ enum Authenticator {
                    let record = auth.directory.apiKey(id: key.keyId), record.createdAt <= cut {
                     return .rejected(reason: "api key: created before api_key was last disabled for \(key.orgId)", kind: "api_key", subject: key.keyId)
                 }
-                return .apiKey(key)
+                let verified = AuthenticatedAPIKey(key)
+                head.bytes.withUnsafeBytes { revocations.verifiedKeys.insert(UnsafeRawBufferPointer(rebasing: $0[bearer]), verified, auth: auth) }
+                return .apiKey(verified)
             case .failure(let why):
                 let keyId = APIKey.parse(presented)?.keyId ?? ""
                 return .rejected(reason: "api key: \(why)", kind: "api_key", subject: keyId)
@@ -153,11 +158,14 @@ enum Authenticator {
 struct Revocations {
     /// This worker's opened session cookies. Revocations are still checked on every cache hit.
     let openedSessions: SessionCache
+    /// This worker's verified API keys (valid for their snapshot: key revocation is a reload).
+    let verifiedKeys: APIKeyCache
     /// Held strongly by the worker for as long as this value lives (one request's check).
     unowned(unsafe) let set: RevocationSet
 
-    init(openedSessions: SessionCache = SessionCache(), set: RevocationSet = .empty) {
+    init(openedSessions: SessionCache = SessionCache(), verifiedKeys: APIKeyCache = APIKeyCache(), set: RevocationSet = .empty) {
         self.openedSessions = openedSessions
+        self.verifiedKeys = verifiedKeys
         self.set = set
     }
 

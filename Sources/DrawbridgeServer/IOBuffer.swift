@@ -114,4 +114,11 @@ final class BufferPool {
         b.clear()
         if free.count < maxFree && b.capacity == bufferSize { free.append(b) }
     }
+
+    /// After a burst: keep at most `keep` free buffers (the rest go back to malloc).
+    func trim(keep: Int) {
+        if free.count > keep { free.removeLast(free.count - keep) }
+    }
+
+    var freeCount: Int { free.count }
 }

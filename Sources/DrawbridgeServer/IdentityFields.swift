@@ -8,13 +8,18 @@ enum IdentityFields {
         case .user(let s):
             ob.append(s.upstreamFields) // rendered once per session (see AuthenticatedSession)
         case .apiKey(let k):
-            var out: [UInt8] = []
-            line(&out, "X-Drawbridge-API-Key: ", k.keyId)
-            line(&out, "X-Drawbridge-Org: ", k.orgId)
-            line(&out, "X-Drawbridge-Roles: ", k.roles.joined(separator: ","))
-            line(&out, "X-Drawbridge-Auth-Mode: ", "api_key")
-            ob.append(out)
+            ob.append(k.upstreamFields) // rendered once per verified key (see AuthenticatedAPIKey)
         }
+    }
+
+    /// An API key's fields, as `append` writes them.
+    static func render(_ k: APIKeyIdentity) -> [UInt8] {
+        var out: [UInt8] = []
+        line(&out, "X-Drawbridge-API-Key: ", k.keyId)
+        line(&out, "X-Drawbridge-Org: ", k.orgId)
+        line(&out, "X-Drawbridge-Roles: ", k.roles.joined(separator: ","))
+        line(&out, "X-Drawbridge-Auth-Mode: ", "api_key")
+        return out
     }
 
     /// A session's fields, as `append` writes them.
@@ -36,8 +41,7 @@ enum IdentityFields {
         switch identity {
         case nil: return 0
         case .user(let s): return s.upstreamFields.count
-        case .apiKey(let k):
-            return 160 + k.keyId.utf8.count + k.orgId.utf8.count + k.roles.reduce(0) { $0 + $1.utf8.count + 1 }
+        case .apiKey(let k): return k.upstreamFields.count
         }
     }
 
@@ -53,25 +57,6 @@ enum IdentityFields {
         for b in value.utf8 where b >= 0x20 && b != 0x7F { out.append(b) }
         out.append(0x0D)
         out.append(0x0A)
-    }
-}
-
-/// Reason phrases for the statuses the gateway's own endpoints use.
-enum LocalResponseReason {
-    static func text(_ code: Int) -> StaticString {
-        switch code {
-        case 200: return "OK"
-        case 302: return "Found"
-        case 303: return "See Other"
-        case 401: return "Unauthorized"
-        case 403: return "Forbidden"
-        case 405: return "Method Not Allowed"
-        case 411: return "Length Required"
-        case 429: return "Too Many Requests"
-        case 500: return "Internal Server Error"
-        case 501: return "Not Implemented"
-        default: return GatewayResponses.reason(code)
-        }
     }
 }
 

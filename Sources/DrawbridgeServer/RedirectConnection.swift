@@ -58,10 +58,7 @@ final class RedirectConnection {
     }
 
     private func answer(_ status: Int) {
-        let body = GatewayResponses.body(status)
-        var out: [UInt8] = Array("HTTP/1.1 \(status) \(GatewayResponses.reason(status))\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8)
-        out.append(contentsOf: body)
-        send(out)
+        send(GatewayResponse.plain(GatewayResponse.error(status, json: false)))
     }
 
     /// One small response on a fresh socket: the send buffer takes it whole.

@@ -2,6 +2,7 @@ import COpenSSL
 import DrawbridgeConfig
 import DrawbridgeHTTP
 import DrawbridgePolicy
+import DrawbridgeProxy
 import DrawbridgeStore
 
 /// One upstream service of one snapshot as the workers use it: resolved addresses, TLS client
@@ -60,6 +61,8 @@ final class Snapshot {
     let bufferSize: Int
     let headerTimeoutNs: UInt64, bodyTimeoutNs: UInt64, idleTimeoutNs: UInt64, sendTimeoutNs: UInt64
     let connectTimeoutNs: UInt64, responseTimeoutNs: UInt64
+    /// The same, for the exchange state machine.
+    let timeouts: ExchangeTimeouts
     /// Identity for this snapshot; nil when the configuration has no auth section (all routes public).
     let auth: AuthRuntime?
     /// Who may use each route (compiled RBAC); one pure decision per protected request.
@@ -110,6 +113,8 @@ final class Snapshot {
         sendTimeoutNs = Snapshot.ns(t.clientSendSeconds)
         connectTimeoutNs = Snapshot.ns(t.upstreamConnectSeconds)
         responseTimeoutNs = Snapshot.ns(t.upstreamResponseSeconds)
+        timeouts = ExchangeTimeouts(header: headerTimeoutNs, body: bodyTimeoutNs, idle: idleTimeoutNs, send: sendTimeoutNs,
+                                    connect: connectTimeoutNs, response: responseTimeoutNs)
         var secrets: [String: [UInt8]] = [:]
         var identityData: IdentityData?
         if let a = config.auth {

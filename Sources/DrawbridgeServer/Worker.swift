@@ -31,6 +31,8 @@ final class Worker {
     let services: AuthServices
     /// This worker's opened session cookies (see `SessionCache`).
     let sessionCache = SessionCache()
+    /// This worker's verified API keys (see `APIKeyCache`).
+    let apiKeyCache = APIKeyCache()
     /// The sign-out list all workers share, as this worker last loaded it (see `PublishedRevocations`).
     private let publishedRevocations: PublishedRevocations
     private var revocationSet: RevocationSet
@@ -44,6 +46,8 @@ final class Worker {
     private var listenFds: [Int32] = []
     private var redirectFds: [Int32] = []
     private(set) var clientCount = 0
+    /// The most connections since memory was last given back (see `giveBackMemoryAfterBurst`).
+    private var peakClients = 0
     var now: UInt64 = CLinux_monotonic_ns()
     private var nextSweep: UInt64 = 0
     private var drainDeadline: UInt64 = 0
@@ -149,7 +153,7 @@ final class Worker {
     var revocations: Revocations {
         @inline(__always) get {
             refreshRevocations()
-            return Revocations(openedSessions: sessionCache, set: revocationSet)
+            return Revocations(openedSessions: sessionCache, verifiedKeys: apiKeyCache, set: revocationSet)
         }
     }
 
@@ -192,6 +196,7 @@ final class Worker {
             if fd < 0 { return }
             if clientCount >= limit || draining { close(fd); continue }
             clientCount += 1
+            if clientCount > peakClients { peakClients = clientCount }
             make(fd, addr)
         }
     }
@@ -215,6 +220,7 @@ final class Worker {
     /// Timeouts: one pass over the registered connections, five times a second.
     private func sweep() {
         if !retiredPools.isEmpty { retiredPools.removeAll { $0.isUnused } }
+        giveBackMemoryAfterBurst()
         for i in 0..<handlers.count {
             guard let h = handlers[i] else { continue }
             switch h {
@@ -224,6 +230,17 @@ final class Worker {
             default: break
             }
         }
+    }
+
+    /// When the connection count has fallen far below its peak, the free buffers beyond what the
+    /// remaining connections may need go, and the C heap returns freed pages to the system
+    /// (malloc_trim: glibc keeps them otherwise, and RSS would stay at the burst's high-water mark).
+    private func giveBackMemoryAfterBurst() {
+        peakClients = max(peakClients, clientCount)
+        guard peakClients - clientCount >= 256, clientCount * 2 <= peakClients else { return }
+        buffers.trim(keep: clientCount / 4 + 16)
+        _ = CLinux_malloc_trim()
+        peakClients = clientCount
     }
 
     // MARK: Reload and drain

@@ -132,6 +132,26 @@ import Testing
         #expect(Self.describe(decide(request, table, credentials: Revocations(), now: Self.now + 7200)) == "401 rejected session")
     }
 
+    /// A verified API key is remembered per snapshot: the second request skips verification and
+    /// gets the same identity; another byte string, or another snapshot, is verified afresh.
+    @Test func verifiedKeysAreRememberedPerSnapshot() throws {
+        let table = try Self.table()
+        let credentials = Revocations()
+        let request = Self.view("GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(Self.key.presented)\r\n\r\n")
+        guard case .forward(let a) = decide(request, table, credentials: credentials, now: Self.now),
+              case .forward(let b) = decide(request, table, credentials: credentials, now: Self.now),
+              case .apiKey(let ka)? = a.identity, case .apiKey(let kb)? = b.identity else { Issue.record("not forwarded"); return }
+        #expect(ka === kb && credentials.verifiedKeys.hits == 1)
+        var wrong = Self.key.presented
+        wrong.removeLast()
+        wrong += wrong.hasSuffix("A") ? "B" : "A"
+        let forged = Self.view("GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(wrong)\r\n\r\n")
+        #expect(Self.describe(decide(forged, table, credentials: credentials, now: Self.now)) == "401 rejected api_key")
+        #expect(credentials.verifiedKeys.hits == 1)
+        _ = decide(request, try Self.table(), credentials: credentials, now: Self.now) // a reload: verified again
+        #expect(credentials.verifiedKeys.hits == 1)
+    }
+
     /// Browsers get pages, API clients JSON: the view says which.
     @Test func apiClientOrBrowser() {
         #expect(!Self.view("GET /x HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\n\r\n").isAPIClient)

@@ -82,7 +82,7 @@ extension RequestIdentity {
     var policyCredential: Credential {
         switch self {
         case .user(let i): return .session(i.identity)
-        case .apiKey(let k): return .apiKey(k)
+        case .apiKey(let k): return k.credential
         }
     }
 }

@@ -1,4 +1,5 @@
 import DrawbridgeIdentity
+import DrawbridgeHTTP
 
 /// A request to one of the gateway's own endpoints under `/.drawbridge/`, decoded once (these
 /// are rare: sign-in pages, not the proxied hot path, so Strings are fine here).
@@ -70,4 +71,30 @@ enum LocalReply {
         r.headers.append(("Retry-After", "5"))
         return r
     }()
+}
+
+extension LocalRequest {
+    /// The request to a gateway endpoint as its handlers see it, decoded from the view once.
+    init(_ view: RequestView, body: [UInt8], clientAddress: String, requestId: String) {
+        let head = view.head
+        func field(_ name: StaticString) -> String? { head.fieldValue(named: name).map { String(decoding: head.bytes[$0], as: UTF8.self) } }
+        // The gateway's own cookies, read with the one cookie parser (duplicates were refused at admission).
+        var cookies: [String: String] = [:]
+        head.bytes.withUnsafeBytes { raw in
+            for f in head.fields where f.kind == .other && ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "cookie") {
+                var pairs = CookiePairs(raw, f.value)
+                while let p = pairs.next() {
+                    guard GatewayCookies.exactIndex(raw, p.name) >= 0 else { continue }
+                    cookies[String(decoding: raw[p.name], as: UTF8.self)] = String(decoding: raw[p.value], as: UTF8.self)
+                }
+            }
+        }
+        let rawTarget = head.bytes[head.target]
+        let query = rawTarget.firstIndex(of: UInt8(ascii: "?")).map { Forms.parse(rawTarget[($0 + 1)...]) } ?? [:]
+        let contentType = field("content-type") ?? ""
+        let isForm = contentType.lowercased().hasPrefix("application/x-www-form-urlencoded")
+        self.init(method: view.methodText, path: view.pathText, query: query, host: view.routingAuthority,
+                  cookies: cookies, accept: field("accept") ?? "", origin: field("origin"), contentType: contentType,
+                  form: isForm ? Forms.parse(body) : [:], clientAddress: clientAddress, requestId: requestId)
+    }
 }

@@ -1,0 +1,82 @@
+import DrawbridgeIdentity
+import DrawbridgePolicy
+
+/// An API key that checked out: who it is, its credential as the policy sees it, and its
+/// X-Drawbridge-* fields for the upstream, rendered once. Immutable: a cached one is handed to
+/// every request presenting the same key.
+final class AuthenticatedAPIKey: Sendable {
+    let key: APIKeyIdentity
+    let credential: Credential
+    let upstreamFields: [UInt8]
+
+    init(_ key: APIKeyIdentity) {
+        self.key = key
+        credential = .apiKey(key)
+        upstreamFields = IdentityFields.render(key)
+    }
+
+    var keyId: String { key.keyId }
+    var orgId: String { key.orgId }
+    var roles: [String] { key.roles }
+}
+
+/// The API keys one worker has verified, so a key presented again skips the verification work
+/// (parsing, SHA-256, the directory lookups, the mode and cut-off checks) and the rendering of
+/// its identity fields. Every input of that verification lives in one `AuthRuntime` (directory,
+/// revocations of keys, org modes, cut-offs), so an entry is valid exactly as long as its runtime:
+/// a reload empties the cache.
+///
+/// - Key: the exact presented bytes, compared in full in constant time (`SessionCache.equal`);
+///   the slot only picks where to look. Only keys that passed every check are stored.
+/// - A bounded table (256 entries in 4-way sets); one per worker thread (no locks).
+final class APIKeyCache {
+    static let capacity = 256
+    static let ways = 4
+    private struct Entry {
+        let presented: [UInt8]
+        let key: AuthenticatedAPIKey
+    }
+    private var slots: [Entry?] = []
+    private(set) var owner: AuthRuntime?
+    private var victim = 0
+    private(set) var hits = 0
+
+    func lookup(_ presented: UnsafeRawBufferPointer, auth: AuthRuntime) -> AuthenticatedAPIKey? {
+        guard owner === auth, presented.count >= 8, !slots.isEmpty else {
+            if owner != nil && owner !== auth { clear() } // another snapshot now: nothing verified under the old one counts
+            return nil
+        }
+        let base = Self.set(presented) * Self.ways
+        for w in 0..<Self.ways {
+            if let e = slots[base + w], e.presented.count == presented.count,
+               e.presented.withUnsafeBytes({ SessionCache.equal($0, presented) }) {
+                hits &+= 1
+                return e.key
+            }
+        }
+        return nil
+    }
+
+    func insert(_ presented: UnsafeRawBufferPointer, _ key: AuthenticatedAPIKey, auth: AuthRuntime) {
+        guard presented.count >= 8 else { return }
+        if owner !== auth || slots.isEmpty {
+            slots = [Entry?](repeating: nil, count: Self.capacity)
+            owner = auth
+        }
+        let base = Self.set(presented) * Self.ways
+        var way = (0..<Self.ways).first { slots[base + $0] == nil } ?? -1
+        if way < 0 { victim &+= 1; way = victim & (Self.ways - 1) }
+        slots[base + way] = Entry(presented: Array(presented), key: key)
+    }
+
+    func clear() {
+        slots = []
+        owner = nil
+    }
+
+    /// The last 8 bytes of a key are of its random secret.
+    @inline(__always) private static func set(_ p: UnsafeRawBufferPointer) -> Int {
+        let tail = p.loadUnaligned(fromByteOffset: p.count - 8, as: UInt64.self)
+        return Int(truncatingIfNeeded: (tail &* 0x9E37_79B9_7F4A_7C15) >> 56) & (capacity / ways - 1)
+    }
+}

@@ -1,0 +1,75 @@
+import DrawbridgeHTTP
+import DrawbridgeProxy
+
+/// The gateway's own answers on a client connection: sign-in redirects, and requests to
+/// `/.drawbridge/` (their body read whole, their handler run now or as a job on a bounded pool).
+extension ClientConnection {
+    /// A browser is sent to sign in and comes back here afterwards; an API client (JSON accepted,
+    /// an Authorization field, or a method a redirect would turn into GET) gets 401 with JSON.
+    func respondUnauthenticated(now: UInt64) {
+        if request.isAPIClient || snapshot.auth == nil { respond(Unauthenticated.json); return }
+        redirectAndBack(to: "/.drawbridge/login", now: now)
+    }
+
+    /// 302 to one of the gateway's pages, carrying this request's target as the sealed return address.
+    func redirectAndBack(to page: String, now: UInt64) {
+        let rawTarget = String(decoding: request.head.bytes[request.head.target], as: UTF8.self)
+        let rd = ReturnAddress.seal(host: request.routingAuthority, pathAndQuery: rawTarget, ring: snapshot.auth!.ring, now: now)
+        respond(.redirect("\(page)?rd=\(Forms.percentEncode(rd))", status: 302))
+    }
+
+    func startLocal() {
+        guard snapshot.auth != nil else { respondError(404, close: false); return }
+        switch request.head.framing {
+        case .none: localBodyLength = 0
+        case .contentLength(let n):
+            // Sign-in forms are small; anything bigger is not one of ours.
+            guard n <= 16384 else { respondError(413, close: true); return }
+            localBodyLength = Int(n)
+        case .chunked: respondError(411, close: true); return
+        }
+        exchange.gatewayEndpointStarted(now: worker.now)
+    }
+
+    func stepLocal() -> Bool {
+        if exchange.awaitsJob { return flushClient() }
+        if localBodyLength > 0 && (inBuf?.readable ?? 0) < localBodyLength {
+            if peerEOF { close(); return false }
+            return readClient()
+        }
+        var body: [UInt8] = []
+        if localBodyLength > 0, let b = inBuf {
+            body = Array(b.readableBytes.prefix(localBodyLength))
+            b.consume(localBodyLength)
+        }
+        exchange.gatewayBodyRead()
+        guard let auth = snapshot.auth else { respondError(404, close: true); return true }
+        let now = unixNow()
+        let local = LocalRequest(request, body: body, clientAddress: clientAddress, requestId: requestId.text)
+        let session = Authenticator.authenticate(head: request.head, sessionCookie: request.cookies.session, auth: auth,
+                                                 revocations: worker.revocations, now: now)
+        let endpoints = LoginEndpoints(auth: auth, services: worker.services, request: local, session: session, now: now, jwks: snapshot.jwks)
+        switch endpoints.handle() {
+        case .now(let response):
+            respond(response)
+        case .later(let kind, let work):
+            localSerial &+= 1
+            let completion = (box: LocalCompletionTarget(self), serial: localSerial, mailbox: worker.mailbox)
+            // Bounded pools: a full queue is answered at once (503), never queued without limit.
+            let queued = worker.services.submit(kind) {
+                let response = work()
+                completion.mailbox.postCompletion(LocalCompletion(connection: completion.box.connection, serial: completion.serial, response: response))
+            }
+            guard queued else { respond(LocalReply.busy); return true }
+            exchange.gatewayJobQueued(now: worker.now)
+        }
+        return true
+    }
+
+    /// Called on this connection's worker thread when a job finished.
+    func completeLocal(serial: UInt64, response: LocalResponse) {
+        guard !closed, exchange.awaitsJob, serial == localSerial else { return }
+        respond(response)
+        drive()
+    }
+}

@@ -1,0 +1,197 @@
+import CLinux
+import COpenSSL
+import DrawbridgeHTTP
+import DrawbridgeProxy
+import Glibc
+
+/// The upstream side of the glue: connecting (with the one retry), relaying the request body
+/// and the response, the tunnel after 101, and what a failure of the upstream means.
+extension ClientConnection {
+    func connectUpstream(excluding: Int) {
+        guard let plan else { respondError(502, close: true); return }
+        // The pool of the very upstream the route named when the request was decided (never whatever has its index now).
+        let pool = worker.pool(for: plan.route.upstream)
+        let server = pool.pickServer(excluding: excluding)
+        switch pool.acquire(server: server, owner: self) {
+        case .failed:
+            switch exchange.connectRefused(servers: pool.target.addresses.count) {
+            case .retryAnotherServer: connectUpstream(excluding: server)
+            case .respond502: respondError(502, close: false)
+            }
+        case .connection(let u):
+            upstream = u
+            upstreamLabel = u.pool.target.labels[u.serverIndex]
+            if u.inBuf == nil { u.inBuf = worker.buffers.take() }
+            if u.outBuf == nil { u.outBuf = worker.buffers.take() }
+            u.inBuf!.clear()
+            // Refuse a head that would not fit rather than write past the buffer.
+            guard u.outBuf!.reserve(UpstreamRequestHead.size(request, plan, assertion: assertion)) else {
+                upstream = nil
+                u.pool.abandon(u)
+                respondError(431, close: true)
+                return
+            }
+            if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
+            upstreamHead.write(u.outBuf!, request, plan, assertion: assertion, snapshot: snapshot, clientIP: peerIP, requestId: requestId.hex)
+            if exchange.forwarding(upstreamReady: u.state == .ready, now: worker.now) {
+                let ob = ensureOut()
+                if ob.reserve(32) { ob.append("HTTP/1.1 100 Continue\r\n\r\n") }
+            }
+            respHead.reset()
+            respParser.reset() // a retry must not inherit a half-scanned head of a failed connection
+            if u.state == .handshaking, u.advanceSetup(), u.state == .ready { exchange.upstreamReady() }
+        }
+    }
+
+    func stepForward() -> Bool {
+        guard let u = upstream else { return false }
+        var progress = false
+        if u.state == .ready {
+            guard let n = u.flush() else { upstreamFailed(connectFailed: false); return true }
+            if n > 0 { progress = true; exchange.progressed(now: worker.now) }
+            if exchange.request.response != .done && !u.readBlocked && !u.eof, let ub = u.inBuf, ub.reserve(1) {
+                switch u.transport.read(into: ub.writableBytes) {
+                case .bytes(let n): ub.writeIndex += n; progress = true; exchange.progressed(now: worker.now)
+                case .wouldBlock: u.readBlocked = true
+                case .eof: u.eof = true; progress = true
+                case .failed: upstreamFailed(connectFailed: false); return true
+                }
+            }
+            // Head and as much body as is here go out together: one TLS record, one write.
+            while exchange.phase == .forwarding && upstream != nil && relayResponse() { progress = true }
+        }
+        if exchange.phase == .forwarding, upstream != nil, exchange.request.body.isActive {
+            if readClient() { progress = true }
+            if exchange.phase == .forwarding, let u = upstream, let ob = u.outBuf, let ib = inBuf,
+               apply(BodyRelay.request(&exchange, from: ib, to: ob, peerEOF: peerEOF, decoder: &reqDecoder,
+                                       limit: snapshot.config.limits.maxRequestBodyBytes, now: worker.now)) { progress = true }
+        }
+        if !closed && flushClient() { progress = true }
+        return progress
+    }
+
+    /// Executes what relaying a body gave; true when something changed.
+    func apply(_ outcome: BodyRelay.Outcome) -> Bool {
+        switch outcome {
+        case .waiting: return false
+        case .moved: return true
+        case .complete: finishResponse(); return true
+        case .respond(let status): respondError(status, close: true); return true
+        case .abort: abortBoth(); return true
+        }
+    }
+
+    func relayResponse() -> Bool {
+        guard let u = upstream, let ub = u.inBuf else { return false }
+        switch exchange.request.response {
+        case .awaitingHead:
+            if ub.isEmpty {
+                if u.eof { upstreamFailed(connectFailed: false); return true }
+                return false
+            }
+            switch respParser.parse(ub.readableBytes, requestWasHEAD: request.head.isHEAD, into: &respHead) {
+            case .needMore:
+                if u.eof { upstreamFailed(connectFailed: false); return true }
+                return false
+            case .error:
+                // A malformed or smuggling response head never reaches the client.
+                respondError(502, close: true)
+                return true
+            case .complete:
+                let ob = ensureOut()
+                guard ob.reserve(ClientResponseHead.size(respHead, hsts: snapshot.hstsLine, renewedSession: plan?.renewedSession)) else { return false }
+                switch exchange.responseHead(status: respHead.status, framing: respHead.framing, now: worker.now) {
+                case .skipInterim:
+                    ub.consume(respHead.headLength) // interim responses: the gateway answered 100-continue itself
+                    respHead.reset()
+                    return true
+                case .refuse:
+                    respondError(502, close: true)
+                    return true
+                case .forwardHead, .forwardHeadAndFinish, .startTunnel:
+                    let r = exchange.request
+                    ClientResponseHead.write(ob, respHead, chunkToClient: r.chunkToClient, keepAlive: r.keepAlive, http10: r.summary.http10,
+                                             hsts: snapshot.hstsLine, requestId: requestId.hex, renewedSession: plan?.renewedSession)
+                    ub.consume(respHead.headLength)
+                    if exchange.phase == .tunnel {
+                        if inBuf == nil { inBuf = worker.buffers.take() }
+                    } else if r.response == .done {
+                        finishResponse()
+                    }
+                    return true
+                }
+            }
+        case .length, .chunked, .untilClose:
+            return apply(BodyRelay.response(&exchange, from: ub, upstreamEOF: u.eof, to: ensureOut(), decoder: &respDecoder))
+        case .done:
+            return false
+        }
+    }
+
+    func finishResponse() {
+        logRequest()
+        let u = upstream
+        upstream = nil
+        switch exchange.responseComplete(upstreamKeepAlive: respHead.keepAlive, upstreamEOF: u?.eof ?? true, now: worker.now) {
+        case .releaseUpstream: u.map { $0.pool.release($0) }
+        case .abandonUpstream: u.map { $0.pool.abandon($0) }
+        }
+        exchangeEnded()
+    }
+
+    func upstreamFailed(connectFailed: Bool) {
+        guard let u = upstream else { return }
+        upstream = nil
+        if connectFailed && !exchange.request.responseStarted { u.pool.markFailed(u.serverIndex) }
+        let (server, reused) = (u.serverIndex, u.reused)
+        u.pool.abandon(u)
+        switch exchange.upstreamFailed(connectFailed: connectFailed, reused: reused) {
+        case .abort: abortBoth()
+        case .retry(let sameServer): connectUpstream(excluding: sameServer ? -1 : server)
+        case .respond502: respondError(502, close: false)
+        }
+    }
+
+    func abortBoth() {
+        if let u = upstream { u.pool.abandon(u); upstream = nil }
+        logRequest()
+        close()
+    }
+
+    func stepTunnel() -> Bool {
+        guard let u = upstream, let ib = inBuf, let ob = outBuf, let uin = u.inBuf, let uout = u.outBuf else { close(); return false }
+        var progress = false
+        if flushClient() { progress = true }
+        guard let _ = u.flush() else { close(); return false }
+        if readClient() { progress = true }
+        if !ib.isEmpty && uout.reserve(1) {
+            let n = min(ib.readable, uout.writable)
+            uout.append(UnsafeRawBufferPointer(rebasing: ib.readableBytes.prefix(n)))
+            ib.consume(n); progress = true
+        }
+        if !u.readBlocked && !u.eof && uin.reserve(1) {
+            switch u.transport.read(into: uin.writableBytes) {
+            case .bytes(let n): uin.writeIndex += n; progress = true
+            case .wouldBlock: u.readBlocked = true
+            case .eof, .failed: u.eof = true; progress = true
+            }
+        }
+        if !uin.isEmpty && ob.reserve(1) {
+            let n = min(uin.readable, ob.writable)
+            ob.append(UnsafeRawBufferPointer(rebasing: uin.readableBytes.prefix(n)))
+            uin.consume(n); _ = exchange.responseBodyForwarded(n); progress = true
+        }
+        if progress { exchange.progressed(now: worker.now) }
+        // Either side gone: deliver what the other still has pending, then close both.
+        // issue 19: tunnel checks (what may be relayed, half-close rules) go here.
+        if (peerEOF && ib.isEmpty && uout.isEmpty) || (u.eof && uin.isEmpty) {
+            _ = u.flush()
+            u.pool.abandon(u)
+            upstream = nil
+            logRequest()
+            exchange.tunnelEnded(now: worker.now)
+            return true
+        }
+        return progress
+    }
+}

@@ -1,0 +1,87 @@
+/// Every response the gateway makes itself (400, 401, 403, 404, 408, 413, 414, 431, 500, 502,
+/// 503, 504, the sign-in pages and redirects) goes through `write`: one writer, one close rule
+/// (`ClientExchange.closesAfterResponse`). Each carries HSTS and the request id; errors are
+/// content-negotiated like 401 and 403 (JSON for API clients, a page for browsers); responses
+/// that hold identity (sign-in pages, 401, 403) carry `Cache-Control: no-store` (`LocalResponse`).
+enum GatewayResponse {
+    static func reason(_ code: Int) -> StaticString {
+        switch code {
+        case 200: return "OK"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 303: return "See Other"
+        case 308: return "Permanent Redirect"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 411: return "Length Required"
+        case 413: return "Content Too Large"
+        case 414: return "URI Too Long"
+        case 421: return "Misdirected Request"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Error"
+        }
+    }
+
+    static let errorStatuses = [400, 404, 408, 411, 413, 414, 421, 431, 500, 501, 502, 503, 504, 505]
+
+    private static func make(_ code: Int, json: Bool) -> LocalResponse {
+        let text = "\(reason(code))"
+        if json {
+            let name = String(text.lowercased().map { $0 == " " ? "_" : $0 })
+            return LocalResponse(status: code, headers: [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")],
+                                 body: Array("{\"error\":\"\(name)\",\"status\":\(code)}\n".utf8))
+        }
+        return LocalResponse(status: code, headers: [("Content-Type", "text/html; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
+                             body: Array("<!doctype html><html><head><title>\(code) \(text)</title></head><body><h1>\(code) \(text)</h1></body></html>\n".utf8))
+    }
+
+    private static let pages: [Int: LocalResponse] = Dictionary(uniqueKeysWithValues: errorStatuses.map { ($0, make($0, json: false)) })
+    private static let documents: [Int: LocalResponse] = Dictionary(uniqueKeysWithValues: errorStatuses.map { ($0, make($0, json: true)) })
+
+    /// An error the gateway answers itself: JSON for an API client, a page for a browser.
+    static func error(_ code: Int, json: Bool) -> LocalResponse {
+        (json ? documents[code] : pages[code]) ?? make(code, json: json)
+    }
+
+    /// Writes `r` with its framing, HSTS (every TLS response) and the request id. `headOnly`: the
+    /// request was HEAD (no body, its length stated). `close`: the exchange's close rule said so.
+    /// false: the buffer has no room (the caller closes).
+    static func write(_ r: LocalResponse, to ob: IOBuffer, headOnly: Bool, hsts: [UInt8], requestId: [UInt8], close: Bool) -> Bool {
+        var headerBytes = 0
+        for (k, v) in r.headers { headerBytes += k.utf8.count + v.utf8.count + 4 }
+        guard ob.reserve(hsts.count + headerBytes + r.body.count + 256) else { return false }
+        ob.append("HTTP/1.1 ")
+        ob.appendDecimal(UInt64(r.status))
+        ob.append(byte: 32)
+        ob.append(reason(r.status))
+        ob.append("\r\n")
+        for (k, v) in r.headers { ob.append(k); ob.append(": "); ob.append(v); ob.append("\r\n") }
+        ob.append("Content-Length: ")
+        ob.appendDecimal(UInt64(r.body.count))
+        ob.append("\r\n")
+        hsts.withUnsafeBytes { ob.append($0) }
+        if !requestId.isEmpty { ob.append("X-Request-Id: "); requestId.withUnsafeBytes { ob.append($0) }; ob.append("\r\n") }
+        if close { ob.append("Connection: close\r\n") }
+        ob.append("\r\n")
+        if !headOnly { ob.append(r.body) }
+        return true
+    }
+
+    /// The same response as bytes, for the plain-HTTP redirect listener (no TLS: no HSTS; always closes).
+    static func plain(_ r: LocalResponse) -> [UInt8] {
+        let ob = IOBuffer(capacity: r.body.count + 1024)
+        _ = write(r, to: ob, headOnly: false, hsts: [], requestId: [], close: true)
+        return Array(ob.readableBytes)
+    }
+}

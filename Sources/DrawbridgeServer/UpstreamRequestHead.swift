@@ -1,0 +1,141 @@
+import DrawbridgeHTTP
+
+/// Writes the request head the upstream receives, from the request view and the verdict's plan:
+/// the routing host as Host; hop-by-hop, spoofable and override fields removed (`ForwardedField`,
+/// the route's `protectedFields`); framing re-stated; X-Forwarded-*, X-Request-Id, the identity
+/// fields, the route's upstream credential and the assertion added. One per connection (it keeps
+/// the routing port's digits between requests).
+struct UpstreamRequestHead {
+    /// The digits of the routing port (formatted once while the port does not change).
+    private var portText: [UInt8] = []
+    private var portTextOf = HostName.noPort
+
+    /// Room the head needs in the upstream's buffer (the host is written twice).
+    static func size(_ request: RequestView, _ plan: ForwardPlan, assertion: [UInt8]?) -> Int {
+        request.head.headLength + 2 * request.routing.nameLength + 512 + IdentityFields.size(plan.identity) + (assertion?.count ?? 0) + 40
+            + (plan.route.credentialLine?.count ?? 0)
+    }
+
+    /// The caller reserved `size` bytes.
+    mutating func write(_ ob: IOBuffer, _ request: RequestView, _ plan: ForwardPlan, assertion: [UInt8]?, snapshot: Snapshot,
+                        clientIP: [UInt8], requestId: [UInt8]) {
+        let head = request.head
+        head.bytes.withUnsafeBytes { raw in
+            ob.append(UnsafeRawBufferPointer(rebasing: raw[head.method]))
+            ob.append(byte: 32)
+            request.target.withUnsafeBytes { ob.append($0) } // exactly the path that was judged
+            ob.append(" HTTP/1.1\r\n")
+            // the host that was routed and judged, also for HTTP/1.0 without Host (an HTTP/1.1 request always has one)
+            if request.routing.port != portTextOf {
+                portText.removeAll(keepingCapacity: true)
+                if request.routing.port != HostName.noPort { ASCII.appendDecimal(UInt64(request.routing.port), to: &portText) }
+                portTextOf = request.routing.port
+            }
+            request.routing.withName(raw) { ForwardedField.appendHost(ob, name: $0, portText: portText) }
+            let underscores = snapshot.underscoreHeaders, protected = plan.route.protectedFields
+            for (index, f) in head.fields.enumerated() {
+                switch ForwardedField.verdict(f, index: index, raw, protected: protected, underscores: underscores, cookies: request.cookies) {
+                case .forward:
+                    ob.append(UnsafeRawBufferPointer(rebasing: raw[f.name]))
+                    ob.append(": ")
+                    ob.append(UnsafeRawBufferPointer(rebasing: raw[f.value]))
+                    ob.append("\r\n")
+                case .cookieWithoutGatewayCookies:
+                    ForwardedField.appendCookie(ob, raw, f)
+                case .drop, .host:
+                    break
+                }
+            }
+            switch head.framing {
+            case .contentLength(let n): ob.append("Content-Length: "); ob.appendDecimal(n); ob.append("\r\n")
+            case .chunked: ob.append("Transfer-Encoding: chunked\r\n")
+            case .none: break
+            }
+            if head.isWebSocketUpgrade { ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n") }
+            ob.append("X-Forwarded-For: ")
+            clientIP.withUnsafeBytes { ob.append($0) }
+            ob.append("\r\nX-Forwarded-Host: ")
+            request.routing.withName(raw) { ob.append($0) }
+            ob.append("\r\n")
+            snapshot.forwardedProtoAndPort.withUnsafeBytes { ob.append($0) }
+            ob.append("X-Request-Id: ")
+            requestId.withUnsafeBytes { ob.append($0) }
+            ob.append("\r\n")
+            if let identity = plan.identity { IdentityFields.append(identity, to: ob) }
+            if let c = plan.route.credentialLine { c.withUnsafeBytes { ob.append($0) } }
+            if let assertion {
+                ob.append("X-Drawbridge-Assertion: ")
+                assertion.withUnsafeBytes { ob.append($0) }
+                ob.append("\r\n")
+            }
+            ob.append("\r\n")
+        }
+    }
+}
+
+/// The response head the client receives from an upstream's: hop-by-hop fields removed, framing
+/// re-stated (chunked for a chunked or close-delimited body over HTTP/1.1), the gateway's HSTS,
+/// the request id, a renewed session cookie, and the connection's fate.
+enum ClientResponseHead {
+    static func size(_ r: ResponseHead, hsts: [UInt8], renewedSession: String?) -> Int {
+        r.headLength + hsts.count + 256 + (renewedSession.map { $0.utf8.count + 128 } ?? 0)
+    }
+
+    /// The caller reserved `size` bytes. `chunkToClient`, `keepAlive`: the exchange's decision.
+    static func write(_ ob: IOBuffer, _ r: ResponseHead, chunkToClient: Bool, keepAlive: Bool, http10: Bool, hsts: [UInt8],
+                      requestId: [UInt8], renewedSession: String?) {
+        r.bytes.withUnsafeBytes { raw in
+            ob.append("HTTP/1.1 ")
+            ob.appendDecimal(UInt64(r.status))
+            ob.append(byte: 32)
+            ob.append(UnsafeRawBufferPointer(rebasing: raw[r.reasonPhrase]))
+            ob.append("\r\n")
+            for f in r.fields {
+                let name = UnsafeRawBufferPointer(rebasing: raw[f.name])
+                switch f.kind {
+                case .connection, .hopByHop, .namedInConnection, .transferEncoding, .requestId:
+                    continue
+                case .contentLength:
+                    if r.framing != .none { continue } // HEAD and 304 keep the upstream's length
+                default:
+                    // The gateway's HSTS policy replaces an upstream's, so there is exactly one.
+                    if ASCII.equalsCaseInsensitive(name, "strict-transport-security") { continue }
+                }
+                ob.append(name)
+                ob.append(": ")
+                ob.append(UnsafeRawBufferPointer(rebasing: raw[f.value]))
+                ob.append("\r\n")
+            }
+        }
+        if case .contentLength(let n) = r.framing {
+            ob.append("Content-Length: "); ob.appendDecimal(n); ob.append("\r\n")
+        }
+        if chunkToClient {
+            // Other codings (gzip, …) stay announced: only the chunked framing is the gateway's.
+            if r.hasOtherTransferCodings, let te = r.fieldValue(named: "transfer-encoding") {
+                ob.append("Transfer-Encoding: ")
+                r.bytes.withUnsafeBytes { ob.append(UnsafeRawBufferPointer(rebasing: $0[te])) }
+                ob.append(r.framing == .chunked ? "\r\n" : ", chunked\r\n")
+            } else {
+                ob.append("Transfer-Encoding: chunked\r\n")
+            }
+        }
+        hsts.withUnsafeBytes { ob.append($0) }
+        ob.append("X-Request-Id: "); requestId.withUnsafeBytes { ob.append($0) }; ob.append("\r\n")
+        if let renewed = renewedSession {
+            ob.append("Set-Cookie: ")
+            ob.append(AuthRuntime.sessionCookie)
+            ob.append("=")
+            ob.append(renewed)
+            ob.append("; Path=/; Secure; HttpOnly; SameSite=Lax\r\n")
+        }
+        if r.status == 101 {
+            ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n")
+        } else if !keepAlive {
+            ob.append("Connection: close\r\n")
+        } else if http10 {
+            ob.append("Connection: keep-alive\r\n")
+        }
+        ob.append("\r\n")
+    }
+}
