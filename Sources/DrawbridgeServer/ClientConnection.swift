@@ -233,7 +233,7 @@ final class ClientConnection {
         if let refusal = request.normalizeTarget(snapshot.pathPolicy) { respondError(refusal, close: true); return }
         let now = unixNow()
         let verdict = decide(request, snapshot.decision, credentials: worker.revocations, now: now)
-        if worker.services.audit.enabled { worker.services.audit.record(verdict, request, client: clientAddress, requestId: requestId.text) }
+        if verdict.isAudited && worker.services.audit.enabled { worker.services.audit.record(verdict, request, client: clientAddress, requestId: requestId.text) }
         switch verdict {
         case .forward(let p):
             if let identity = p.identity, let audience = p.assertionAudience, let signer = worker.assertions.signer(for: snapshot) {

@@ -166,6 +166,28 @@ import Testing
         #expect(z.beginDrain(inputPending: false, outputPending: false) == .closeNow) // mid-handshake
     }
 
+    @Test func connectedUpstreamSwitchesFromTheConnectToTheResponseTimeout() {
+        var x = Self.open()
+        x.requestHead(Self.get, now: 101 * Self.s)
+        _ = x.forwarding(upstreamReady: false, now: 101 * Self.s)
+        #expect(x.deadline == 106 * Self.s)
+        x.upstreamReady()
+        #expect(x.deadline == 161 * Self.s)
+        x.progressed(now: 150 * Self.s)
+        #expect(x.deadline == 210 * Self.s) // bytes moving push it on
+    }
+
+    @Test func oneAccessLogLinePerRequestAndClosedIsFinal() {
+        var x = Self.open()
+        x.requestHead(Self.get, now: 101 * Self.s)
+        #expect(x.takeLogTurn() == true)
+        #expect(x.takeLogTurn() == false)
+        x.requestHead(Self.get, now: 102 * Self.s)
+        #expect(x.takeLogTurn() == true) // a new request, a new line
+        x.closed()
+        #expect(x.phase == .closed && x.deadline == .max && x.timerFired(now: .max, inputPending: false) == .close)
+    }
+
     /// Every timeout: the state it applies in, the deadline it sets, and what firing does.
     struct TimeoutCase: Sendable, CustomTestStringConvertible {
         let name: String

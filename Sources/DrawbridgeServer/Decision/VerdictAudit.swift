@@ -1,3 +1,17 @@
+extension Verdict {
+    /// Whether the audit log records this verdict (a refused credential, a denial, an allowed
+    /// sensitive or owner-override request). Most requests are not audited: checked first, so
+    /// they build no record.
+    var isAudited: Bool {
+        switch self {
+        case .forward(let plan): return plan.audit != nil
+        case .unauthenticated(let r): return r != nil
+        case .denied: return true
+        case .gatewayEndpoint, .addSlash, .notFound: return false
+        }
+    }
+}
+
 /// The audit records a verdict calls for, written by the caller of `decide` (which logs nothing).
 extension AuditLog {
     /// `client`, `requestId`: the fields every record of a request ends with.
