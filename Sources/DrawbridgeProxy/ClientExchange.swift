@@ -9,19 +9,20 @@ import DrawbridgeHTTP
 /// Rules issue 19 will add here (strict upstream response framing, pooled-connection
 /// cleanliness, idempotent-only retries, tunnel checks) each have one place marked `issue 19:`.
 public struct ClientExchange: Sendable {
+    /// Without payloads: phases compare as integers on the hot path.
     public enum Phase: Sendable, Equatable {
         case handshake
         /// Waiting for (or reading) the next request head; keep-alive idle when no byte of it came.
         case awaitingHead
-        /// A request to the gateway's own endpoints: reading its body, or waiting for its job.
-        case gatewayEndpoint(waitingForJob: Bool)
+        /// A request to the gateway's own endpoints: reading its body, then waiting for its job.
+        case gatewayEndpoint, waitingForJob
         /// A request forwarded upstream: connecting, sending the body, relaying the response.
         case forwarding
         /// After 101 Switching Protocols: bytes relayed both ways until either side ends.
         case tunnel
-        /// The last response is being sent; then the connection closes (lingering: reading and
-        /// discarding what the client still sends, so our response is not destroyed by a reset).
-        case closing(lingering: Bool)
+        /// The last response is being sent; then the connection closes, lingering: reading and
+        /// discarding what the client still sends, so our response is not destroyed by a reset.
+        case closing, lingering
         case closed
     }
 
@@ -57,7 +58,8 @@ public struct ClientExchange: Sendable {
         case .awaitingHead:
             // slowloris: the whole head within the header timeout of its first byte
             return headStarted != 0 ? headStarted + timeouts.header : phaseSince + timeouts.idle
-        case .gatewayEndpoint(let waiting): return phaseSince + (waiting ? timeouts.job : timeouts.body)
+        case .gatewayEndpoint: return phaseSince + timeouts.body
+        case .waitingForJob: return phaseSince + timeouts.job
         case .forwarding:
             if request.upstreamConnecting { return request.upstreamStart + timeouts.connect }
             if !request.responseStarted {
@@ -67,8 +69,8 @@ public struct ClientExchange: Sendable {
             }
             return lastProgress + max(timeouts.response, timeouts.send)
         case .tunnel: return lastProgress + max(timeouts.idle, timeouts.response)
-        case .closing(let lingering):
-            return lingering ? min(phaseSince + timeouts.send, lingerSince + timeouts.linger) : phaseSince + timeouts.send
+        case .closing: return phaseSince + timeouts.send
+        case .lingering: return min(phaseSince + timeouts.send, lingerSince + timeouts.linger)
         case .closed: return .max
         }
     }
@@ -116,15 +118,15 @@ public struct ClientExchange: Sendable {
 
     // MARK: The gateway's own endpoints
 
-    public mutating func gatewayEndpointStarted(now: UInt64) { enter(.gatewayEndpoint(waitingForJob: false), now) }
+    public mutating func gatewayEndpointStarted(now: UInt64) { enter(.gatewayEndpoint, now) }
 
     /// The request body was read whole (local endpoints read it before answering).
     public mutating func gatewayBodyRead() { request.body = .done }
 
-    public mutating func gatewayJobQueued(now: UInt64) { enter(.gatewayEndpoint(waitingForJob: true), now) }
+    public mutating func gatewayJobQueued(now: UInt64) { enter(.waitingForJob, now) }
 
     /// Whether a finished job's answer is still wanted (the connection may have moved on).
-    public var awaitsJob: Bool { phase == .gatewayEndpoint(waitingForJob: true) }
+    public var awaitsJob: Bool { phase == .waitingForJob }
 
     // MARK: Responses the gateway writes itself
 
@@ -297,14 +299,14 @@ public struct ClientExchange: Sendable {
     }
 
     /// Either side of a tunnel ended and what the other had pending was delivered.
-    public mutating func tunnelEnded(now: UInt64) { enter(.closing(lingering: false), now) }
+    public mutating func tunnelEnded(now: UInt64) { enter(.closing, now) }
 
     // MARK: Closing
 
     /// The last response is sent: shut down writing and read what the client still sends.
     public mutating func startLinger(now: UInt64) {
         lingerSince = now
-        phase = .closing(lingering: true)
+        phase = .lingering
     }
 
     public mutating func closed() { phase = .closed }
@@ -329,8 +331,9 @@ public struct ClientExchange: Sendable {
     /// The deadline passed. `inputPending`: bytes of a next head are buffered.
     public func timerFired(now: UInt64, inputPending: Bool) -> TimeoutAction {
         switch phase {
-        case .handshake, .closing, .tunnel, .closed: return .close
-        case .gatewayEndpoint(let waiting): return .respond(waiting ? 504 : 408, upstreamFailed: false) // a job that never finished, a body that never came
+        case .handshake, .closing, .lingering, .tunnel, .closed: return .close
+        case .gatewayEndpoint: return .respond(408, upstreamFailed: false) // a body that never came
+        case .waitingForJob: return .respond(504, upstreamFailed: false) // a job that never finished
         case .awaitingHead:
             if headStarted == 0 && !inputPending { return .close } // idle keep-alive
             return .respond(408, upstreamFailed: false)
@@ -352,7 +355,7 @@ public struct ClientExchange: Sendable {
     /// After a response: close once it is sent, or wait for the next request on this connection.
     private mutating func endExchange(closing: Bool, now: UInt64) {
         if closing {
-            enter(.closing(lingering: false), now)
+            enter(.closing, now)
         } else {
             enter(.awaitingHead, now)
             headStarted = 0

@@ -85,7 +85,7 @@ public struct RequestState: Sendable, Equatable {
     /// When the request body was complete (the response timeout runs from then).
     public internal(set) var bodyDoneAt: UInt64 = 0
 
-    init(_ summary: RequestSummary, keepAlive: Bool, started: UInt64) {
+    @inline(__always) init(_ summary: RequestSummary, keepAlive: Bool, started: UInt64) {
         self.summary = summary
         self.keepAlive = keepAlive
         self.started = started

@@ -52,7 +52,7 @@ enum BodyRelay {
     }
 
     /// The response body after its head: upstream buffer `ub` → client buffer `ob`.
-    static func response(_ x: inout ClientExchange, from ub: IOBuffer, upstreamEOF: Bool, to ob: IOBuffer,
+    @inline(__always) static func response(_ x: inout ClientExchange, from ub: IOBuffer, upstreamEOF: Bool, to ob: IOBuffer,
                          decoder: inout ChunkedDecoder) -> Outcome {
         switch x.request.response {
         case .length(let remaining):

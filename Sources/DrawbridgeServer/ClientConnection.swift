@@ -32,7 +32,7 @@ final class ClientConnection {
 
     // The request in flight.
     var snapshot: Snapshot
-    var request = RequestView()
+    let request = RequestView()
     /// `request.head` is this request's (false after a head that did not parse).
     var headValid = false
     var parser: RequestHeadParser
@@ -89,10 +89,10 @@ final class ClientConnection {
             switch exchange.phase {
             case .handshake: progress = stepHandshake()
             case .awaitingHead: progress = stepHead()
-            case .gatewayEndpoint: progress = stepLocal()
+            case .gatewayEndpoint, .waitingForJob: progress = stepLocal()
             case .forwarding: progress = stepForward()
             case .tunnel: progress = stepTunnel()
-            case .closing: progress = stepClosing()
+            case .closing, .lingering: progress = stepClosing()
             case .closed: progress = false
             }
             if !progress { break }
@@ -132,7 +132,7 @@ final class ClientConnection {
     }
 
     func stepClosing() -> Bool {
-        if exchange.phase == .closing(lingering: false) {
+        if exchange.phase == .closing {
             if flushClient() { return true }
             if let b = outBuf, !b.isEmpty { return false }
             // Lingering close: stop writing, then read and discard what the client still sends,
@@ -231,13 +231,13 @@ final class ClientConnection {
             }
         }
         if let refusal = request.normalizeTarget(snapshot.pathPolicy) { respondError(refusal, close: true); return }
-        let now = unixNow()
+        let now = worker.wallClock
         let verdict = decide(request, snapshot.decision, credentials: worker.revocations, now: now)
         if verdict.isAudited && worker.services.audit.enabled { worker.services.audit.record(verdict, request, client: clientAddress, requestId: requestId.text) }
         switch verdict {
         case .forward(let p):
-            if let identity = p.identity, let audience = p.assertionAudience, let signer = worker.assertions.signer(for: snapshot) {
-                assertion = signer.assertion(for: identity, audienceNumber: p.route.audienceNumber, audience: audience, now: now)
+            if let identity = p.identity, let signer = worker.assertions.signer(for: snapshot) {
+                assertion = signer.assertion(for: identity, audienceNumber: p.route.audienceNumber, audience: p.route.audience, now: now)
             }
             plan = p
             connectUpstream(excluding: -1)
@@ -322,7 +322,9 @@ final class ClientConnection {
     /// its last request and response heads (busy connections keep it, so requests don't allocate).
     func trimIfIdle(now: UInt64) {
         guard exchange.isIdle, !trimmed, now &- exchange.lastProgress > 1_000_000_000, inBuf == nil, outBuf == nil else { return }
-        request = RequestView()
+        request.head = RequestHead()
+        request.target = []
+        request.routing = RoutingHost()
         headValid = false
         respHead = ResponseHead()
         upstreamLabel = []
@@ -354,9 +356,11 @@ final class ClientConnection {
         switch exchange.phase {
         case .handshake: ev = handshakeWantsWrite ? CLinux_EPOLLOUT : CLinux_EPOLLIN
         case .awaitingHead, .tunnel: if roomToRead { ev |= CLinux_EPOLLIN }
-        case .gatewayEndpoint(let waiting): if !waiting && roomToRead { ev |= CLinux_EPOLLIN }
+        case .gatewayEndpoint: if roomToRead { ev |= CLinux_EPOLLIN }
+        case .waitingForJob: break
         case .forwarding: if exchange.request.body.isActive && roomToRead { ev |= CLinux_EPOLLIN }
-        case .closing(let lingering): if lingering { ev |= CLinux_EPOLLIN }
+        case .closing: break
+        case .lingering: ev |= CLinux_EPOLLIN
         case .closed: break
         }
         if !(outBuf?.isEmpty ?? true) || transport.readNeedsWritable { ev |= CLinux_EPOLLOUT }

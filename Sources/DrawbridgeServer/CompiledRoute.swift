@@ -19,6 +19,8 @@ final class CompiledRoute {
     /// The number of the assertion audience (routes with the same audience share one signed
     /// assertion per session).
     let audienceNumber: Int
+    /// The assertion audience (`access.audience`, else the upstream's name): what the policy's grant names.
+    let audience: String
     /// Client fields never forwarded on this route, in any case and `_`/`-` spelling: the
     /// gateway's namespace, forwarding, identity, override and framing fields, `stripRequestHeaders`
     /// and the credential's field, minus the override fields the route forwards.
@@ -27,13 +29,14 @@ final class CompiledRoute {
     let label: String
 
     init(config: RouteConfig, isPublic: Bool, policyRule: Int, upstream: UpstreamTarget, credentialLine: [UInt8]?,
-         audienceNumber: Int, protectedFields: FieldNameSet, label: String) {
+         audienceNumber: Int, audience: String, protectedFields: FieldNameSet, label: String) {
         self.config = config
         self.isPublic = isPublic
         self.policyRule = policyRule
         self.upstream = upstream
         self.credentialLine = credentialLine
         self.audienceNumber = audienceNumber
+        self.audience = audience
         self.protectedFields = protectedFields
         self.label = label
     }
@@ -71,7 +74,7 @@ final class CompiledRoute {
                 throw AuthSetupError(description: "routes[\(i)].upstream: unknown upstream \"\(r.upstream)\"")
             }
             return CompiledRoute(config: r, isPublic: r.isPublic, policyRule: i, upstream: upstreams[u],
-                                 credentialLine: credentialLine, audienceNumber: audienceNumber, protectedFields: fields,
+                                 credentialLine: credentialLine, audienceNumber: audienceNumber, audience: audience, protectedFields: fields,
                                  label: (r.host ?? "*") + r.pathPrefix)
         }
     }

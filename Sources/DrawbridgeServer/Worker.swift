@@ -49,6 +49,9 @@ final class Worker {
     /// The most connections since memory was last given back (see `giveBackMemoryAfterBurst`).
     private var peakClients = 0
     var now: UInt64 = CLinux_monotonic_ns()
+    /// The wall clock in seconds (what sessions, keys and the policy are judged at), read once
+    /// per loop iteration with `now` rather than once per request.
+    private(set) var wallClock: UInt64 = unixNow()
     private var nextSweep: UInt64 = 0
     private var drainDeadline: UInt64 = 0
     private(set) var draining = false
@@ -133,6 +136,7 @@ final class Worker {
             let timeout: Int32 = draining ? 50 : 250
             let n = CLinux_epoll_wait(epfd, &events, &datas, 256, timeout)
             now = CLinux_monotonic_ns()
+            wallClock = unixNow()
             if n > 0 {
                 for i in 0..<Int(n) { dispatch(token: datas[i], events: events[i]) }
             }

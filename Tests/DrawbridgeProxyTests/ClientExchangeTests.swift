@@ -55,7 +55,7 @@ import Testing
         #expect(x.phase == .tunnel)
         #expect(x.deadline == 102 * Self.s + 60 * Self.s)
         x.tunnelEnded(now: 110 * Self.s)
-        #expect(x.phase == .closing(lingering: false))
+        #expect(x.phase == .closing)
         // 101 to a request that asked for no upgrade never reaches the client.
         var y = Self.open()
         y.requestHead(Self.get, now: 101 * Self.s)
@@ -72,7 +72,7 @@ import Testing
         #expect(x.responseHead(status: 413, framing: .contentLength(0), now: 102 * Self.s) == .forwardHeadAndFinish)
         #expect(!x.request.keepAlive) // the request body's end is unknown
         #expect(x.responseComplete(upstreamKeepAlive: true, upstreamEOF: false, now: 102 * Self.s) == .abandonUpstream)
-        #expect(x.phase == .closing(lingering: false))
+        #expect(x.phase == .closing)
     }
 
     @Test func upstreamCloseMidBody() {
@@ -148,7 +148,7 @@ import Testing
         x.requestHead(Self.post(10), now: 102 * Self.s)
         #expect(x.closesAfterResponse(close: false)) // the unread body's end is unknown
         x.responded(status: 404, bodyBytes: 10, close: false, now: 102 * Self.s)
-        #expect(x.phase == .closing(lingering: false))
+        #expect(x.phase == .closing)
         var y = Self.open()
         y.requestHead(RequestSummary(framing: .none, keepAlive: false), now: 101 * Self.s)
         #expect(y.closesAfterResponse(close: false))

@@ -57,7 +57,7 @@ import Testing
 
     /// The view of a request as the connection builds it: parsed, admitted, target normalised.
     static func view(_ text: String) -> RequestView {
-        var v = RequestView()
+        let v = RequestView()
         var parser = RequestHeadParser()
         let bytes = Array(text.utf8)
         let parsed = bytes.withUnsafeBytes { parser.parse($0, into: &v.head) }
@@ -77,7 +77,7 @@ import Testing
             case .apiKey(let k)?: s += " as key \(k.keyId == key.record.keyId ? "k" : "?")"
             case nil: break
             }
-            if let a = p.assertionAudience { s += " aud \(a)" }
+            if p.identity != nil { s += " aud \(p.route.audience)" }
             if p.audit != nil { s += " audited" }
             return s
         case .gatewayEndpoint: return "gateway"

@@ -14,7 +14,7 @@ extension RequestView {
     /// Admits the head in `self.head` (parsed from the connection whose TLS server name is `sni`):
     /// fills the routing host, the cookies and the normalised target. nil, or the status that
     /// refuses the request (the connection then closes).
-    mutating func admit(sni: RoutingHost.ServerName, rules: AdmissionRules) -> Int? {
+    @inline(__always) func admit(sni: RoutingHost.ServerName, rules: AdmissionRules) -> Int? {
         target.removeAll(keepingCapacity: true)
         pathLength = 0
         // The host the request is routed, judged and forwarded as (Host, absolute-form, SNI: one rule).
@@ -33,7 +33,7 @@ extension RequestView {
     }
 
     /// Judges the path as the upstream will see it: decoded, dot segments resolved, once. nil, or 400.
-    mutating func normalizeTarget(_ policy: PathPolicy) -> Int? {
+    func normalizeTarget(_ policy: PathPolicy) -> Int? {
         let normalized = head.bytes.withUnsafeBytes { raw in
             PathNormalizer.normalize(UnsafeRawBufferPointer(rebasing: raw[head.target]), policy: policy, into: &target)
         }

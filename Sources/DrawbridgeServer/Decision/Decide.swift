@@ -26,7 +26,7 @@ final class DecisionTable {
 /// The credential check goes through `credentials` (the sign-out list as this worker sees it and
 /// its memo of opened session cookies, which it may fill). Called for every HTTP/1 request and
 /// callable from a forward-auth endpoint or an HTTP/2 stream with the same view.
-func decide(_ request: RequestView, _ table: DecisionTable, credentials: Revocations, now: UInt64) -> Verdict {
+@inline(__always) func decide(_ request: RequestView, _ table: DecisionTable, credentials: Revocations, now: UInt64) -> Verdict {
     if request.isGatewayPath { return .gatewayEndpoint }
     let match = request.head.bytes.withUnsafeBytes { raw in
         request.routing.withName(raw) { host in
@@ -44,7 +44,7 @@ func decide(_ request: RequestView, _ table: DecisionTable, credentials: Revocat
     case .route(let index): route = table.routes[index]
     }
     if route.isPublic {
-        return .forward(ForwardPlan(route: route, identity: nil, renewedSession: nil, assertionAudience: nil, audit: nil))
+        return .forward(ForwardPlan(route: route, identity: nil))
     }
     // Deny by default: a protected route is forwarded only with a credential that checks out now.
     guard let auth = table.auth else { return .notFound(alwaysClose: true) }
@@ -70,8 +70,8 @@ func decide(_ request: RequestView, _ table: DecisionTable, credentials: Revocat
     case .allow(let grant):
         let audit = grant.sensitive || grant.viaOwnerOverride
             ? ForwardPlan.AllowedAudit(rule: grant.permission ?? "", reason: grant.viaOwnerOverride ? "owner override" : "allowed") : nil
-        return .forward(ForwardPlan(route: route, identity: identity, renewedSession: renewal,
-                                    assertionAudience: grant.audience, audit: audit))
+        // The assertion's audience is the route's (`CompiledRoute.audience`, the grant's too).
+        return .forward(ForwardPlan(route: route, identity: identity, renewedSession: renewal, audit: audit))
     case .deny(let d):
         return .denied(Verdict.Refusal(route: route, identity: identity, denial: d))
     }

@@ -4,9 +4,9 @@ import DrawbridgeHTTP
 /// received, the normalised target, the routing host and the gateway's cookies. Protocol-neutral
 /// on purpose: an HTTP/2 stream yields the same view (its pseudo-fields as the head's method and
 /// target, its decoded fields as `head.fields`), so `decide` and forward-auth judge it alike.
-/// One value per connection, refilled in place for each request (its storage is reused: no
-/// allocation per request once grown).
-struct RequestView {
+/// One per connection, refilled in place for each request (its storage is reused: no allocation
+/// per request once grown). A reference, so handing it to `decide` and the writers copies nothing.
+final class RequestView {
     /// The head as received: method, fields and the raw target are ranges into `head.bytes`.
     var head = RequestHead()
     /// The normalised request target (path, then the query with its `?`): what routing and the

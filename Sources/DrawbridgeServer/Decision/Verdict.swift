@@ -35,19 +35,36 @@ enum Verdict {
 
 /// How a request is forwarded: the upstream handle (`route.upstream`), the fields removed
 /// (`route.protectedFields`, hop-by-hop and gateway cookies) and added (the routing host, framing,
-/// X-Forwarded-*, the identity fields, the route's upstream credential, the assertion).
+/// X-Forwarded-*, the identity fields, the route's upstream credential, the assertion for
+/// `route.audience`). Three references: copied on every forwarded request, so kept cheap.
 struct ForwardPlan {
     let route: CompiledRoute
-    /// Who the request is from (protected routes): the identity fields sent upstream.
+    /// Who the request is from (protected routes): the identity fields and the signed assertion.
     let identity: RequestIdentity?
-    /// A re-sealed session cookie to send with the response (sliding idle window).
-    let renewedSession: String?
-    /// The audience of the signed assertion to attach (with `route.audienceNumber`); nil: none.
-    let assertionAudience: String?
-    /// An allowed decision the audit log records (sensitive permission, owner override).
-    let audit: AllowedAudit?
+    /// What only some requests carry (nil on most: no allocation for them).
+    let extras: Extras?
+
+    var renewedSession: String? { extras?.renewedSession }
+    var audit: AllowedAudit? { extras?.audit }
+
+    final class Extras {
+        /// A re-sealed session cookie to send with the response (sliding idle window).
+        let renewedSession: String?
+        /// An allowed decision the audit log records (sensitive permission, owner override).
+        let audit: AllowedAudit?
+        init(renewedSession: String?, audit: AllowedAudit?) {
+            self.renewedSession = renewedSession
+            self.audit = audit
+        }
+    }
 
     struct AllowedAudit: Equatable {
         let rule: String, reason: String
+    }
+
+    init(route: CompiledRoute, identity: RequestIdentity?, renewedSession: String? = nil, audit: AllowedAudit? = nil) {
+        self.route = route
+        self.identity = identity
+        extras = renewedSession == nil && audit == nil ? nil : Extras(renewedSession: renewedSession, audit: audit)
     }
 }
