@@ -105,9 +105,26 @@ final class BufferPool {
         self.maxFree = maxFree
     }
 
+    /// The fewest free buffers since the last `releaseUnused`: that many were not needed.
+    private var lowWater = 0
+
     @inline(__always) func take() -> IOBuffer {
-        if let b = free.popLast() { return b }
+        if let b = free.popLast() {
+            if free.count < lowWater { lowWater = free.count }
+            return b
+        }
+        lowWater = 0
         return IOBuffer(capacity: bufferSize)
+    }
+
+    /// Called periodically: frees half of the buffers no exchange needed since the last call (the
+    /// free list follows the load down, so idle connections are not charged for a past peak).
+    /// Returns how many were freed.
+    func releaseUnused() -> Int {
+        let surplus = (lowWater + 1) / 2
+        if surplus > 0 { free.removeLast(surplus) }
+        lowWater = free.count
+        return surplus
     }
 
     @inline(__always) func give(_ b: IOBuffer) {

@@ -236,16 +236,22 @@ final class Worker {
         }
     }
 
-    /// When the connection count has fallen far below its peak, the free buffers beyond what the
-    /// remaining connections may need go, and the C heap returns freed pages to the system
-    /// (malloc_trim: glibc keeps them otherwise, and RSS would stay at the burst's high-water mark).
+    /// The buffer free list follows the load down (half of what went unused each sweep); when the
+    /// connection count has fallen far below its peak, or many buffers were freed, the C heap
+    /// returns freed pages to the system (malloc_trim: glibc keeps them otherwise, and RSS would
+    /// stay at the burst's high-water mark).
     private func giveBackMemoryAfterBurst() {
+        freedSinceTrim += buffers.releaseUnused()
         peakClients = max(peakClients, clientCount)
-        guard peakClients - clientCount >= 256, clientCount * 2 <= peakClients else { return }
-        buffers.trim(keep: clientCount / 4 + 16)
+        let burstOver = peakClients - clientCount >= 256 && clientCount * 2 <= peakClients
+        // 64 buffers: about 1.5 MB back to malloc, worth a trim.
+        guard burstOver || freedSinceTrim >= 64 else { return }
+        if burstOver { buffers.trim(keep: clientCount / 4 + 16) }
         _ = CLinux_malloc_trim()
         peakClients = clientCount
+        freedSinceTrim = 0
     }
+    private var freedSinceTrim = 0
 
     // MARK: Reload and drain
 
