@@ -17,7 +17,7 @@ final class RedirectConnection {
         self.worker = worker
         self.fd = fd
         parser = RequestHeadParser(limits: worker.snapshot.httpLimits)
-        deadline = worker.now + worker.snapshot.headerTimeoutNs
+        deadline = worker.now + worker.snapshot.timeouts.header
     }
 
     func handle(events: UInt32) {

@@ -59,9 +59,7 @@ final class Snapshot {
     /// "X-Forwarded-Proto: https\r\nX-Forwarded-Port: <public port>\r\n", added to every forwarded request.
     let forwardedProtoAndPort: [UInt8]
     let bufferSize: Int
-    let headerTimeoutNs: UInt64, bodyTimeoutNs: UInt64, idleTimeoutNs: UInt64, sendTimeoutNs: UInt64
-    let connectTimeoutNs: UInt64, responseTimeoutNs: UInt64
-    /// The same, for the exchange state machine.
+    /// Every client and upstream timeout of an exchange (the machine derives its one deadline from them).
     let timeouts: ExchangeTimeouts
     /// Identity for this snapshot; nil when the configuration has no auth section (all routes public).
     let auth: AuthRuntime?
@@ -107,14 +105,9 @@ final class Snapshot {
         // A whole head must fit in one buffer, with room for the headers the gateway adds.
         bufferSize = max(16384, l.maxHeaderBytes + 8192)
         let t = config.timeouts
-        headerTimeoutNs = Snapshot.ns(t.clientHeaderSeconds)
-        bodyTimeoutNs = Snapshot.ns(t.clientBodySeconds)
-        idleTimeoutNs = Snapshot.ns(t.clientIdleSeconds)
-        sendTimeoutNs = Snapshot.ns(t.clientSendSeconds)
-        connectTimeoutNs = Snapshot.ns(t.upstreamConnectSeconds)
-        responseTimeoutNs = Snapshot.ns(t.upstreamResponseSeconds)
-        timeouts = ExchangeTimeouts(header: headerTimeoutNs, body: bodyTimeoutNs, idle: idleTimeoutNs, send: sendTimeoutNs,
-                                    connect: connectTimeoutNs, response: responseTimeoutNs)
+        timeouts = ExchangeTimeouts(header: Snapshot.ns(t.clientHeaderSeconds), body: Snapshot.ns(t.clientBodySeconds),
+                                    idle: Snapshot.ns(t.clientIdleSeconds), send: Snapshot.ns(t.clientSendSeconds),
+                                    connect: Snapshot.ns(t.upstreamConnectSeconds), response: Snapshot.ns(t.upstreamResponseSeconds))
         var secrets: [String: [UInt8]] = [:]
         var identityData: IdentityData?
         if let a = config.auth {
