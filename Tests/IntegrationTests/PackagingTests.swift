@@ -59,6 +59,7 @@ import Testing
         let unit = try String(contentsOfFile: d + "/etc/systemd/system/drawbridge.service", encoding: .utf8)
         #expect(unit.contains("ExecStart=/usr/local/bin/drawbridge serve --config /etc/drawbridge"))
         #expect(!unit.contains("@BINDIR@"))
+        #expect(unit.contains("\nUser=\(user)\n") && unit.contains("\nGroup=\(group)\n"))
     }
 
     @Test func aSecondInstallKeepsTheConfigurationAndState() throws {
