@@ -39,6 +39,11 @@ public enum ClientCredentials {
         public let accessToken: String
         /// `expires_in` (seconds), nil when the server did not say.
         public let expiresIn: Int?
+
+        public init(accessToken: String, expiresIn: Int?) {
+            self.accessToken = accessToken
+            self.expiresIn = expiresIn
+        }
     }
 
     /// Why a token endpoint URL cannot be used (strict https parse), nil when it can.

@@ -5,7 +5,10 @@ import DrawbridgeIdentity
 /// §8.1 calls them pairwise identifiers): the upstream learns a stable subject for the user that
 /// is different for every audience, so two applications cannot join their users by identifier.
 ///
-///     subject = base64url( HMAC-SHA256( pseudonym-key, "drawbridge-pairwise-v1" 0x00 audience 0x00 user id ) )
+///     subject = base64url( HMAC-SHA256( pseudonym-key, "drawbridge-pairwise-v1" 0x00 len(audience) audience user id ) )
+///
+/// with len(audience) its UTF-8 length as 4 bytes big-endian (so no two (audience, user) pairs
+/// give the same input).
 ///
 /// The key is the sealed secret `pseudonym-key` (`drawbridge secret set pseudonym-key --random`);
 /// a configuration with a pseudonymous route and no key is refused. The same user gets the same
@@ -41,7 +44,9 @@ final class PseudonymKey: @unchecked Sendable {
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     func derive(_ purpose: String, _ audience: String, _ local: String) -> String {
-        let input = Array("drawbridge-\(purpose)-v1\u{0}\(audience)\u{0}\(local)".utf8)
+        let a = Array(audience.utf8), n = UInt32(a.count)
+        let input = Array("drawbridge-\(purpose)-v1\u{0}".utf8) + [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
+            + a + Array(local.utf8)
         return Base64URL.encode(HMAC.sha256(key: bytes, data: input))
     }
 

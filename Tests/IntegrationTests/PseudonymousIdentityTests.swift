@@ -64,7 +64,9 @@ import Testing
 
         /// The documented derivation (docs/IDENTITY.md), computed independently of the gateway.
         func expectedSubject(_ userId: String, audience: String) -> String {
-            Base64URL.encode(HMAC.sha256(key: pseudonymKey, data: Array("drawbridge-pairwise-v1\u{0}\(audience)\u{0}\(userId)".utf8)))
+            let a = Array(audience.utf8)
+            let input = Array("drawbridge-pairwise-v1\u{0}".utf8) + [0, 0, 0, UInt8(a.count)] + a + Array(userId.utf8)
+            return Base64URL.encode(HMAC.sha256(key: pseudonymKey, data: input))
         }
     }
 
