@@ -184,7 +184,9 @@ import Testing
         let r = try w.get("/basic/x")
         #expect(r.status == 502 && r.header("retry-after") != nil)
         #expect(w.gw.process.stderr.contains("client \"gw-unknown\" at \(server.url)/token: token endpoint: HTTP 401 invalid_client"), "\(w.gw.process.stderr)")
-        #expect(try w.get("/post/x").status == 200) // the unchanged client kept its token
+        // The unchanged client kept its token across the reload: no second fetch.
+        #expect(try w.get("/post/x").status == 200)
+        #expect(try server.issued(to: "gw-post").count == 1)
     }
 
     @Test func checkConfigRejectsAnHTTPEndpointAndAMissingSecret() throws {
