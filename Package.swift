@@ -50,7 +50,7 @@ let package = Package(
                     resources: [.copy("Vectors")]),
         .testTarget(name: "DrawbridgeServerTests", dependencies: ["DrawbridgeServer", "DrawbridgeHTTP", "DrawbridgeIdentity", "DrawbridgeCrypto", "DrawbridgeConfig"]),
         .testTarget(name: "IntegrationTests", dependencies: ["COpenSSL", "CLinux", "DrawbridgeCrypto", "DrawbridgeIdentity", "DrawbridgeConfig", "DrawbridgeStore"],
-                    exclude: ["Support/oidc_issuer.py"]),
+                    exclude: ["Support/oidc_issuer.py", "Support/oauth2_token_server.py"]),
     ],
     swiftLanguageModes: [.v5]
 )

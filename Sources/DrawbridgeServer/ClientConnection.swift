@@ -449,6 +449,11 @@ final class ClientConnection {
 
     private func connectUpstream(excluding: Int) {
         guard let route else { respondError(502, close: true); return }
+        let credential: [UInt8]? // read once: the same bytes are measured and written
+        switch worker.upstreamTokens.credential(for: route, now: worker.now) {
+        case .line(let line): credential = line
+        case .unavailable(let retryAfter): respondLocal(UpstreamTokenUnavailable.response(retryAfter: retryAfter)); return
+        }
         // The pool of the very upstream the route named when the request was decided (never whatever has its index now).
         let pool = worker.pool(for: route.upstream)
         let server = pool.pickServer(excluding: excluding)
@@ -469,14 +474,14 @@ final class ClientConnection {
             // The rewritten head repeats Host (X-Forwarded-Host) and adds the gateway's fields:
             // refuse a head that would not fit rather than write past the buffer.
             let need = head.headLength + 2 * routing.nameLength + 512 + IdentityFields.size(identity) + (assertion?.count ?? 0) + 40
-                + (route.credentialLine?.count ?? 0)
+                + (credential?.count ?? 0)
             guard u.outBuf!.reserve(need) else {
                 upstream = nil
                 u.pool.abandon(u)
                 respondError(431, close: true)
                 return
             }
-            writeUpstreamHead(u.outBuf!, route: route)
+            writeUpstreamHead(u.outBuf!, route: route, credential: credential)
             if head.expectContinue && reqBody != .none && reqBody != .done && !retried {
                 let ob = ensureOut()
                 if ob.reserve(32) { ob.append("HTTP/1.1 100 Continue\r\n\r\n") } // we decided to forward: ask for the body
@@ -496,7 +501,7 @@ final class ClientConnection {
     /// override fields removed (`ForwardedField`), framing re-stated, X-Forwarded-* and X-Request-Id
     /// set by the gateway. The caller has reserved room for the head, the host twice and 512 bytes
     /// of added fields.
-    private func writeUpstreamHead(_ ob: IOBuffer, route: CompiledRoute) {
+    private func writeUpstreamHead(_ ob: IOBuffer, route: CompiledRoute, credential: [UInt8]?) {
         head.bytes.withUnsafeBytes { raw in
             ob.append(UnsafeRawBufferPointer(rebasing: raw[head.method]))
             ob.append(byte: 32)
@@ -539,8 +544,8 @@ final class ClientConnection {
             ob.append("X-Request-Id: ")
             appendRequestId(ob)
             ob.append("\r\n")
-            if let identity { IdentityFields.append(identity, to: ob) }
-            if let c = route.credentialLine { c.withUnsafeBytes { ob.append($0) } }
+            if let identity { IdentityFields.append(identity, route: route, pseudonyms: &worker.pseudonyms, to: ob) }
+            if let c = credential { c.withUnsafeBytes { ob.append($0) } }
             if let assertion {
                 ob.append("X-Drawbridge-Assertion: ")
                 assertion.withUnsafeBytes { ob.append($0) }
@@ -904,7 +909,8 @@ final class ClientConnection {
         case .allow(let grant):
             if grant.sensitive || grant.viaOwnerOverride { auditDecision("access_allowed", route: route, rule: grant.permission ?? "", reason: grant.viaOwnerOverride ? "owner override" : "allowed") }
             if let identity, let signer = worker.assertions.signer(for: snapshot) {
-                assertion = signer.assertion(for: identity, audienceNumber: route.audienceNumber, audience: grant.audience, now: now)
+                assertion = signer.assertion(for: identity, audienceNumber: route.audienceNumber, audience: grant.audience, now: now,
+                                             pseudonyms: route.pseudonymizer)
             }
             return true
         case .deny(let d):

@@ -19,6 +19,8 @@ public final class Gateway {
     private var sinks: [LogSink] = []
     private var sinkReports: [LogSink.ReportState] = []
     private var revocations: RevocationStore?
+    /// Fetches the routes' upstream OAuth 2.0 tokens on its own thread (started in `run`).
+    private var upstreamTokens: UpstreamTokenFetcher?
     /// How often sign-outs are pruned and compacted and failed saves retried.
     static let maintenanceSeconds: UInt64 = 10
 
@@ -114,6 +116,11 @@ public final class Gateway {
             services.revocations = store
             revocations = store
         }
+        let tokens = UpstreamTokenFetcher(readers: n, log: log)
+        tokens.start()
+        tokens.follow(snapshot.tokenClients) // a first token before the first request (bounded wait)
+        services.upstreamTokens = tokens.published
+        upstreamTokens = tokens
         var listenerSets: [([Int32], [Int32])] = []
         for _ in 0..<n {
             var https: [Int32] = []
@@ -155,6 +162,7 @@ public final class Gateway {
                 log("drawbridge: stopping: finishing in-flight requests (up to \(snapshot.config.timeouts.drainSeconds)s)")
                 for w in workers { w.mailbox.postStop(drainNs: Snapshot.ns(snapshot.config.timeouts.drainSeconds)) }
                 for t in threads { pthread_join(t, nil) }
+                upstreamTokens?.stop()
                 backups.finish()
                 log("drawbridge: stopped")
                 return 0
@@ -204,6 +212,7 @@ public final class Gateway {
                 || config.resolvedWorkers != snapshot.config.resolvedWorkers {
                 log("drawbridge: reload: listen addresses and worker count apply at the next restart")
             }
+            upstreamTokens?.follow(next.tokenClients)
             snapshot = next
             for w in workers { w.mailbox.post(next) }
             log("drawbridge: reloaded configuration (generation \(generation))")

@@ -43,6 +43,8 @@ final class Snapshot {
     /// The routes in configuration order (`config.routeTable` matches indices into it), each with
     /// its upstream, its credential, its assertion audience and the fields it never forwards.
     let routes: [CompiledRoute]
+    /// The OAuth 2.0 clients the routes use (each once), for the token fetcher.
+    let tokenClients: [UpstreamTokenClient]
     /// "Strict-Transport-Security: ...\r\n", added to every response over TLS.
     let hstsLine: [UInt8]
     let httpLimits: HTTPLimits
@@ -129,7 +131,11 @@ final class Snapshot {
         underscoreHeaders = config.underscoreHeaders
         forwardedProtoAndPort = Array("X-Forwarded-Proto: https\r\nX-Forwarded-Port: \(config.resolvedRedirectPort)\r\n".utf8)
         policy = PolicySnapshot(config: config, users: identityData?.users ?? [])
-        routes = try CompiledRoute.compile(config, upstreams: ups, byName: index, secrets: secrets)
+        routes = try CompiledRoute.compile(config, upstreams: ups, byName: index, secrets: secrets,
+                                           tokenClients: previous?.tokenClients ?? [])
+        var clients: [UpstreamTokenClient] = []
+        for c in routes.compactMap(\.tokenClient) where !clients.contains(where: { $0 === c }) { clients.append(c) }
+        tokenClients = clients
     }
 
     /// Roles and groups the identity files name but the configuration does not define.

@@ -37,6 +37,10 @@ final class Worker {
     private var revocationAddress: UInt
     /// Signs identity assertions for upstreams, once per session and audience while fresh.
     var assertions = AssertionSigners()
+    /// Pseudonymous identity fields, per session and audience (see `PseudonymCache`).
+    var pseudonyms = PseudonymCache()
+    /// The upstream OAuth 2.0 tokens the fetcher thread publishes (see `UpstreamTokenReader`).
+    var upstreamTokens: UpstreamTokenReader
     var random: FastRandom
 
     private var handlers: [Handler?] = []
@@ -61,6 +65,7 @@ final class Worker {
         buffers = BufferPool(bufferSize: snapshot.bufferSize)
         random = FastRandom()
         publishedRevocations = services.revocations?.published ?? PublishedRevocations(.empty, readers: index + 1)
+        upstreamTokens = UpstreamTokenReader(services.upstreamTokens, reader: index)
         revocationAddress = publishedRevocations.currentAddress()
         revocationSet = publishedRevocations.adopt(revocationAddress)
         publishedRevocations.announce(reader: index, generation: revocationSet.generation)
@@ -137,11 +142,13 @@ final class Worker {
                 nextSweep = now + 200_000_000
             }
             refreshRevocations()
+            upstreamTokens.refresh()
             accessLog.flush()
             if draining && (clientCount == 0 || now >= drainDeadline) { break }
         }
         shutdownAll()
         publishedRevocations.retire(reader: index)
+        upstreamTokens.retire()
     }
 
     /// The sign-outs in force now, for `Authenticator`: one atomic load per protected request; a
