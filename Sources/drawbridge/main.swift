@@ -89,18 +89,19 @@ while !args.isEmpty {
 switch command {
 case "serve":
     do {
-        // SIGHUP is blocked before the pid is published, so a reload request sent by a CLI command
-        // right away waits for the gateway's signal loop instead of killing it (default action).
-        var hup = sigset_t()
-        sigemptyset(&hup)
-        sigaddset(&hup, SIGHUP)
-        pthread_sigmask(SIG_BLOCK, &hup, nil)
+        // SIGHUP, SIGUSR1 and SIGUSR2 are blocked from the start, so a reload or log-reopen request
+        // sent right away waits for the gateway's signal loop instead of killing it (default action).
+        var requests = sigset_t()
+        sigemptyset(&requests)
+        for s in [SIGHUP, SIGUSR1, SIGUSR2] { sigaddset(&requests, s) }
+        pthread_sigmask(SIG_BLOCK, &requests, nil)
         let gateway = try Gateway(configDirectory: configDir, log: stderrLog)
-        if let pidFile { PidFile.write(pidFile) }
+        if let pidFile { gateway.onListening = { try PidFile.acquire(pidFile) } }
         let status = try gateway.run()
         if let pidFile { PidFile.remove(pidFile) }
         exit(status)
     } catch {
+        if let pidFile { PidFile.remove(pidFile) }
         fail("drawbridge: cannot start: \(error)", code: 1)
     }
 case "check-config":
