@@ -132,11 +132,12 @@ import Testing
         try gw.process.waitFor("accept() failed (24: Too many open files)")
         #expect(gw.process.stderr.contains("descriptor limit \(limit)"))
 
-        // CPU over a window of 2 s: a worker spinning on the ready listener burns ~200 ticks (100 Hz).
+        // CPU over a window of 2 s (200 ticks of one core at 100 Hz). Paused, the gateway measured 0
+        // ticks; spinning on the ready listener, 65 on a machine at load 15 (2 cores) and ~200 idle.
         let before = try cpuTicks(pid)
         usleep(2_000_000)
         let used = try cpuTicks(pid) - before
-        #expect(used < 100, "the gateway used \(used) ticks of CPU in 2 s while out of descriptors")
+        #expect(used < 20, "the gateway used \(used) ticks of CPU in 2 s while out of descriptors")
         #expect(gw.process.stderr.components(separatedBy: "accept() failed").count == 2)   // logged once
 
         // The open connection is still served.
