@@ -26,7 +26,7 @@ enum PidFile {
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw PidFileError(description: "cannot write the pid file \(temp): \(String(cString: strerror(errno)))") }
         let text = Array("\(getpid())\n".utf8)
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0, write(fd, text, text.count) == text.count, fsync(fd) == 0,
+        guard fchmod(fd, 0o644) == 0, flock(fd, LOCK_EX | LOCK_NB) == 0, write(fd, text, text.count) == text.count, fsync(fd) == 0,
               rename(temp, path) == 0 else {
             let e = errno
             close(fd); unlink(temp)
