@@ -34,6 +34,11 @@ public final class Gateway {
     public init(configDirectory: String, log: @escaping @Sendable (String) -> Void) throws {
         self.configDirectory = configDirectory
         self.log = log
+        // First of all, before anything is written (a restore completed, leftovers removed, state
+        // saved): a second gateway on these addresses stops here and touches nothing.
+        if let peek = try? ConfigLoader.load(directory: configDirectory) {
+            instanceLocks = try InstanceLock.acquire(try (peek.httpsListen + peek.httpRedirectListen).map(Self.resolve))
+        }
         if try StateRestore.completeInterrupted(configDirectory: configDirectory) { log("drawbridge: completed an interrupted restore") }
         let config = try ConfigLoader.load(directory: configDirectory)
         try Self.checkPermissions(configDirectory: configDirectory, config: config)
@@ -123,9 +128,9 @@ public final class Gateway {
             services.revocations = store
             revocations = store
         }
-        let httpsAddresses = try config.httpsListen.map(resolve)
-        let redirectAddresses = try config.httpRedirectListen.map(resolve)
-        instanceLocks = try InstanceLock.acquire(httpsAddresses + redirectAddresses)
+        let httpsAddresses = try config.httpsListen.map(Self.resolve)
+        let redirectAddresses = try config.httpRedirectListen.map(Self.resolve)
+        if instanceLocks.isEmpty { instanceLocks = try InstanceLock.acquire(httpsAddresses + redirectAddresses) }
         var listenerSets: [([Int32], [Int32])] = []
         for _ in 0..<n {
             listenerSets.append((try httpsAddresses.map { try Sockets.listen($0) }, try redirectAddresses.map { try Sockets.listen($0) }))
@@ -179,7 +184,7 @@ public final class Gateway {
                 for fd in instanceLocks { close(fd) }
                 instanceLocks = []
                 for t in threads { pthread_join(t, nil) }
-                if sig != SIGQUIT { backups.finish() }
+                backups.finish()   // even on QUIT: a backup under way is finished, never left half-written
                 log("drawbridge: stopped")
                 return 0
             default:
@@ -241,7 +246,7 @@ public final class Gateway {
         }
     }
 
-    private func resolve(_ a: ListenAddress) throws -> SocketAddress {
+    private static func resolve(_ a: ListenAddress) throws -> SocketAddress {
         guard let addr = SocketAddress.resolve(host: a.host, port: a.port).first else {
             throw TLSSetupError(description: "listen: cannot resolve \(a.host)")
         }
