@@ -45,8 +45,10 @@ final class Worker {
 
     private var handlers: [Handler?] = []
     private var generations: [UInt32] = []
-    private var listenFds: [Int32] = []
-    private var redirectFds: [Int32] = []
+    private(set) var listenFds: [Int32] = []
+    private(set) var redirectFds: [Int32] = []
+    /// Accepting paused for lack of descriptors (see `AcceptPause`).
+    var acceptPause = AcceptPause()
     private(set) var clientCount = 0
     var now: UInt64 = CLinux_monotonic_ns()
     private var nextSweep: UInt64 = 0
@@ -137,6 +139,7 @@ final class Worker {
             if n > 0 {
                 for i in 0..<Int(n) { dispatch(token: datas[i], events: events[i]) }
             }
+            resumeAcceptingIfDue()
             if now >= nextSweep {
                 sweep()
                 nextSweep = now + 200_000_000
@@ -196,7 +199,12 @@ final class Worker {
             let fd = withUnsafeMutablePointer(to: &addr.storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { CLinux_accept4(lfd, $0, &addr.length) }
             }
-            if fd < 0 { return }
+            if fd < 0 {
+                let e = CLinux_errno()
+                if AcceptPause.isResourceShortage(e) { pauseAccepting(errno: e) }   // else EAGAIN: backlog empty
+                return
+            }
+            AcceptPauseReport.shared.accepted()
             if clientCount >= limit || draining { close(fd); continue }
             clientCount += 1
             make(fd, addr)
