@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <time.h>
+#include <sched.h>
 #include <openssl/crypto.h>
 
 // Mozilla "intermediate": TLS 1.2 with ECDHE and AEAD only (ECDSA and RSA certificates).
@@ -179,7 +180,7 @@ static int ticket_ring_read(struct ticket_ring *r) {
     for (;;) {
         uint64_t before = atomic_load_explicit(&seq, memory_order_acquire);
         if (before == 0) return 0;
-        if (before & 1) continue; // a rotation is writing (microseconds)
+        if (before & 1) { sched_yield(); continue; } // a rotation is writing (microseconds)
         uint64_t words[TICKET_KEYS][TICKET_KEY_WORDS];
         for (int i = 0; i < TICKET_KEYS; i++)
             for (int w = 0; w < TICKET_KEY_WORDS; w++)

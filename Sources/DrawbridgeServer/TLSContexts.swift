@@ -57,13 +57,11 @@ final class TLSContexts {
         guard name.count > 0, name.count < 256 else { return false }
         var text = [CChar](repeating: 0, count: name.count + 1)
         let isIPv6 = name[0] == 0x5B
-        // without brackets for an IPv6 literal; a last label starting with a digit is an IPv4
-        // address in normal form (`HostName` refuses other numeric names)
+        // without brackets for an IPv6 literal; digits and dots only is an IPv4 address (in
+        // normal form: `HostName` refuses other numeric names)
         let bytes = isIPv6 ? UnsafeRawBufferPointer(rebasing: name[1..<name.count - 1]) : name
         for (i, b) in bytes.enumerated() { text[i] = CChar(bitPattern: b) }
-        var lastLabel = bytes.count
-        while lastLabel > 0 && bytes[lastLabel - 1] != 0x2E { lastLabel -= 1 }
-        if isIPv6 || (lastLabel < bytes.count && bytes[lastLabel] >= 0x30 && bytes[lastLabel] <= 0x39) {
+        if isIPv6 || bytes.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }) {
             return servers.contains { CTLS_certificate_covers_ip($0, text) == 1 }
         }
         return CTLS_sni_map_covers(sni, text) == 1
