@@ -61,21 +61,26 @@ final class AssertionSigner {
     private func sign(_ identity: RequestIdentity, audience: String, now: UInt64, pseudonyms: Pseudonymizer?) -> [UInt8]? {
         var claims = "{\"iss\":\(JSONString.quote(issuer)),\"aud\":\(JSONString.quote(audience)),\"iat\":\(now),\"exp\":\(now + Self.lifetime)"
         claims += ",\"jti\":\"\(Base64URL.encode(SecureRandom.bytes(12)))\""
-        if let p = pseudonyms {
-            claims += Self.pseudonymousClaims(identity, p)
-        } else {
-            switch identity {
-            case .user(let i):
-                claims += ",\"sub\":\(JSONString.quote(i.userId)),\"email\":\(JSONString.quote(i.email)),\"org\":\(JSONString.quote(i.orgId))"
-                claims += ",\"roles\":[\(i.roles.map(JSONString.quote).joined(separator: ","))]"
-                claims += ",\"groups\":[\(i.groups.map(JSONString.quote).joined(separator: ","))]"
-                claims += ",\"auth_mode\":\(JSONString.quote(i.authMode.description)),\"mfa\":\(i.mfa)"
-                claims += ",\"sid\":\(JSONString.quote(Base64URL.encode(SHA256.hash(Array(i.sessionId.text.utf8))).prefix(22).description))"
-            case .apiKey(let k):
-                claims += ",\"sub\":\(JSONString.quote("apikey:" + k.keyId)),\"api_key\":\(JSONString.quote(k.keyId)),\"org\":\(JSONString.quote(k.orgId))"
-                claims += ",\"roles\":[\(k.roles.map(JSONString.quote).joined(separator: ","))],\"auth_mode\":\"api_key\",\"mfa\":false"
-            }
+        // A pseudonymous route: the pairwise subject and sid, no email or API key id (IDENTITY.md).
+        switch identity {
+        case .user(let i):
+            let sub = pseudonyms?.subject(i.userId) ?? i.userId
+            let sid = pseudonyms?.sessionId(i.sessionId)
+                ?? Base64URL.encode(SHA256.hash(Array(i.sessionId.text.utf8))).prefix(22).description
+            claims += ",\"sub\":\(JSONString.quote(sub))"
+            if pseudonyms == nil { claims += ",\"email\":\(JSONString.quote(i.email))" }
+            claims += ",\"org\":\(JSONString.quote(i.orgId))"
+            claims += ",\"roles\":[\(i.roles.map(JSONString.quote).joined(separator: ","))]"
+            claims += ",\"groups\":[\(i.groups.map(JSONString.quote).joined(separator: ","))]"
+            claims += ",\"auth_mode\":\(JSONString.quote(i.authMode.description)),\"mfa\":\(i.mfa)"
+            claims += ",\"sid\":\(JSONString.quote(sid))"
+        case .apiKey(let k):
+            claims += ",\"sub\":\(JSONString.quote(pseudonyms?.subject("apikey:" + k.keyId) ?? "apikey:" + k.keyId))"
+            if pseudonyms == nil { claims += ",\"api_key\":\(JSONString.quote(k.keyId))" }
+            claims += ",\"org\":\(JSONString.quote(k.orgId))"
+            claims += ",\"roles\":[\(k.roles.map(JSONString.quote).joined(separator: ","))],\"auth_mode\":\"api_key\",\"mfa\":false"
         }
+        if pseudonyms != nil { claims += ",\"pseudonymous\":true" }
         claims += "}"
         guard let jws = try? JWS.signES256(payloadJSON: Array(claims.utf8), kid: key.kid, key: key.key) else { return nil }
         return Array(jws.utf8)

@@ -130,23 +130,3 @@ extension IdentityFields {
         return out
     }
 }
-
-extension AssertionSigner {
-    /// The assertion's identity claims on a pseudonymous route: the pairwise subject, a pairwise
-    /// `sid`, no email or API key id; org, roles, groups, mode and MFA as they are.
-    static func pseudonymousClaims(_ identity: RequestIdentity, _ p: Pseudonymizer) -> String {
-        var claims = ""
-        switch identity {
-        case .user(let i):
-            claims += ",\"sub\":\(JSONString.quote(p.subject(i.userId))),\"org\":\(JSONString.quote(i.orgId))"
-            claims += ",\"roles\":[\(i.roles.map(JSONString.quote).joined(separator: ","))]"
-            claims += ",\"groups\":[\(i.groups.map(JSONString.quote).joined(separator: ","))]"
-            claims += ",\"auth_mode\":\(JSONString.quote(i.authMode.description)),\"mfa\":\(i.mfa)"
-            claims += ",\"sid\":\(JSONString.quote(p.sessionId(i.sessionId)))"
-        case .apiKey(let k):
-            claims += ",\"sub\":\(JSONString.quote(p.subject("apikey:" + k.keyId))),\"org\":\(JSONString.quote(k.orgId))"
-            claims += ",\"roles\":[\(k.roles.map(JSONString.quote).joined(separator: ","))],\"auth_mode\":\"api_key\",\"mfa\":false"
-        }
-        return claims + ",\"pseudonymous\":true"
-    }
-}
