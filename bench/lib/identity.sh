@@ -19,7 +19,7 @@ BENCH_ACCESS='access: { methods: { "*": "app:use" } }'
 # trigger it on every request after half the window.
 bench_auth_sections() {
     cat <<EOF
-  auth: { masterKeyFile: "$1", modes: ["password"], auditLog: "off",
+  auth: { masterKeyFile: "$1", modes: ["password", "api_key"], auditLog: "off",
           session: { idleTimeoutSeconds: 14400, absoluteTimeoutSeconds: 43200 } },
   organizations: { bench: { name: "Bench", emailDomains: ["bench.test"] } },
   roles: { member: { permissions: ["app:use"] } },
