@@ -11,6 +11,8 @@
 #include <sched.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <string.h>
+#include <sys/un.h>
 
 const uint32_t CLinux_EPOLLIN = EPOLLIN, CLinux_EPOLLOUT = EPOLLOUT, CLinux_EPOLLERR = EPOLLERR,
     CLinux_EPOLLHUP = EPOLLHUP, CLinux_EPOLLRDHUP = EPOLLRDHUP, CLinux_EPOLLET = EPOLLET;
@@ -49,6 +51,7 @@ int CLinux_errno(void) { return errno; }
 static sigset_t handled(void) {
     sigset_t s; sigemptyset(&s);
     sigaddset(&s, SIGHUP); sigaddset(&s, SIGTERM); sigaddset(&s, SIGINT);
+    sigaddset(&s, SIGQUIT); sigaddset(&s, SIGUSR1); sigaddset(&s, SIGUSR2);
     return s;
 }
 int CLinux_block_signals(void) {
@@ -80,3 +83,33 @@ int CLinux_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd) {
 }
 
 int CLinux_malloc_trim(void) { return malloc_trim(0); }
+
+static socklen_t abstract_address(struct sockaddr_un *a, const char *name) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    if (n > sizeof a->sun_path - 1) n = sizeof a->sun_path - 1;
+    memcpy(a->sun_path + 1, name, n); // sun_path[0] = 0: the abstract namespace, gone with the process
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+int CLinux_abstract_listen(const char *name) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_un a; socklen_t len = abstract_address(&a, name);
+    if (bind(fd, (struct sockaddr *)&a, len) != 0 || listen(fd, 1) != 0) {
+        int e = errno; close(fd); errno = e; return -1;
+    }
+    return fd;
+}
+int CLinux_abstract_peer_pid(const char *name) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_un a; socklen_t len = abstract_address(&a, name);
+    int pid = -1;
+    if (connect(fd, (struct sockaddr *)&a, len) == 0) {
+        struct ucred c; socklen_t cl = sizeof c;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &cl) == 0) pid = c.pid;
+    }
+    close(fd);
+    return pid;
+}

@@ -9,6 +9,11 @@
 #include <strings.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <time.h>
+#include <sched.h>
+#include <openssl/crypto.h>
 
 // Mozilla "intermediate": TLS 1.2 with ECDHE and AEAD only (ECDSA and RSA certificates).
 static const char *TLS12_CIPHERS =
@@ -114,7 +119,12 @@ int CTLS_sni_map_add_certificate_names(CTLS_sni_map *m, SSL_CTX *ctx) {
     return added;
 }
 
-void CTLS_disable_tickets(SSL_CTX *ctx) { SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET); }
+void CTLS_disable_tickets(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    // With SSL_OP_NO_TICKET, TLS 1.3 would still send stateful tickets naming a session cache
+    // that is off: tickets that can never resume. Send none.
+    SSL_CTX_set_num_tickets(ctx, 0);
+}
 
 static SSL_CTX *sni_lookup(CTLS_sni_map *m, const char *host) {
     for (size_t i = 0; i < m->n; i++)
@@ -126,6 +136,13 @@ static SSL_CTX *sni_lookup(CTLS_sni_map *m, const char *host) {
         if (n[0] == '*' && n[1] == '.' && strcasecmp(n + 1, dot) == 0) return m->e[i].ctx;
     }
     return NULL;
+}
+
+int CTLS_sni_map_covers(CTLS_sni_map *m, const char *host) { return sni_lookup(m, host) != NULL; }
+
+int CTLS_certificate_covers_ip(SSL_CTX *ctx, const char *ip) {
+    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    return cert && X509_check_ip_asc(cert, ip, 0) == 1;
 }
 
 static int servername_cb(SSL *ssl, int *alert, void *arg) {
@@ -144,57 +161,128 @@ void CTLS_sni_attach(SSL_CTX *default_ctx, CTLS_sni_map *map) {
 
 // MARK: Session ticket keys
 
-// Three slots; `current` names the one that encrypts. Rotation writes the slot that is neither
-// current nor previous, then publishes it, so a handshake never reads a slot being written
-// unless it stalls for a whole rotation period.
-struct ticket_key { unsigned char name[16], aes[32], hmac[32]; int valid; };
-static struct ticket_key slots[3];
-static _Atomic int current = -1;
+// A ring of three keys: the newest encrypts, the two before it still decrypt (a ticket lives 2-3
+// rotation periods). Seqlock: the rotating thread makes `seq` odd, writes the oldest slot, makes
+// it even again; a handshake copies the whole ring with atomic loads and retries if `seq` moved,
+// so no thread ever uses a half-written key, however long it stalls. seq / 2 = rotations done.
+#define TICKET_KEYS 3
+#define TICKET_KEY_WORDS 10 // name 16 + AES 32 + HMAC 32 bytes
+struct ticket_key { unsigned char name[16], aes[32], hmac[32]; };
+_Static_assert(sizeof(struct ticket_key) == TICKET_KEY_WORDS * 8, "ticket key is 10 words");
+static _Atomic uint64_t ring[TICKET_KEYS][TICKET_KEY_WORDS];
+static _Atomic uint64_t seq;
+static pthread_mutex_t rotating = PTHREAD_MUTEX_INITIALIZER; // writers only; readers never wait on it
 
-int CTLS_ticket_keys_rotate(void) {
-    int cur = atomic_load(&current);
-    int next = (cur + 1) % 3;
+struct ticket_ring { struct ticket_key key[TICKET_KEYS]; int count, current; };
+
+/// A consistent copy of the ring; 0 before the first key.
+static int ticket_ring_read(struct ticket_ring *r) {
+    for (;;) {
+        uint64_t before = atomic_load_explicit(&seq, memory_order_acquire);
+        if (before == 0) return 0;
+        if (before & 1) { sched_yield(); continue; } // a rotation is writing (microseconds)
+        uint64_t words[TICKET_KEYS][TICKET_KEY_WORDS];
+        for (int i = 0; i < TICKET_KEYS; i++)
+            for (int w = 0; w < TICKET_KEY_WORDS; w++)
+                words[i][w] = atomic_load_explicit(&ring[i][w], memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&seq, memory_order_relaxed) != before) continue; // torn: again
+        memcpy(r->key, words, sizeof words);
+        OPENSSL_cleanse(words, sizeof words);
+        uint64_t rotations = before / 2;
+        r->count = rotations < TICKET_KEYS ? (int)rotations : TICKET_KEYS;
+        r->current = (int)((rotations - 1) % TICKET_KEYS);
+        return 1;
+    }
+}
+
+static int ticket_keys_rotate_locked(void) {
     struct ticket_key k;
     if (RAND_bytes(k.name, 16) != 1 || RAND_priv_bytes(k.aes, 32) != 1 ||
         RAND_priv_bytes(k.hmac, 32) != 1) return 0;
-    k.valid = 1;
-    slots[next] = k;
-    atomic_store(&current, next);
+    uint64_t words[TICKET_KEY_WORDS];
+    memcpy(words, &k, sizeof words);
+    uint64_t s = atomic_load_explicit(&seq, memory_order_relaxed);
+    int slot = (int)((s / 2) % TICKET_KEYS); // the oldest key, or an empty slot
+    atomic_store_explicit(&seq, s + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    for (int w = 0; w < TICKET_KEY_WORDS; w++) atomic_store_explicit(&ring[slot][w], words[w], memory_order_relaxed);
+    atomic_store_explicit(&seq, s + 2, memory_order_release);
+    OPENSSL_cleanse(&k, sizeof k);
+    OPENSSL_cleanse(words, sizeof words);
     return 1;
+}
+
+int CTLS_ticket_keys_rotate(void) {
+    pthread_mutex_lock(&rotating);
+    int ok = ticket_keys_rotate_locked();
+    pthread_mutex_unlock(&rotating);
+    return ok;
+}
+
+// Test hook: DRAWBRIDGE_TEST_TICKET_ROTATION_MS=N rotates every N ms on a thread of its own and
+// logs each rotation, so that the tests can rotate while handshakes run and watch a ticket outlive
+// one rotation. Not documented for operators (tls.ticketKeyRotationSeconds is the setting).
+static void *rotation_thread(void *arg) {
+    long ms = (long)(intptr_t)arg;
+    struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+    for (;;) {
+        nanosleep(&t, NULL);
+        if (CTLS_ticket_keys_rotate())
+            fprintf(stderr, "drawbridge: test: session ticket keys rotated (%llu)\n",
+                    (unsigned long long)(atomic_load(&seq) / 2));
+    }
+    return NULL;
+}
+
+static void start_test_rotation(void) {
+    const char *v = getenv("DRAWBRIDGE_TEST_TICKET_ROTATION_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms <= 0) return;
+    pthread_t t;
+    if (pthread_create(&t, NULL, rotation_thread, (void *)(intptr_t)ms) == 0) pthread_detach(t);
 }
 
 static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
                      EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc) {
-    (void)s;
-    int cur = atomic_load(&current);
-    if (cur < 0) return -1;
-    struct ticket_key *k = NULL;
-    int renew = 0;
+    struct ticket_ring r;
+    if (!ticket_ring_read(&r)) return -1;
+    int result = -1, found = -1;
     if (enc) {
-        k = &slots[cur];
-        memcpy(key_name, k->name, 16);
-        if (RAND_bytes(iv, 16) != 1) return -1;
+        found = r.current;
+        memcpy(key_name, r.key[found].name, 16);
+        if (RAND_bytes(iv, 16) != 1) goto done;
     } else {
-        for (int i = 0; i < 3; i++)
-            if (slots[i].valid && memcmp(slots[i].name, key_name, 16) == 0) { k = &slots[i]; break; }
-        if (!k) return 0; // unknown or expired key: full handshake
-        renew = (k != &slots[cur]);
+        for (int i = 0; i < r.count; i++)
+            if (memcmp(r.key[i].name, key_name, 16) == 0) { found = i; break; }
+        if (found < 0) { result = 0; goto done; } // unknown or expired key: full handshake
     }
+    struct ticket_key *k = &r.key[found];
     OSSL_PARAM params[3];
     params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k->hmac, 32);
     params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
     params[2] = OSSL_PARAM_construct_end();
-    if (!EVP_MAC_CTX_set_params(hctx, params)) return -1;
+    if (!EVP_MAC_CTX_set_params(hctx, params)) goto done;
     if (enc) {
-        if (!EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv)) return -1;
-        return 1;
+        if (EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv)) result = 1;
+        goto done;
     }
-    if (!EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv)) return -1;
-    return renew ? 2 : 1; // 2: accept and issue a ticket under the current key
+    if (!EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv)) goto done;
+    // 2: accept and issue a fresh ticket (under the current key). Always in TLS 1.3, so that a
+    // client never uses one ticket twice (RFC 8446 C.4: reuse links its connections; nginx does
+    // the same); in TLS 1.2 when the ticket's key is no longer the current one.
+    result = (SSL_version(s) >= TLS1_3_VERSION || found != r.current) ? 2 : 1;
+done:
+    OPENSSL_cleanse(&r, sizeof r);
+    return result;
 }
 
 void CTLS_ticket_keys_install(SSL_CTX *ctx) {
-    if (atomic_load(&current) < 0) CTLS_ticket_keys_rotate();
+    pthread_mutex_lock(&rotating);
+    int first = atomic_load(&seq) == 0;
+    if (first) ticket_keys_rotate_locked();
+    pthread_mutex_unlock(&rotating);
+    if (first) start_test_rotation();
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
 }
 

@@ -148,19 +148,6 @@ struct Validator {
         }
     }
 
-    private func upstreamCredential(_ value: JSONValue, path: String) -> UpstreamCredentialConfig? {
-        guard let c = ObjectReader(value, path: path, known: ["header", "secret", "prefix"], issues: issues),
-              let header = c.requiredString("header"), let secret = c.requiredString("secret") else { return nil }
-        var ok = true
-        if !Self.isFieldName(header) { issues.add(c.fieldPath("header"), "not a header field name: \"\(header)\""); ok = false }
-        if secret.isEmpty { issues.add(c.fieldPath("secret"), "must name a secret (see `drawbridge secret set`)"); ok = false }
-        let prefix = c.string("prefix") ?? ""
-        if prefix.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
-            issues.add(c.fieldPath("prefix"), "must not contain control characters"); ok = false
-        }
-        return ok ? UpstreamCredentialConfig(header: header, secret: secret, prefix: prefix) : nil
-    }
-
     // MARK: - listen
 
     private func listenSection(_ top: ObjectReader)
@@ -433,7 +420,7 @@ struct Validator {
         for (index, element) in elements.enumerated() {
             let path = "routes[\(index)]"
             guard let route = ObjectReader(element, path: path, known: ["host", "pathPrefix", "upstream", "public", "access", "upstreamCredential",
-                                                                         "forwardOverrideHeaders"], issues: issues)
+                                                                         "forwardOverrideHeaders", "identity"], issues: issues)
             else { continue }
             var ok = true
 
@@ -487,14 +474,20 @@ struct Validator {
                 }
             }
             var credential: UpstreamCredentialConfig?
+            var oauth2: UpstreamOAuth2Config?
             if let value = route.value("upstreamCredential") {
-                credential = upstreamCredential(value, path: route.fieldPath("upstreamCredential"))
-                if credential == nil { ok = false }
+                switch upstreamCredential(value, path: route.fieldPath("upstreamCredential")) {
+                case .static(let c)?: credential = c
+                case .oauth2(let c)?: oauth2 = c
+                case nil: ok = false
+                }
                 if !authConfigured {
                     issues.add(route.fieldPath("upstreamCredential"), "needs the auth section (the secret store)")
                     ok = false
                 }
             }
+            let identity = identityDisclosure(route, isPublic: isPublic)
+            if identity == nil { ok = false }
             let overrides = forwardOverrides(route)
             if overrides == nil { ok = false }
             guard ok, let upstream else { continue }
@@ -515,11 +508,14 @@ struct Validator {
             if seenFolded[foldedKey] == nil || folded { seenFolded[foldedKey] = (path, folded) }
             var config = RouteConfig(host: host, pathPrefix: prefix, upstream: upstream, isPublic: isPublic, access: access)
             config.upstreamCredential = credential
+            config.upstreamOAuth2 = oauth2
+            config.identity = identity ?? .full
             config.forwardOverrideHeaders = overrides ?? []
             routes.append(config)
             indices.append(index)
         }
         audienceOwnership(routes, indices: indices, upstreams: upstreams)
+        audienceDisclosure(routes, indices: indices)
         return routes
     }
 

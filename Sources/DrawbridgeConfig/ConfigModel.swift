@@ -341,6 +341,11 @@ public struct RouteConfig: Sendable, Equatable {
     /// A credential for the upstream itself, from the sealed secret store, added to every
     /// request forwarded on this route (the client's own field of that name is removed).
     public var upstreamCredential: UpstreamCredentialConfig?
+    /// An OAuth 2.0 client credentials grant for the upstream (`upstreamCredential: { oauth2: {…} }`):
+    /// the gateway's access token is sent as `Authorization: Bearer …` (see UpstreamOAuth2Config).
+    public var upstreamOAuth2: UpstreamOAuth2Config?
+    /// What the upstream learns about the user (`identity: "full" | "pseudonymous"`).
+    public var identity: IdentityDisclosure = .full
     /// Override fields (`GatewayFieldNames.overrides`, e.g. `X-Forwarded-Prefix`) this route's
     /// upstream really needs from the client; forwarded as sent. Empty by default (all stripped).
     public var forwardOverrideHeaders: [String] = []

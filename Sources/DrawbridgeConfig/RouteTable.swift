@@ -199,36 +199,52 @@ public final class RouteTable: Sendable {
     /// "/apix"; "/" matches every path; a prefix ending in "/" matches paths that start with it, and
     /// owns the path equal to it without the slash (`addSlash`).
     public func lookup(host: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer) -> Match {
-        let hostLength = host.count
-        if hostLength > 0 {
-            if !exactSlots.isEmpty {
-                let mask = exactSlots.count - 1
-                var slot = Int(RouteTable.hash(host, 0, hostLength)) & mask
-                while true {
-                    let g = exactSlots[slot]
-                    if g < 0 { break }
-                    let group = groups[Int(g)]
-                    if Int(group.key.count) == hostLength && equalsStored(host, 0, group.key) {
-                        let m = matchPrefix(in: Int(g), path: path)
-                        if m != .none { return m }
-                        break
-                    }
-                    slot = (slot + 1) & mask
-                }
+        if host.count > 0 {
+            let exact = exactGroup(host)
+            if exact >= 0 {
+                let m = matchPrefix(in: exact, path: path)
+                if m != .none { return m }
             }
-            for g in wildcardGroups {
-                let group = groups[Int(g)]
-                let suffixLength = Int(group.key.count)
-                if hostLength > suffixLength && equalsStored(host, hostLength - suffixLength, group.key) {
-                    let m = matchPrefix(in: Int(g), path: path)
-                    if m != .none { return m }
-                }
+            for g in wildcardGroups where wildcardMatches(Int(g), host) {
+                let m = matchPrefix(in: Int(g), path: path)
+                if m != .none { return m }
             }
         }
         if anyHostGroup >= 0 {
             return matchPrefix(in: Int(anyHostGroup), path: path)
         }
         return .none
+    }
+
+    /// Whether a route names `host` (`HostName` normal form): an exact route host, or a wildcard
+    /// one the host falls under, as `lookup` matches them. Any-host routes name no host.
+    public func namesHost(_ host: UnsafeRawBufferPointer) -> Bool {
+        guard host.count > 0 else { return false }
+        return exactGroup(host) >= 0 || wildcardGroups.contains { wildcardMatches(Int($0), host) }
+    }
+
+    /// The exact-host group of `host`, or -1.
+    @inline(__always)
+    private func exactGroup(_ host: UnsafeRawBufferPointer) -> Int {
+        guard !exactSlots.isEmpty else { return -1 }
+        let hostLength = host.count
+        let mask = exactSlots.count - 1
+        var slot = Int(RouteTable.hash(host, 0, hostLength)) & mask
+        while true {
+            let g = exactSlots[slot]
+            if g < 0 { return -1 }
+            let group = groups[Int(g)]
+            if Int(group.key.count) == hostLength && equalsStored(host, 0, group.key) { return Int(g) }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// `host` ends with wildcard group `g`'s suffix (".example.com") and has a label before it.
+    @inline(__always)
+    private func wildcardMatches(_ g: Int, _ host: UnsafeRawBufferPointer) -> Bool {
+        let key = groups[g].key
+        let suffixLength = Int(key.count)
+        return host.count > suffixLength && equalsStored(host, host.count - suffixLength, key)
     }
 
     private func matchPrefix(in g: Int, path: UnsafeRawBufferPointer) -> Match {

@@ -20,7 +20,7 @@ public enum TokenExchange {
             ("code_verifier", verifier),
         ])
         let r = try HTTPSClient.fetch(method: "POST", url: endpoints.tokenEndpoint,
-                                      headers: [("Authorization", basicAuthorization(settings)),
+                                      headers: [("Authorization", basicAuthorization(clientId: settings.clientId, clientSecret: settings.clientSecret)),
                                                 ("Content-Type", "application/x-www-form-urlencoded")],
                                       body: Array(body.utf8), caFile: settings.caFile, timeout: settings.timeout,
                                       context: "token endpoint")
@@ -28,8 +28,8 @@ public enum TokenExchange {
     }
 
     /// `Basic base64(urlencode(client_id) ":" urlencode(client_secret))` (RFC 6749 §2.3.1).
-    static func basicAuthorization(_ settings: OIDCProviderSettings) -> String {
-        let credentials = PercentEncoding.encode(settings.clientId) + ":" + PercentEncoding.encode(settings.clientSecret)
+    static func basicAuthorization(clientId: String, clientSecret: String) -> String {
+        let credentials = PercentEncoding.encode(clientId) + ":" + PercentEncoding.encode(clientSecret)
         return "Basic " + Base64.encode(Array(credentials.utf8))
     }
 

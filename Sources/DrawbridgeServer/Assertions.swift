@@ -36,8 +36,10 @@ final class AssertionSigner {
         self.issuer = issuer
     }
 
-    /// The assertion for `identity` towards `audience`, signed now or reused.
-    func assertion(for identity: RequestIdentity, audienceNumber: Int, audience: String, now: UInt64) -> [UInt8]? {
+    /// The assertion for `identity` towards `audience`, signed now or reused. `pseudonyms`: the
+    /// route's (every route of one audience agrees, so the cache key need not say).
+    func assertion(for identity: RequestIdentity, audienceNumber: Int, audience: String, now: UInt64,
+                   pseudonyms: Pseudonymizer? = nil) -> [UInt8]? {
         let ck: CacheKey
         switch identity {
         case .user(let i):
@@ -47,7 +49,7 @@ final class AssertionSigner {
         }
         // Reused while more than half its life is left: upstreams always get ≥ 30 s of validity.
         if let e = cache[ck], now + Self.lifetime / 2 < e.expiresAt { return e.token }
-        guard let token = sign(identity, audience: audience, now: now) else { return nil }
+        guard let token = sign(identity, audience: audience, now: now, pseudonyms: pseudonyms) else { return nil }
         if cache.count >= Self.capacity {
             cache = cache.filter { now < $0.value.expiresAt }
             if cache.count >= Self.capacity { cache.removeAll(keepingCapacity: true) }
@@ -56,20 +58,29 @@ final class AssertionSigner {
         return token
     }
 
-    private func sign(_ identity: RequestIdentity, audience: String, now: UInt64) -> [UInt8]? {
+    private func sign(_ identity: RequestIdentity, audience: String, now: UInt64, pseudonyms: Pseudonymizer?) -> [UInt8]? {
         var claims = "{\"iss\":\(JSONString.quote(issuer)),\"aud\":\(JSONString.quote(audience)),\"iat\":\(now),\"exp\":\(now + Self.lifetime)"
         claims += ",\"jti\":\"\(Base64URL.encode(SecureRandom.bytes(12)))\""
+        // A pseudonymous route: the pairwise subject and sid, no email or API key id (IDENTITY.md).
         switch identity {
         case .user(let i):
-            claims += ",\"sub\":\(JSONString.quote(i.userId)),\"email\":\(JSONString.quote(i.email)),\"org\":\(JSONString.quote(i.orgId))"
+            let sub = pseudonyms?.subject(i.userId) ?? i.userId
+            let sid = pseudonyms?.sessionId(i.sessionId)
+                ?? Base64URL.encode(SHA256.hash(Array(i.sessionId.text.utf8))).prefix(22).description
+            claims += ",\"sub\":\(JSONString.quote(sub))"
+            if pseudonyms == nil { claims += ",\"email\":\(JSONString.quote(i.email))" }
+            claims += ",\"org\":\(JSONString.quote(i.orgId))"
             claims += ",\"roles\":[\(i.roles.map(JSONString.quote).joined(separator: ","))]"
             claims += ",\"groups\":[\(i.groups.map(JSONString.quote).joined(separator: ","))]"
             claims += ",\"auth_mode\":\(JSONString.quote(i.authMode.description)),\"mfa\":\(i.mfa)"
-            claims += ",\"sid\":\(JSONString.quote(Base64URL.encode(SHA256.hash(Array(i.sessionId.text.utf8))).prefix(22).description))"
+            claims += ",\"sid\":\(JSONString.quote(sid))"
         case .apiKey(let k):
-            claims += ",\"sub\":\(JSONString.quote("apikey:" + k.keyId)),\"api_key\":\(JSONString.quote(k.keyId)),\"org\":\(JSONString.quote(k.orgId))"
+            claims += ",\"sub\":\(JSONString.quote(pseudonyms?.subject("apikey:" + k.keyId) ?? "apikey:" + k.keyId))"
+            if pseudonyms == nil { claims += ",\"api_key\":\(JSONString.quote(k.keyId))" }
+            claims += ",\"org\":\(JSONString.quote(k.orgId))"
             claims += ",\"roles\":[\(k.roles.map(JSONString.quote).joined(separator: ","))],\"auth_mode\":\"api_key\",\"mfa\":false"
         }
+        if pseudonyms != nil { claims += ",\"pseudonymous\":true" }
         claims += "}"
         guard let jws = try? JWS.signES256(payloadJSON: Array(claims.utf8), kid: key.kid, key: key.key) else { return nil }
         return Array(jws.utf8)

@@ -9,6 +9,11 @@ import Glibc
 extension ClientConnection {
     func connectUpstream(excluding: Int) {
         guard let plan else { respondError(502, close: true); return }
+        let credential: [UInt8]? // read once: the same bytes are measured and written
+        switch worker.upstreamTokens.credential(for: plan.route, now: worker.now) {
+        case .line(let line): credential = line
+        case .unavailable(let retryAfter): respond(UpstreamTokenUnavailable.response(retryAfter: retryAfter)); return
+        }
         // The pool of the very upstream the route named when the request was decided (never whatever has its index now).
         let pool = worker.pool(for: plan.route.upstream)
         let server = pool.pickServer(excluding: excluding)
@@ -25,14 +30,15 @@ extension ClientConnection {
             if u.outBuf == nil { u.outBuf = worker.buffers.take() }
             u.inBuf!.clear()
             // Refuse a head that would not fit rather than write past the buffer.
-            guard u.outBuf!.reserve(UpstreamRequestHead.size(request, plan, assertion: assertion)) else {
+            guard u.outBuf!.reserve(UpstreamRequestHead.size(request, plan, credential: credential, assertion: assertion)) else {
                 upstream = nil
                 u.pool.abandon(u)
                 respondError(431, close: true)
                 return
             }
             if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
-            upstreamHead.write(u.outBuf!, request, plan, assertion: assertion, snapshot: snapshot, clientIP: peerIP, requestId: requestId.hex)
+            upstreamHead.write(u.outBuf!, request, plan, credential: credential, assertion: assertion, snapshot: snapshot,
+                               clientIP: peerIP, requestId: requestId.hex, pseudonyms: &worker.pseudonyms)
             if exchange.forwarding(upstreamReady: u.state == .ready, now: worker.now) {
                 let ob = ensureOut()
                 if ob.reserve(32) { ob.append("HTTP/1.1 100 Continue\r\n\r\n") }

@@ -237,7 +237,8 @@ final class ClientConnection {
         switch verdict {
         case .forward(let p):
             if let identity = p.identity, let signer = worker.assertions.signer(for: snapshot) {
-                assertion = signer.assertion(for: identity, audienceNumber: p.route.audienceNumber, audience: p.route.audience, now: now)
+                assertion = signer.assertion(for: identity, audienceNumber: p.route.audienceNumber, audience: p.route.audience, now: now,
+                                             pseudonyms: p.route.pseudonymizer)
             }
             plan = p
             connectUpstream(excluding: -1)

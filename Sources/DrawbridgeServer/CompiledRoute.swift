@@ -16,6 +16,11 @@ final class CompiledRoute {
     let upstream: UpstreamTarget
     /// The upstream credential field ("Name: prefix+secret\r\n"), decrypted in memory only, never logged.
     let credentialLine: [UInt8]?
+    /// The OAuth 2.0 client whose token this route sends (`Authorization: Bearer`), read from the
+    /// published `TokenBoard` per request; nil: none (`credentialLine` or nothing).
+    let tokenClient: UpstreamTokenClient?
+    /// Set when the route sends a pairwise pseudonymous identity (`identity: "pseudonymous"`).
+    let pseudonymizer: Pseudonymizer?
     /// The number of the assertion audience (routes with the same audience share one signed
     /// assertion per session).
     let audienceNumber: Int
@@ -29,7 +34,10 @@ final class CompiledRoute {
     let label: String
 
     init(config: RouteConfig, isPublic: Bool, policyRule: Int, upstream: UpstreamTarget, credentialLine: [UInt8]?,
+         tokenClient: UpstreamTokenClient? = nil, pseudonymizer: Pseudonymizer? = nil,
          audienceNumber: Int, audience: String, protectedFields: FieldNameSet, label: String) {
+        self.tokenClient = tokenClient
+        self.pseudonymizer = pseudonymizer
         self.config = config
         self.isPublic = isPublic
         self.policyRule = policyRule
@@ -42,10 +50,14 @@ final class CompiledRoute {
     }
 
     /// Compiles every route of `config`; throws (naming the field) when a credential's secret is
-    /// missing or unusable, so a bad reload changes nothing.
+    /// missing or unusable, so a bad reload changes nothing. OAuth 2.0 clients the previous
+    /// snapshot had (`tokenClients`) are reused when unchanged: their token carries over.
     static func compile(_ config: GatewayConfig, upstreams: [UpstreamTarget], byName: [String: Int],
-                        secrets: [String: [UInt8]]) throws -> [CompiledRoute] {
+                        secrets: [String: [UInt8]], tokenClients: [UpstreamTokenClient] = []) throws -> [CompiledRoute] {
         var audiences: [String: Int] = [:]
+        var clients = tokenClients
+        let firstPseudonymous = config.routes.firstIndex { $0.identity == .pseudonymous }.map { "routes[\($0)].identity" }
+        let pseudonymKey = try PseudonymKey.load(secrets, neededBy: firstPseudonymous)
         var fieldSets: [[String]: FieldNameSet] = [:] // routes with the same names share one set
         let base = GatewayFieldNames.all + config.stripRequestHeaders
         return try config.routes.enumerated().map { (i, r) in
@@ -63,6 +75,13 @@ final class CompiledRoute {
                 credentialLine = Array("\(c.header): \(c.prefix)".utf8) + secret + Array("\r\n".utf8)
                 names.append(c.header)
             }
+            var tokenClient: UpstreamTokenClient?
+            if let o = r.upstreamOAuth2 {
+                let client = try UpstreamTokenClient.make(o, path: "routes[\(i)].upstreamCredential.oauth2", secrets: secrets, reuse: clients)
+                if !clients.contains(where: { $0 === client }) { clients.append(client) }
+                tokenClient = client
+                names.append("Authorization") // the client's own never reaches the upstream with the gateway's token
+            }
             let forwarded = Set(r.forwardOverrideHeaders.map { $0.lowercased() })
             names = names.filter { !forwarded.contains($0.lowercased()) }
             let fields = fieldSets[names] ?? FieldNameSet(names, prefix: GatewayFieldNames.namespace)
@@ -70,11 +89,13 @@ final class CompiledRoute {
             let audience = r.access?.audience ?? r.upstream
             let audienceNumber = audiences[audience] ?? audiences.count
             audiences[audience] = audienceNumber
+            let pseudonymizer = r.identity == .pseudonymous ? pseudonymKey.map { Pseudonymizer(key: $0, audience: audience, audienceNumber: audienceNumber) } : nil
             guard let u = byName[r.upstream] else {
                 throw AuthSetupError(description: "routes[\(i)].upstream: unknown upstream \"\(r.upstream)\"")
             }
             return CompiledRoute(config: r, isPublic: r.isPublic, policyRule: i, upstream: upstreams[u],
-                                 credentialLine: credentialLine, audienceNumber: audienceNumber, audience: audience, protectedFields: fields,
+                                 credentialLine: credentialLine, tokenClient: tokenClient, pseudonymizer: pseudonymizer,
+                                 audienceNumber: audienceNumber, audience: audience, protectedFields: fields,
                                  label: (r.host ?? "*") + r.pathPrefix)
         }
     }

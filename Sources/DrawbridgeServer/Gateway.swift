@@ -6,7 +6,9 @@ import Foundation
 import Glibc
 
 /// The process: loads the configuration, opens the listeners, runs one worker thread per core,
-/// and handles signals on the main thread (SIGHUP reload, SIGTERM/SIGINT graceful stop).
+/// and handles signals on the main thread: SIGHUP reload, SIGUSR1 reopen the log files,
+/// SIGTERM/SIGINT graceful stop (in-flight requests finish, up to drainSeconds), SIGQUIT stop at
+/// once; SIGUSR2 is logged and ignored (docs/OPERATIONS.md).
 public final class Gateway {
     let configDirectory: String
     private var snapshot: Snapshot
@@ -19,12 +21,26 @@ public final class Gateway {
     private var sinks: [LogSink] = []
     private var sinkReports: [LogSink.ReportState] = []
     private var revocations: RevocationStore?
+    /// Fetches the routes' upstream OAuth 2.0 tokens on its own thread (started in `run`).
+    private var upstreamTokens: UpstreamTokenFetcher?
+    private var logFiles = LogReopen()
+    /// Instance locks on the listen addresses (see `InstanceLock`), released when stopping.
+    private var instanceLocks: [Int32] = []
+    private var acceptReport = AcceptPauseReport.State()
+    /// Called once the listeners are bound, before the gateway reports that it serves (the pid
+    /// file is written there: a pid file names a gateway that holds its addresses).
+    public var onListening: (() throws -> Void)?
     /// How often sign-outs are pruned and compacted and failed saves retried.
     static let maintenanceSeconds: UInt64 = 10
 
     public init(configDirectory: String, log: @escaping @Sendable (String) -> Void) throws {
         self.configDirectory = configDirectory
         self.log = log
+        // First of all, before anything is written (a restore completed, leftovers removed, state
+        // saved): a second gateway on these addresses stops here and touches nothing.
+        if let peek = try? ConfigLoader.load(directory: configDirectory) {
+            instanceLocks = try InstanceLock.acquire(try (peek.httpsListen + peek.httpRedirectListen).map(Self.resolve))
+        }
         if try StateRestore.completeInterrupted(configDirectory: configDirectory) { log("drawbridge: completed an interrupted restore") }
         let config = try ConfigLoader.load(directory: configDirectory)
         try Self.checkPermissions(configDirectory: configDirectory, config: config)
@@ -114,14 +130,19 @@ public final class Gateway {
             services.revocations = store
             revocations = store
         }
+        let httpsAddresses = try config.httpsListen.map(Self.resolve)
+        let redirectAddresses = try config.httpRedirectListen.map(Self.resolve)
+        if instanceLocks.isEmpty { instanceLocks = try InstanceLock.acquire(httpsAddresses + redirectAddresses) }
+        let tokens = UpstreamTokenFetcher(readers: n, log: log)
+        tokens.start()
+        tokens.follow(snapshot.tokenClients) // a first token before the first request (bounded wait)
+        services.upstreamTokens = tokens.published
+        upstreamTokens = tokens
         var listenerSets: [([Int32], [Int32])] = []
         for _ in 0..<n {
-            var https: [Int32] = []
-            var plain: [Int32] = []
-            for a in config.httpsListen { https.append(try bind(a)) }
-            for a in config.httpRedirectListen { plain.append(try bind(a)) }
-            listenerSets.append((https, plain))
+            listenerSets.append((try httpsAddresses.map { try Sockets.listen($0) }, try redirectAddresses.map { try Sockets.listen($0) }))
         }
+        try onListening?()
         for i in 0..<n {
             let w = Worker(index: i, snapshot: snapshot, accessLog: AccessLog(sink: accessLog), services: services,
                            httpsListeners: listenerSets[i].0, redirectListeners: listenerSets[i].1)
@@ -144,20 +165,38 @@ public final class Gateway {
                 nextRotation = now + UInt64(snapshot.config.tls.ticketKeyRotationSeconds) * 1_000_000_000
             }
             reportLogFailures(nowSeconds: now / 1_000_000_000)
+            if let line = AcceptPauseReport.shared.report(&acceptReport, nowSeconds: now / 1_000_000_000) { log(line) }
             if now >= nextMaintenance {
                 nextMaintenance = now + Self.maintenanceSeconds * 1_000_000_000
                 maintain(monotonicNs: now)
             }
             backups.tick(snapshot.config, now: unixNow())
-            if sig == SIGHUP {
+            switch sig {
+            case SIGHUP:
                 reload()
-            } else if sig == SIGTERM || sig == SIGINT {
-                log("drawbridge: stopping: finishing in-flight requests (up to \(snapshot.config.timeouts.drainSeconds)s)")
-                for w in workers { w.mailbox.postStop(drainNs: Snapshot.ns(snapshot.config.timeouts.drainSeconds)) }
+            case SIGUSR1:
+                // logrotate has renamed the files (nginx's USR1): new writes go to new files.
+                for line in logFiles.reopen() { log(line) }
+            case SIGUSR2:
+                // nginx upgrades its binary on USR2; the gateway has no such upgrade: the signal
+                // must not end it (its default action), so it is named and ignored.
+                log("drawbridge: SIGUSR2 ignored (SIGHUP reloads, SIGUSR1 reopens the log files; docs/OPERATIONS.md)")
+            case SIGTERM, SIGINT, SIGQUIT:
+                // TERM/INT: in-flight requests finish (up to drainSeconds); QUIT: connections close now.
+                let drain = sig == SIGQUIT ? 0 : snapshot.config.timeouts.drainSeconds
+                log(sig == SIGQUIT ? "drawbridge: stopping now (SIGQUIT): closing every connection"
+                    : "drawbridge: stopping: finishing in-flight requests (up to \(drain)s)")
+                for w in workers { w.mailbox.postStop(drainNs: Snapshot.ns(drain)) }
+                // The listeners close now: a new gateway on the same addresses may start meanwhile.
+                for fd in instanceLocks { close(fd) }
+                instanceLocks = []
                 for t in threads { pthread_join(t, nil) }
-                backups.finish()
+                upstreamTokens?.stop()
+                backups.finish()   // even on QUIT: a backup under way is finished, never left half-written
                 log("drawbridge: stopped")
                 return 0
+            default:
+                break
             }
         }
     }
@@ -204,6 +243,7 @@ public final class Gateway {
                 || config.resolvedWorkers != snapshot.config.resolvedWorkers {
                 log("drawbridge: reload: listen addresses and worker count apply at the next restart")
             }
+            upstreamTokens?.follow(next.tokenClients)
             snapshot = next
             for w in workers { w.mailbox.post(next) }
             log("drawbridge: reloaded configuration (generation \(generation))")
@@ -215,11 +255,11 @@ public final class Gateway {
         }
     }
 
-    private func bind(_ a: ListenAddress) throws -> Int32 {
+    private static func resolve(_ a: ListenAddress) throws -> SocketAddress {
         guard let addr = SocketAddress.resolve(host: a.host, port: a.port).first else {
             throw TLSSetupError(description: "listen: cannot resolve \(a.host)")
         }
-        return try Sockets.listen(addr)
+        return addr
     }
 
     private func openLog(_ t: LogTarget, what: String = "accessLog") throws -> Int32 {
@@ -235,6 +275,7 @@ public final class Gateway {
                 if e == ELOOP { throw TLSSetupError(description: "\(what) \(path): is a symbolic link; refused (name the real file)") }
                 throw SocketError.system("\(what) \(path)", e)
             }
+            logFiles.add(path: path, fd: fd, what: what)
             return fd
         }
     }

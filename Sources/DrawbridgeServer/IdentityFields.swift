@@ -40,8 +40,9 @@ enum IdentityFields {
     static func size(_ identity: RequestIdentity?) -> Int {
         switch identity {
         case nil: return 0
-        case .user(let s): return s.upstreamFields.count
-        case .apiKey(let k): return k.upstreamFields.count
+        // + 96: a pseudonymous route's 43-character subject and X-Drawbridge-Identity may be longer than the id and email they replace.
+        case .user(let s): return s.upstreamFields.count + 96
+        case .apiKey(let k): return k.upstreamFields.count + 96
         }
     }
 
@@ -52,7 +53,7 @@ enum IdentityFields {
 
     /// Values come from the directory, which the store validates; bytes that could end a field
     /// are dropped all the same (no header injection through a stored value).
-    private static func line(_ out: inout [UInt8], _ name: StaticString, _ value: String) {
+    static func line(_ out: inout [UInt8], _ name: StaticString, _ value: String) {
         out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
         for b in value.utf8 where b >= 0x20 && b != 0x7F { out.append(b) }
         out.append(0x0D)

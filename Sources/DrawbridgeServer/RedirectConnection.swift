@@ -3,15 +3,26 @@ import DrawbridgeHTTP
 import Glibc
 
 /// A connection to the optional plain-HTTP listener. It never proxies: it answers one request
-/// with a 308 to the same URL over HTTPS, and never sends HSTS (RFC 6797 §7.2: not over plain HTTP).
+/// (`PlainRedirect.answer`), writes the answer whole, then closes lingering, as nginx does: stop
+/// writing, read and discard what the client still sends for a short bounded time, then close,
+/// so that unread request bytes do not make the kernel reset the connection and destroy the
+/// answer before the client has read it.
 final class RedirectConnection {
     unowned(unsafe) let worker: Worker // workers outlive their connections
     let fd: Int32
     private var buf: IOBuffer?
     private var head = RequestHead()
     private var parser: RequestHeadParser
+    private var routing = RoutingHost()
     var deadline: UInt64
+    private enum Phase { case reading, writing, lingering }
+    private var phase = Phase.reading
+    private var out: [UInt8] = []
+    private var written = 0
     private var closed = false
+
+    /// How long a lingering close reads before it closes anyway (the HTTPS side's bound too).
+    static let lingerNs: UInt64 = 2_000_000_000
 
     init(worker: Worker, fd: Int32) {
         self.worker = worker
@@ -21,9 +32,17 @@ final class RedirectConnection {
     }
 
     func handle(events: UInt32) {
+        switch phase {
+        case .reading: readHead()
+        case .writing: write()
+        case .lingering: drain()
+        }
+    }
+
+    private func readHead() {
         if buf == nil { buf = worker.buffers.take() }
         let b = buf!
-        guard b.reserve(1) else { answer(431); return }
+        guard b.reserve(1) else { respond(PlainRedirect.refusal(431)); return }
         let n = read(fd, b.writableBytes.baseAddress, b.writable)
         if n == 0 { close(); return }
         if n < 0 {
@@ -34,38 +53,54 @@ final class RedirectConnection {
         b.writeIndex += n
         switch parser.parse(b.readableBytes, into: &head) {
         case .needMore: return
-        case .error(let e): answer(e.status)
-        case .complete: redirect()
+        case .error(let e): respond(PlainRedirect.refusal(e.status))
+        case .complete:
+            let snapshot = worker.snapshot
+            respond(PlainRedirect.answer(head, routing: &routing, httpsPort: snapshot.config.resolvedRedirectPort) { name in
+                snapshot.tls.presentsCertificate(for: name) || snapshot.config.routeTable.namesHost(name)
+            })
         }
     }
 
-    private func redirect() {
-        guard let hostRange = head.host ?? head.absoluteAuthority else { answer(400); return }
-        var out: [UInt8] = []
-        out.reserveCapacity(256 + head.target.count)
-        out.append(contentsOf: "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://".utf8)
-        // The host in the one normal form, without its port (IPv6-safe); an invalid one gets 400.
-        var name: [UInt8] = []
-        guard head.bytes.withUnsafeBytes({ HostName.normalize(UnsafeRawBufferPointer(rebasing: $0[hostRange]), into: &name) }) != nil else {
-            answer(400); return
+    private func respond(_ bytes: [UInt8]) {
+        out = bytes
+        written = 0
+        phase = .writing
+        deadline = worker.now + worker.snapshot.timeouts.send
+        write()
+    }
+
+    /// Writes the rest of the answer; waits for EPOLLOUT when the send buffer is full.
+    private func write() {
+        while written < out.count {
+            let n = out.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n > 0 { written += n; continue }
+            let e = CLinux_errno()
+            if n < 0 && e == EINTR { continue }
+            if n < 0 && e == EAGAIN { worker.modify(fd: fd, events: CLinux_EPOLLOUT); return }
+            close(); return
         }
-        out.append(contentsOf: name)
-        let port = worker.snapshot.config.resolvedRedirectPort
-        if port != 443 { out.append(contentsOf: ":\(port)".utf8) }
-        out.append(contentsOf: head.bytes[head.target])
-        out.append(contentsOf: "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
-        send(out)
-    }
-
-    private func answer(_ status: Int) {
-        send(GatewayResponse.plain(GatewayResponse.error(status, json: false)))
-    }
-
-    /// One small response on a fresh socket: the send buffer takes it whole.
-    private func send(_ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        out = []
+        // The whole answer is in the kernel: stop writing (the client sees the end of the
+        // response), keep reading what it still sends, so that no reset discards the answer.
         shutdown(fd, Int32(SHUT_WR))
-        close()
+        phase = .lingering
+        deadline = worker.now + Self.lingerNs
+        worker.modify(fd: fd, events: CLinux_EPOLLIN)
+        drain()
+    }
+
+    /// Reads and discards (into the connection's buffer, which the head no longer needs).
+    private func drain() {
+        guard let b = buf else { close(); return }
+        while true {
+            b.clear()
+            let n = read(fd, b.writableBytes.baseAddress, b.writable)
+            if n > 0 { continue }
+            if n < 0 && (CLinux_errno() == EAGAIN || CLinux_errno() == EINTR) { return }
+            close() // the client closed (or failed): nothing left to protect
+            return
+        }
     }
 
     func close() {

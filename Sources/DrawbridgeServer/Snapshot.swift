@@ -48,6 +48,8 @@ final class Snapshot {
     let decision: DecisionTable
     /// The checks a parsed head passes before it is decided on.
     let admission: AdmissionRules
+    /// The OAuth 2.0 clients the routes use (each once), for the token fetcher.
+    let tokenClients: [UpstreamTokenClient]
     /// "Strict-Transport-Security: ...\r\n", added to every response over TLS.
     let hstsLine: [UInt8]
     let httpLimits: HTTPLimits
@@ -131,7 +133,11 @@ final class Snapshot {
         underscoreHeaders = config.underscoreHeaders
         forwardedProtoAndPort = Array("X-Forwarded-Proto: https\r\nX-Forwarded-Port: \(config.resolvedRedirectPort)\r\n".utf8)
         policy = PolicySnapshot(config: config, users: identityData?.users ?? [])
-        routes = try CompiledRoute.compile(config, upstreams: ups, byName: index, secrets: secrets)
+        routes = try CompiledRoute.compile(config, upstreams: ups, byName: index, secrets: secrets,
+                                           tokenClients: previous?.tokenClients ?? [])
+        var clients: [UpstreamTokenClient] = []
+        for c in routes.compactMap(\.tokenClient) where !clients.contains(where: { $0 === c }) { clients.append(c) }
+        tokenClients = clients
         admission = AdmissionRules(pathPolicy: config.pathPolicy, underscoreHeaders: config.underscoreHeaders,
                                    maxRequestBodyBytes: config.limits.maxRequestBodyBytes)
         decision = DecisionTable(routeTable: config.routeTable, routes: routes, auth: auth, policy: policy)

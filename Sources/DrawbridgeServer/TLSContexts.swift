@@ -51,6 +51,22 @@ final class TLSContexts {
         CTLS_sni_attach(defaultServer, map)
     }
 
+    /// Whether a certificate of the HTTPS listener covers `name` (`HostName` normal form): a name
+    /// SNI selects a certificate for, or an IP literal in a certificate's IP subjectAltNames.
+    func presentsCertificate(for name: UnsafeRawBufferPointer) -> Bool {
+        guard name.count > 0, name.count < 256 else { return false }
+        var text = [CChar](repeating: 0, count: name.count + 1)
+        let isIPv6 = name[0] == 0x5B
+        // without brackets for an IPv6 literal; digits and dots only is an IPv4 address (in
+        // normal form: `HostName` refuses other numeric names)
+        let bytes = isIPv6 ? UnsafeRawBufferPointer(rebasing: name[1..<name.count - 1]) : name
+        for (i, b) in bytes.enumerated() { text[i] = CChar(bitPattern: b) }
+        if isIPv6 || bytes.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E }) {
+            return servers.contains { CTLS_certificate_covers_ip($0, text) == 1 }
+        }
+        return CTLS_sni_map_covers(sni, text) == 1
+    }
+
     deinit {
         CTLS_sni_map_free(sni)
         for c in servers { SSL_CTX_free(c) }

@@ -11,14 +11,15 @@ struct UpstreamRequestHead {
     private var portTextOf = HostName.noPort
 
     /// Room the head needs in the upstream's buffer (the host is written twice).
-    static func size(_ request: RequestView, _ plan: ForwardPlan, assertion: [UInt8]?) -> Int {
+    static func size(_ request: RequestView, _ plan: ForwardPlan, credential: [UInt8]?, assertion: [UInt8]?) -> Int {
         request.head.headLength + 2 * request.routing.nameLength + 512 + IdentityFields.size(plan.identity) + (assertion?.count ?? 0) + 40
-            + (plan.route.credentialLine?.count ?? 0)
+            + (credential?.count ?? 0)
     }
 
-    /// The caller reserved `size` bytes.
-    mutating func write(_ ob: IOBuffer, _ request: RequestView, _ plan: ForwardPlan, assertion: [UInt8]?, snapshot: Snapshot,
-                        clientIP: [UInt8], requestId: [UInt8]) {
+    /// The caller reserved `size` bytes. `credential`: the route's upstream credential field as
+    /// read for this request (a static secret, or the current OAuth 2.0 token).
+    mutating func write(_ ob: IOBuffer, _ request: RequestView, _ plan: ForwardPlan, credential: [UInt8]?, assertion: [UInt8]?,
+                        snapshot: Snapshot, clientIP: [UInt8], requestId: [UInt8], pseudonyms: inout PseudonymCache) {
         let head = request.head
         head.bytes.withUnsafeBytes { raw in
             ob.append(UnsafeRawBufferPointer(rebasing: raw[head.method]))
@@ -61,8 +62,8 @@ struct UpstreamRequestHead {
             ob.append("X-Request-Id: ")
             requestId.withUnsafeBytes { ob.append($0) }
             ob.append("\r\n")
-            if let identity = plan.identity { IdentityFields.append(identity, to: ob) }
-            if let c = plan.route.credentialLine { c.withUnsafeBytes { ob.append($0) } }
+            if let identity = plan.identity { IdentityFields.append(identity, route: plan.route, pseudonyms: &pseudonyms, to: ob) }
+            if let c = credential { c.withUnsafeBytes { ob.append($0) } }
             if let assertion {
                 ob.append("X-Drawbridge-Assertion: ")
                 assertion.withUnsafeBytes { ob.append($0) }

@@ -39,12 +39,18 @@ final class Worker {
     private var revocationAddress: UInt
     /// Signs identity assertions for upstreams, once per session and audience while fresh.
     var assertions = AssertionSigners()
+    /// Pseudonymous identity fields, per session and audience (see `PseudonymCache`).
+    var pseudonyms = PseudonymCache()
+    /// The upstream OAuth 2.0 tokens the fetcher thread publishes (see `UpstreamTokenReader`).
+    var upstreamTokens: UpstreamTokenReader
     var random: FastRandom
 
     private var handlers: [Handler?] = []
     private var generations: [UInt32] = []
-    private var listenFds: [Int32] = []
-    private var redirectFds: [Int32] = []
+    private(set) var listenFds: [Int32] = []
+    private(set) var redirectFds: [Int32] = []
+    /// Accepting paused for lack of descriptors (see `AcceptPause`).
+    var acceptPause = AcceptPause()
     private(set) var clientCount = 0
     /// The most connections since memory was last given back (see `giveBackMemoryAfterBurst`).
     private var peakClients = 0
@@ -68,6 +74,7 @@ final class Worker {
         buffers = BufferPool(bufferSize: snapshot.bufferSize)
         random = FastRandom()
         publishedRevocations = services.revocations?.published ?? PublishedRevocations(.empty, readers: index + 1)
+        upstreamTokens = UpstreamTokenReader(services.upstreamTokens, reader: index)
         revocationAddress = publishedRevocations.currentAddress()
         revocationSet = publishedRevocations.adopt(revocationAddress)
         publishedRevocations.announce(reader: index, generation: revocationSet.generation)
@@ -140,16 +147,19 @@ final class Worker {
             if n > 0 {
                 for i in 0..<Int(n) { dispatch(token: datas[i], events: events[i]) }
             }
+            resumeAcceptingIfDue()
             if now >= nextSweep {
                 sweep()
                 nextSweep = now + 200_000_000
             }
             refreshRevocations()
+            upstreamTokens.refresh()
             accessLog.flush()
             if draining && (clientCount == 0 || now >= drainDeadline) { break }
         }
         shutdownAll()
         publishedRevocations.retire(reader: index)
+        upstreamTokens.retire()
     }
 
     /// The sign-outs in force now, for `Authenticator`: one atomic load per protected request; a
@@ -197,7 +207,12 @@ final class Worker {
             let fd = withUnsafeMutablePointer(to: &addr.storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { CLinux_accept4(lfd, $0, &addr.length) }
             }
-            if fd < 0 { return }
+            if fd < 0 {
+                let e = CLinux_errno()
+                if AcceptPause.isResourceShortage(e) { pauseAccepting(errno: e) }   // else EAGAIN: backlog empty
+                return
+            }
+            AcceptPauseReport.shared.accepted()
             if clientCount >= limit || draining { close(fd); continue }
             clientCount += 1
             if clientCount > peakClients { peakClients = clientCount }

@@ -11,7 +11,7 @@ enum APIKeyCommand {
         """
 
     static func run(_ argv: [String]) -> Never {
-        let sub = subcommand(argv, "apikey", usage: usage)
+        let sub = subcommand(argv, "apikey", usage: usage, known: ["create", "revoke", "list"])
         let command = "apikey \(sub)"
         let rest = Array(argv.dropFirst())
         switch sub {
@@ -33,7 +33,9 @@ enum APIKeyCommand {
         }
         let ctx = CLIContext(args)
         ctx.requireOrganization(org)
-        ctx.requireRoleNames(roles, "--role")
+        ctx.requireRoles(roles)
+        // Allowed (a key can be given roles by no later command, but may be kept for audit), not silent.
+        if roles.isEmpty { stderrLog("drawbridge \(args.command): warning: no --role: this key is granted nothing (every protected route will refuse it)") }
         let presented = ctx.update {
             try IdentityStore.updateAPIKeys(ctx.auth) { keys -> String in
                 var generated = APIKey.generate(orgId: org, roles: roles, now: now)

@@ -11,7 +11,7 @@ enum BackupCommand {
         """
 
     static func run(_ argv: [String]) -> Never {
-        let sub = subcommand(argv, "backup", usage: usage)
+        let sub = subcommand(argv, "backup", usage: usage, known: ["create", "list", "verify", "restore", "prune"])
         let args = Arguments(Array(argv.dropFirst()), command: "backup \(sub)", usage: usage)
         switch sub {
         case "create": _ = args.positionals(); create(site(args), args)

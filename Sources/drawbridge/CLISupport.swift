@@ -22,9 +22,17 @@ func runtimeError(_ command: String, _ problem: Any) -> Never {
     fail("drawbridge \(command): \(problem)", code: 1)
 }
 
-/// The first argument, which must name a subcommand (not be an option or missing).
-func subcommand(_ argv: [String], _ group: String, usage: String) -> String {
-    guard let sub = argv.first, !sub.hasPrefix("-") else { usageError(group, "missing subcommand", usage: usage) }
+/// The first argument, which must name one of `known` subcommands; `--help` (or `help`) prints
+/// the group's usage and exits 0.
+func subcommand(_ argv: [String], _ group: String, usage: String, known: [String]) -> String {
+    guard let sub = argv.first else {
+        usageError(group, "missing subcommand (one of: \(known.joined(separator: ", ")))", usage: usage)
+    }
+    if sub == "-h" || sub == "--help" || sub == "help" { print("usage: \(usage)"); exit(0) }
+    guard !sub.hasPrefix("-") else { usageError(group, "missing subcommand before '\(sub)' (one of: \(known.joined(separator: ", ")))", usage: usage) }
+    guard known.contains(sub) else {
+        usageError(group, "unknown subcommand '\(sub)'" + CLIHelp.hint(sub, known), usage: usage)
+    }
     return sub
 }
 
@@ -52,7 +60,7 @@ struct Arguments {
             } else if name == "-h" || name == "--help" {
                 print("usage: \(usage)"); exit(0)
             } else if name.hasPrefix("-") && name != "-" {
-                usageError(command, "unknown option '\(a)'", usage: usage)
+                usageError(command, "unknown option '\(a)'" + CLIHelp.hint(a, Array(valued.union(allowedFlags)).sorted() + ["--help"]), usage: usage)
             } else {
                 positional.append(a)
             }
@@ -130,16 +138,30 @@ struct CLIContext {
     }
 
     /// The org must be configured: a user or key in an unknown org could never sign in.
-    func requireOrganization(_ org: String) {
-        guard config.organizations.contains(where: { $0.id == org }) else {
-            let known = config.organizations.map(\.id).sorted().joined(separator: ", ")
-            usageError(command, "unknown organisation '\(org)' (configured: \(known.isEmpty ? "none" : known))", usage: args.usage)
-        }
+    func requireOrganization(_ org: String, option: String = "--org") {
+        requireConfigured([org], option: option, what: "organisation", known: config.organizations.map(\.id), section: "organizations")
     }
 
-    func requireRoleNames(_ names: [String], _ option: String) {
-        for n in names where !StoreNames.isRoleName(n) {
-            usageError(command, "invalid \(option) '\(n)' (allowed: A-Z a-z 0-9 _ - . :, 1 to 64 characters)", usage: args.usage)
+    /// Roles and groups must be configured: a name the configuration does not define grants nothing.
+    func requireRoles(_ names: [String]) {
+        requireConfigured(names, option: "--role", what: "role", known: config.roles.map(\.name), section: "roles")
+    }
+
+    func requireGroups(_ names: [String]) {
+        requireConfigured(names, option: "--group", what: "group", known: config.groups.map(\.name), section: "groups")
+    }
+
+    /// Exit 2 naming the unknown name, the closest configured one and all that exist.
+    private func requireConfigured(_ names: [String], option: String, what: String, known: [String], section: String) {
+        for n in names {
+            guard StoreNames.isRoleName(n) else {
+                usageError(command, "invalid \(option) '\(n)' (allowed: A-Z a-z 0-9 _ - . :, 1 to 64 characters)", usage: args.usage)
+            }
+            guard known.contains(n) else {
+                let list = known.sorted().joined(separator: ", ")
+                usageError(command, "unknown \(what) '\(n)'\(CLIHelp.hint(n, known)); configured in \(args.configDirectory)/\(ConfigLoader.mainFileName) "
+                    + "(\(section)): \(list.isEmpty ? "none" : list)", usage: args.usage)
+            }
         }
     }
 

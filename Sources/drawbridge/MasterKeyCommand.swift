@@ -12,7 +12,7 @@ enum MasterKeyCommand {
         """
 
     static func run(_ argv: [String]) -> Never {
-        let sub = subcommand(argv, "master-key", usage: usage)
+        let sub = subcommand(argv, "master-key", usage: usage, known: ["generate", "rotate"])
         let rest = Array(argv.dropFirst())
         switch sub {
         case "generate": generate(Arguments(rest, command: "master-key generate", usage: usage))

@@ -13,7 +13,7 @@ enum SecretCommand {
         """
 
     static func run(_ argv: [String]) -> Never {
-        let sub = subcommand(argv, "secret", usage: usage)
+        let sub = subcommand(argv, "secret", usage: usage, known: ["set", "list", "remove", "reseal"])
         let command = "secret \(sub)"
         let rest = Array(argv.dropFirst())
         switch sub {

@@ -12,7 +12,7 @@ enum TOTPCommand {
     static let seedBytes = 20   // 160 bits, RFC 4226's recommended HMAC-SHA1 key length
 
     static func run(_ argv: [String]) -> Never {
-        let sub = subcommand(argv, "totp", usage: usage)
+        let sub = subcommand(argv, "totp", usage: usage, known: ["enroll", "remove"])
         let args = Arguments(Array(argv.dropFirst()), command: "totp \(sub)", usage: usage)
         switch sub {
         case "enroll": enroll(args)

@@ -3,23 +3,33 @@ import DrawbridgeIdentity
 import DrawbridgeStore
 import Foundation
 
-/// drawbridge user add|disable|enable|set-password|logout-all|list
+/// drawbridge user add|update|remove|disable|enable|set-password|logout-all|link|unlink|list
 enum UserCommand {
     static let usage = """
         drawbridge user add EMAIL --org ORG [--role R]... [--group G]... [--expires YYYY-MM-DD|UNIX] [--password-stdin]
+               drawbridge user update EMAIL [--org ORG] [--move-to ORG] [--role R]... [--no-roles] [--group G]... [--no-groups]
+                                            [--expires YYYY-MM-DD|UNIX|never]
+               drawbridge user remove EMAIL
                drawbridge user disable|enable|set-password|logout-all EMAIL
                drawbridge user link EMAIL --issuer URL --subject SUB
                drawbridge user unlink EMAIL [--issuer URL]
                drawbridge user list
         """
 
+    static let subcommands = ["add", "update", "remove", "disable", "enable", "set-password", "logout-all", "link", "unlink", "list"]
+
     static func run(_ argv: [String]) -> Never {
-        let sub = subcommand(argv, "user", usage: usage)
+        let sub = subcommand(argv, "user", usage: usage, known: subcommands)
         let command = "user \(sub)"
         switch sub {
         case "add":
             add(Arguments(Array(argv.dropFirst()), command: command, usage: usage, options: ["--org", "--role", "--group", "--expires"],
                           flags: ["--password-stdin"]))
+        case "update":
+            update(Arguments(Array(argv.dropFirst()), command: command, usage: usage, options: ["--org", "--move-to", "--role", "--group", "--expires"],
+                             flags: ["--no-roles", "--no-groups"]))
+        case "remove":
+            remove(Arguments(Array(argv.dropFirst()), command: command, usage: usage))
         case "disable", "enable", "set-password", "logout-all":
             change(sub, Arguments(Array(argv.dropFirst()), command: command, usage: usage))
         case "link", "unlink":
@@ -46,13 +56,11 @@ enum UserCommand {
         }
         let ctx = CLIContext(args)
         ctx.requireOrganization(org)
-        ctx.requireRoleNames(roles, "--role")
-        ctx.requireRoleNames(groups, "--group")
+        ctx.requireRoles(roles)
+        ctx.requireGroups(groups)
+        if roles.isEmpty && groups.isEmpty { stderrLog("drawbridge \(args.command): warning: no --role or --group: \(email) may sign in but is granted nothing") }
         var hash: String?
-        if args.has("--password-stdin") {
-            let password = readSecretLine(args.command, what: "password")
-            do { hash = try PasswordHash.hash(password) } catch { runtimeError(args.command, error) }
-        }
+        if args.has("--password-stdin") { hash = newPasswordHash(args, email: email) }
         let user = ctx.update {
             try IdentityStore.updateUsers(ctx.auth) { users -> User in
                 guard !users.contains(where: { $0.email == email }) else { throw CLIFailure("a user with email \(email) already exists") }
@@ -72,10 +80,7 @@ enum UserCommand {
         let email = args.positionals("EMAIL")[0].lowercased()
         let ctx = CLIContext(args)
         var hash: String?
-        if sub == "set-password" {
-            let password = readSecretLine(args.command, what: "password")
-            do { hash = try PasswordHash.hash(password) } catch { runtimeError(args.command, error) }
-        }
+        if sub == "set-password" { hash = newPasswordHash(args, email: email) }
         let message = ctx.update {
             try IdentityStore.updateUsers(ctx.auth) { users -> String in
                 guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
@@ -154,6 +159,13 @@ enum UserCommand {
              u.oidcLinks.isEmpty ? "-" : u.oidcLinks.map(\.issuer).joined(separator: " "),
              u.passwordHash == nil ? "no" : "yes", u.totpSecretSealed == nil ? "no" : "yes"]
         })
+    }
+
+    /// A password from standard input, checked (`PasswordRules`) and hashed.
+    static func newPasswordHash(_ args: Arguments, email: String) -> String {
+        let password = readSecretLine(args.command, what: "password")
+        if let problem = PasswordRules.problem(password, email: email) { runtimeError(args.command, problem) }
+        do { return try PasswordHash.hash(password) } catch { runtimeError(args.command, error) }
     }
 
     /// YYYY-MM-DD (00:00 UTC) or unix seconds.

@@ -5,7 +5,7 @@ import Glibc
 // thread per connection. See docs/WHOAMI.md.
 
 let usage = """
-    usage: whoami [--listen HOST:PORT]... [--name NAME]
+    usage: whoami [--listen HOST:PORT]... [--name NAME] [--log]
       --listen  address to serve on (default 127.0.0.1:9000; port 0 picks a free port); repeatable
       --name    name echoed in JSON bodies and the X-Upstream-Name header (default "whoami")
       --log     print "request: <request line>" to stdout for every request head received

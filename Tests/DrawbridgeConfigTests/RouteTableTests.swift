@@ -223,3 +223,18 @@ import Testing
         }
     }
 }
+
+/// `namesHost`: the hosts routes name (for the plain-HTTP listener), by routing's own matching.
+@Suite struct RouteTableNamesHostTests {
+    @Test(arguments: [
+        ("api.example.com", true), ("static.example.com", true), ("www.example.com", true), // exact, wildcard
+        ("a.b.example.com", true), ("x.deep.example.com", true), ("[::1]", true),
+        ("example.com", false),   // a wildcard needs a label before its suffix
+        ("other.org", false),     // only any-host routes would take it: no route names it
+        ("", false),
+    ])
+    func namesHost(_ host: String, _ named: Bool) {
+        let bytes = Array(host.utf8)
+        #expect(bytes.withUnsafeBytes { RouteTableTests.table.namesHost($0) } == named)
+    }
+}

@@ -60,7 +60,7 @@ import Testing
     @Test func basicCredentialsAreFormEncoded() {
         let s = OIDCProviderSettings(name: "g", issuer: "https://a", clientId: "my:client", clientSecret: "p@ss wörd", redirectURI: "https://gw/cb")
         // base64("my%3Aclient:p%40ss%20w%C3%B6rd")
-        #expect(TokenExchange.basicAuthorization(s) == "Basic " + Base64.encode(Array("my%3Aclient:p%40ss%20w%C3%B6rd".utf8)))
+        #expect(TokenExchange.basicAuthorization(clientId: s.clientId, clientSecret: s.clientSecret) == "Basic " + Base64.encode(Array("my%3Aclient:p%40ss%20w%C3%B6rd".utf8)))
         #expect(Base64.encode(Array("drawbridge-test:test-secret".utf8)) == "ZHJhd2JyaWRnZS10ZXN0OnRlc3Qtc2VjcmV0")
         #expect(Base64.encode([0xff]) == "/w==")
         #expect(Base64.encode([0xfb, 0xef]) == "++8=")

@@ -61,9 +61,9 @@ final class BackupWorld {
     @discardableResult
     func cli(_ args: [String], stdin: String? = nil, expect status: Int32 = 0, fakeTime: String? = nil,
              environment: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws -> (status: Int32, out: String, err: String) {
-        var argv = [Binaries.drawbridge] + args + ["--config", conf]
-        if let fakeTime { argv = ["faketime", "-f", fakeTime] + argv }
-        let r = try run("/usr/bin/env", environment + argv, stdin: stdin.map { Data($0.utf8) })
+        var (program, argv) = ("/usr/bin/env", environment + [Binaries.drawbridge] + args + ["--config", conf])
+        if let fakeTime { (program, argv) = FakeClock.command(startingAt: fakeTime, argv) }
+        let r = try run(program, argv, stdin: stdin.map { Data($0.utf8) })
         #expect(r.status == status, "drawbridge \(args.joined(separator: " ")): \(r.out)\(r.err)", sourceLocation: sourceLocation)
         return r
     }
@@ -266,19 +266,14 @@ final class BackupWorld {
     /// older than `keepDays` destroyed key first, what remains a window of under four days.
     @Test func serveKeepsAFourDayWindowOverSixSimulatedDays() throws {
         let w = try BackupWorld(serve: false)
-        // faketime (-m: the multi-threaded libfaketime) runs the gateway as its child.
-        let gw = try ChildProcess("/usr/bin/env", ["FAKETIME_DONT_FAKE_MONOTONIC=1", "faketime", "-m", "-f", "@2025-01-01 00:00:00 x14400",
-                                                   Binaries.drawbridge, "serve", "--config", w.conf], name: "drawbridge")
-        var child: Int32 = 0
-        defer {
-            if child > 1 { kill(child, SIGKILL) }
-            gw.stop()
-        }
+        // The multi-threaded libfaketime, preloaded into the gateway itself (env execs it).
+        let (program, argv) = FakeClock.command(startingAt: "@2025-01-01 00:00:00 x14400",
+                                                [Binaries.drawbridge, "serve", "--config", w.conf])
+        let gw = try ChildProcess(program, argv, name: "drawbridge")
+        defer { gw.stop() }
         try gw.waitFor("serving")
-        let children = try String(contentsOfFile: "/proc/\(gw.pid)/task/\(gw.pid)/children", encoding: .utf8)
-        child = try #require(Int32(children.split(separator: " ").first ?? ""))
         try gw.waitFor("backup: created 20250107", timeout: 120)
-        kill(child, SIGTERM)
+        gw.signal(SIGTERM)
         #expect(gw.waitExit() == 0)
         let log = gw.stderr
         let created = log.split(separator: "\n").filter { $0.contains("backup: created ") }

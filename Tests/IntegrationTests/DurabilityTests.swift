@@ -322,7 +322,13 @@ import Testing
                     results.lock.lock(); results.statuses[i] = status; results.lock.unlock()
                 }
             }
-            usleep(UInt32(round * 3_000))
+            // Round 0 kills at once; later rounds right after the first acknowledgement (not after a
+            // fixed delay, which a loaded machine may overrun before any sign-out is answered).
+            for _ in 0..<(round == 0 ? 0 : 5_000) {
+                results.lock.lock(); let answered = results.statuses.contains(200); results.lock.unlock()
+                if answered { break }
+                usleep(1_000)
+            }
             w.gw.process.stop()   // SIGKILL, somewhere among the sign-outs
             group.wait()
             for (i, s) in results.statuses.enumerated() where s == 200 { acknowledged.append(tokens[i]) }

@@ -375,7 +375,11 @@ import Testing
         usleep(1_500_000)
         #expect(try w.oidcSignIn("corp", #"{"email": "dev@example.test", "sub": "corp-1"}"#).0.status == 303)
         let log = try run("/usr/bin/curl", ["-sS", "--cacert", TestCertificate.cert, w.corp.url + "/control/log"]).out
-        #expect(log.components(separatedBy: "openid-configuration").count - 1 == 2, "\(log)")
-        #expect(log.components(separatedBy: "\"/jwks\"").count - 1 == 2, "\(log)")
+        // At least one rediscovery (more on a loaded machine, where a sign-in can outlast max-age=1),
+        // and the keys fetched again with it although their own max-age (an hour) has not run out.
+        let discoveries = log.components(separatedBy: "openid-configuration").count - 1
+        let keyFetches = log.components(separatedBy: "\"/jwks\"").count - 1
+        #expect(discoveries >= 2, "\(log)")
+        #expect(keyFetches >= 2 && keyFetches <= discoveries, "\(log)")
     }
 }

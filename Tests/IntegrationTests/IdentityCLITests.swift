@@ -20,6 +20,8 @@ struct IdentityFixture {
         let authSection = auth ? """
             auth: { masterKeyFile: "\(keyFile)", modes: ["password", "api_key"], totpIssuer: "Acme Gate" },
             organizations: { acme: { name: "Acme" }, beta: {} },
+            roles: { admin: { permissions: ["*"] }, reader: { permissions: ["docs:read"] }, member: { permissions: ["app:use"] } },
+            groups: { eng: { roles: ["reader"] } },
             """ : ""
         try """
             {

@@ -12,17 +12,18 @@ quietly() { local out; out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1;
 # (A protected route without an access rule denies everyone, see docs/POLICY.md.)
 BENCH_ACCESS='access: { methods: { "*": "app:use" } }'
 
-# bench_auth_sections KEYFILE: the `auth`, `organizations` and `roles` sections of
+# bench_auth_sections KEYFILE: the `auth`, `organizations`, `roles` and `groups` sections of
 # drawbridge.json5.
 # The idle window (4 h; renewal after half of it) outlasts any benchmark run, so no request carries a renewal:
 # renewal re-seals the cookie, and wrk, which never stores the renewed cookie, would otherwise
 # trigger it on every request after half the window.
 bench_auth_sections() {
     cat <<EOF
-  auth: { masterKeyFile: "$1", modes: ["password"], auditLog: "off",
+  auth: { masterKeyFile: "$1", modes: ["password", "api_key"], auditLog: "off",
           session: { idleTimeoutSeconds: 14400, absoluteTimeoutSeconds: 43200 } },
   organizations: { bench: { name: "Bench", emailDomains: ["bench.test"] } },
   roles: { member: { permissions: ["app:use"] } },
+  groups: { bench: { roles: ["member"] } },
 EOF
 }
 

@@ -22,6 +22,10 @@ METRICS = [
     ("kaa_p99_ms", "keep-alive, session cookie on every request", "p99 latency (ms)", "lower"),
     ("kaa_per_cpu_s", "keep-alive, session cookie on every request", "requests per proxy CPU-second", "higher"),
     ("kaa_cpu_pct", "keep-alive, session cookie on every request", "proxy CPU use (%)", ""),
+    ("kak_rps", "keep-alive, API key + RBAC on every request", "requests/s", "higher"),
+    ("kak_p99_ms", "keep-alive, API key + RBAC on every request", "p99 latency (ms)", "lower"),
+    ("kak_per_cpu_s", "keep-alive, API key + RBAC on every request", "requests per proxy CPU-second", "higher"),
+    ("kak_cpu_pct", "keep-alive, API key + RBAC on every request", "proxy CPU use (%)", ""),
     ("kap_rps", "keep-alive, authenticated + authorised (1,000 routes, 200 sessions)", "requests/s", "higher"),
     ("kap_p99_ms", "keep-alive, authenticated + authorised (1,000 routes, 200 sessions)", "p99 latency (ms)", "lower"),
     ("kap_per_cpu_s", "keep-alive, authenticated + authorised (1,000 routes, 200 sessions)", "requests per proxy CPU-second", "higher"),
@@ -74,8 +78,10 @@ def rows(values):
 # against keepalive). For nginx, which forwards the cookie unchecked, it is the cost of the
 # larger request alone.
 SESSION_RATIOS = [
-    ("kaa_rps", "ka_rps", "requests/s"),
-    ("kaa_per_cpu_s", "ka_per_cpu_s", "requests per proxy CPU-second"),
+    ("kaa_rps", "ka_rps", "requests/s, session cookie / public"),
+    ("kaa_per_cpu_s", "ka_per_cpu_s", "requests per proxy CPU-second, session cookie / public"),
+    ("kak_rps", "ka_rps", "requests/s, API key + RBAC / public (issue 10: >= 0.95)"),
+    ("kak_per_cpu_s", "ka_per_cpu_s", "requests per proxy CPU-second, API key + RBAC / public"),
 ]
 
 
@@ -139,7 +145,7 @@ def main():
     print()
     srows = session_rows(values)
     if srows:
-        print("with a session cookie / without (same proxy, medians):")
+        print("authenticated / public keep-alive (same proxy, medians):")
         for what, n, d in srows:
             print(f"  {what}: nginx {n}, drawbridge {d}")
         print()
@@ -161,7 +167,7 @@ def main():
             f.write(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} |\n")
         f.write(f"\nMedians over {max(r[6] for r in table)} round(s); ratio = Drawbridge / nginx.\n\n")
         if srows:
-            f.write("| With a session cookie / without (same proxy) | nginx | Drawbridge |\n|---|---:|---:|\n")
+            f.write("| Authenticated / public keep-alive (same proxy) | nginx | Drawbridge |\n|---|---:|---:|\n")
             for what, n, d in srows:
                 f.write(f"| {what} | {n} | {d} |\n")
             f.write("\n")

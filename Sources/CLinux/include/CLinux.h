@@ -44,4 +44,9 @@ int CLinux_malloc_trim(void);
 int CLinux_pipe_cloexec(int fds[2]);
 /// posix_spawn_file_actions_addclosefrom_np: the child keeps only descriptors below `lowfd`.
 int CLinux_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
+/// An instance lock: a listening socket in the abstract namespace (released when the process
+/// ends, however it ends). -1 with errno EADDRINUSE: another process holds `name`.
+int CLinux_abstract_listen(const char *name);
+/// The pid of the process listening on the abstract socket `name` (SO_PEERCRED), or -1.
+int CLinux_abstract_peer_pid(const char *name);
 #endif

@@ -19,11 +19,17 @@ void CTLS_sni_map_free(CTLS_sni_map *map);
 /// Adds every DNS subjectAltName (or, without SANs, the subject CN) of ctx's certificate.
 /// Returns how many names were added.
 int CTLS_sni_map_add_certificate_names(CTLS_sni_map *map, SSL_CTX *ctx);
-/// Turns session tickets off (SSL_OP_NO_TICKET).
+/// Whether the map selects a certificate for host (exact name, or "*.suffix" for one label):
+/// the names the HTTPS listener presents a certificate of its own for.
+int CTLS_sni_map_covers(CTLS_sni_map *map, const char *host);
+/// Whether ctx's certificate has an IP address subjectAltName equal to ip (text, no brackets).
+int CTLS_certificate_covers_ip(SSL_CTX *ctx, const char *ip);
+/// Turns session tickets off (SSL_OP_NO_TICKET, and no TLS 1.3 tickets at all).
 void CTLS_disable_tickets(SSL_CTX *ctx);
 
 /// Session ticket keys, shared by every server context of the process. Rotate generates a new
 /// current key; the previous two stay valid for decryption (so a ticket lives 2-3 periods).
+/// Safe while handshakes run on other threads (a seqlock: see tls_support.c).
 int CTLS_ticket_keys_rotate(void);
 void CTLS_ticket_keys_install(SSL_CTX *ctx);
 

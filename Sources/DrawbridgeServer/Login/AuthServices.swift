@@ -31,6 +31,8 @@ final class AuthServices: @unchecked Sendable {
     let usedStates = UsedStates()
     /// The sign-out list (nil without an auth section). Set before workers start.
     var revocations: RevocationStore?
+    /// The upstream OAuth 2.0 tokens (`UpstreamTokenFetcher`). Set before workers start.
+    var upstreamTokens: Published<TokenBoard>?
 
     init(audit: AuditLog, queues: WorkQueuesConfig = WorkQueuesConfig()) {
         self.audit = audit

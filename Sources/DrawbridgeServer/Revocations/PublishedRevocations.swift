@@ -1,8 +1,19 @@
 import Glibc
 import Synchronization
 
-/// The current `RevocationSet`, published to every worker without a lock on the read side
-/// (read-copy-update):
+/// A value published by one writer to every worker without a lock on the read side.
+protocol PublishedValue: AnyObject {
+    /// Increases with every published value (reclamation relies on it).
+    var generation: UInt64 { get }
+}
+
+extension RevocationSet: PublishedValue {}
+
+/// The sign-out list as workers read it.
+typealias PublishedRevocations = Published<RevocationSet>
+
+/// The current value (the `RevocationSet`, the upstream tokens' `TokenBoard`), published to every
+/// worker without a lock on the read side (read-copy-update):
 ///
 /// - The writer (the store, under its own lock) builds a new immutable set and stores its
 ///   address with release ordering. A worker loads the address (acquire, a plain load on x86) on
@@ -16,17 +27,17 @@ import Synchronization
 ///
 /// So a sign-out is visible to every worker's next request as soon as `publish` returns (before
 /// the answer to the sign-out is written), and memory holds one list, not one per worker.
-final class PublishedRevocations: @unchecked Sendable {
+final class Published<Value: PublishedValue>: @unchecked Sendable {
     private let current = Atomic<UInt>(0)
     private let readers: [ReaderSlot]
     /// Published sets still referenced from here, oldest first (writer side only).
-    private var retained: [(generation: UInt64, set: Unmanaged<RevocationSet>)] = []
+    private var retained: [(generation: UInt64, set: Unmanaged<Value>)] = []
 
     final class ReaderSlot: Sendable {
         let generation = Atomic<UInt64>(0)
     }
 
-    init(_ initial: RevocationSet, readers: Int) {
+    init(_ initial: Value, readers: Int) {
         self.readers = (0..<readers).map { _ in ReaderSlot() }
         let u = Unmanaged.passRetained(initial)
         retained.append((initial.generation, u))
@@ -38,11 +49,11 @@ final class PublishedRevocations: @unchecked Sendable {
     }
 
     /// The set workers see now. Writers only (they hold the store's lock).
-    var latest: RevocationSet { retained.last!.set.takeUnretainedValue() }
+    var latest: Value { retained.last!.set.takeUnretainedValue() }
 
     /// Makes `set` the one every worker sees from its next request on. Called by one writer at a
     /// time (the store's lock), with increasing generations.
-    func publish(_ set: RevocationSet) {
+    func publish(_ set: Value) {
         let u = Unmanaged.passRetained(set)
         retained.append((set.generation, u))
         current.store(UInt(bitPattern: u.toOpaque()), ordering: .releasing)
@@ -67,8 +78,8 @@ final class PublishedRevocations: @unchecked Sendable {
     /// The set at `address`, just loaded by a reader that has not yet announced it: still
     /// retained here, since that reader's announcement is at most this set's generation. The
     /// reader stores the strong reference, then `announce`s the set's generation.
-    func adopt(_ address: UInt) -> RevocationSet {
-        Unmanaged<RevocationSet>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue()
+    func adopt(_ address: UInt) -> Value {
+        Unmanaged<Value>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue()
     }
 
     /// Reader `reader` now holds (a strong reference to) the set of `generation`, and will never

@@ -28,6 +28,17 @@ final class FakeClock {
                           "LD_PRELOAD=\(Self.library)"] + args)
     }
 
+    /// The command line that runs `args` on a clock that starts at `spec` ("@YYYY-MM-DD HH:MM:SS",
+    /// optionally followed by " xRATE") and runs on from there. The library is preloaded directly:
+    /// the `faketime` wrapper names its semaphore by its own pid, and a leftover one of the same pid
+    /// (a killed wrapper, a host whose /dev/shm outlives its containers) makes it refuse to start.
+    static func command(startingAt spec: String, _ args: [String]) -> (String, [String]) {
+        let tag = "\(getpid())-\(UUID().uuidString.prefix(8))"
+        return ("/usr/bin/env", ["FAKETIME=\(spec)", "FAKETIME_DONT_FAKE_MONOTONIC=1",
+                                 "FAKETIME_SHARED=/faketime_sem_db\(tag) /faketime_shm_db\(tag)",
+                                 "LD_PRELOAD=\(library)"] + args)
+    }
+
     /// Debian's libfaketime (package faketime), the thread-safe build.
     static let library: String = {
         let dirs = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? []
