@@ -121,7 +121,7 @@ final class BufferPool {
     /// free list follows the load down, so idle connections are not charged for a past peak).
     /// Returns how many were freed.
     func releaseUnused() -> Int {
-        let surplus = (lowWater + 1) / 2
+        let surplus = min((lowWater + 1) / 2, free.count)
         if surplus > 0 { free.removeLast(surplus) }
         lowWater = free.count
         return surplus
@@ -135,6 +135,7 @@ final class BufferPool {
     /// After a burst: keep at most `keep` free buffers (the rest go back to malloc).
     func trim(keep: Int) {
         if free.count > keep { free.removeLast(free.count - keep) }
+        lowWater = min(lowWater, free.count)
     }
 
     var freeCount: Int { free.count }
