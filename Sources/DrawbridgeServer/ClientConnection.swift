@@ -231,13 +231,12 @@ final class ClientConnection {
             }
         }
         if let refusal = request.normalizeTarget(snapshot.pathPolicy) { respondError(refusal, close: true); return }
-        let now = worker.wallClock
-        let verdict = decide(request, snapshot.decision, credentials: worker.revocations, now: now)
+        let verdict = decide(request, snapshot.decision, credentials: worker.revocations, now: worker.wallClock)
         if verdict.isAudited && worker.services.audit.enabled { worker.services.audit.record(verdict, request, client: clientAddress, requestId: requestId.text) }
         switch verdict {
         case .forward(let p):
             if let identity = p.identity, let signer = worker.assertions.signer(for: snapshot) {
-                assertion = signer.assertion(for: identity, audienceNumber: p.route.audienceNumber, audience: p.route.audience, now: now,
+                assertion = signer.assertion(for: identity, audienceNumber: p.route.audienceNumber, audience: p.route.audience, now: worker.wallClock,
                                              pseudonyms: p.route.pseudonymizer)
             }
             plan = p
@@ -249,12 +248,12 @@ final class ClientConnection {
                 + String(decoding: request.target[request.pathLength...], as: UTF8.self)
             respond(.redirect(location, status: status))
         case .notFound(let alwaysClose): respondError(404, close: alwaysClose)
-        case .unauthenticated: respondUnauthenticated(now: now)
+        case .unauthenticated: respondUnauthenticated(now: worker.wallClock)
         case .denied(let r):
-            if r.denial.status == 401 { respondUnauthenticated(now: now); return }
+            if r.denial.status == 401 { respondUnauthenticated(now: worker.wallClock); return }
             if r.denial.stepUp && !request.isAPIClient {
                 // A session without a second factor is sent to the TOTP step, then back here.
-                redirectAndBack(to: "/.drawbridge/login/stepup", now: now)
+                redirectAndBack(to: "/.drawbridge/login/stepup", now: worker.wallClock)
                 return
             }
             respond(Forbidden.response(stepUp: r.denial.stepUp, html: !request.isAPIClient))

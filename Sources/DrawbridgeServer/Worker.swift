@@ -55,9 +55,14 @@ final class Worker {
     /// The most connections since memory was last given back (see `giveBackMemoryAfterBurst`).
     private var peakClients = 0
     var now: UInt64 = CLinux_monotonic_ns()
-    /// The wall clock in seconds (what sessions, keys and the policy are judged at), read once
-    /// per loop iteration with `now` rather than once per request.
-    private(set) var wallClock: UInt64 = unixNow()
+    /// The wall clock in seconds (what sessions, keys and the policy are judged at), read at most
+    /// once per loop iteration, and only when a request needs it.
+    var wallClock: UInt64 {
+        if wallClockStale { wallClockValue = unixNow(); wallClockStale = false }
+        return wallClockValue
+    }
+    private var wallClockValue: UInt64 = 0
+    private var wallClockStale = true
     private var nextSweep: UInt64 = 0
     private var drainDeadline: UInt64 = 0
     private(set) var draining = false
@@ -143,7 +148,7 @@ final class Worker {
             let timeout: Int32 = draining ? 50 : 250
             let n = CLinux_epoll_wait(epfd, &events, &datas, 256, timeout)
             now = CLinux_monotonic_ns()
-            wallClock = unixNow()
+            wallClockStale = true
             if n > 0 {
                 for i in 0..<Int(n) { dispatch(token: datas[i], events: events[i]) }
             }

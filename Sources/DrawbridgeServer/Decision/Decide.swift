@@ -22,11 +22,14 @@ final class DecisionTable {
 }
 
 /// The one decision about a request: route → credential (with the mode cut-offs) → policy → the
-/// rewrite plan. Pure in what it decides: no I/O, no logging, no clock (`now` is an argument).
+/// rewrite plan. Pure in what it decides: no I/O, no logging, no clock (`now` is an argument,
+/// evaluated only for a protected route).
 /// The credential check goes through `credentials` (the sign-out list as this worker sees it and
-/// its memo of opened session cookies, which it may fill). Called for every HTTP/1 request and
+/// its memo of opened session cookies and verified keys, which it may fill), taken only for a
+/// protected route. Called for every HTTP/1 request and
 /// callable from a forward-auth endpoint or an HTTP/2 stream with the same view.
-@inline(__always) func decide(_ request: RequestView, _ table: DecisionTable, credentials: Revocations, now: UInt64) -> Verdict {
+@inline(__always) func decide(_ request: RequestView, _ table: DecisionTable, credentials: @autoclosure () -> Revocations,
+                                     now clock: @autoclosure () -> UInt64) -> Verdict {
     if request.isGatewayPath { return .gatewayEndpoint }
     let match = request.head.bytes.withUnsafeBytes { raw in
         request.routing.withName(raw) { host in
@@ -48,9 +51,10 @@ final class DecisionTable {
     }
     // Deny by default: a protected route is forwarded only with a credential that checks out now.
     guard let auth = table.auth else { return .notFound(alwaysClose: true) }
+    let now = clock()
     let identity: RequestIdentity, renewal: String?
     switch Authenticator.authenticate(head: request.head, sessionCookie: request.cookies.session, auth: auth,
-                                      revocations: credentials, now: now) {
+                                      revocations: credentials(), now: now) {
     case .user(let i, let r): identity = .user(i); renewal = r
     case .apiKey(let k): identity = .apiKey(k); renewal = nil
     case .missing: return .unauthenticated(rejected: nil)
