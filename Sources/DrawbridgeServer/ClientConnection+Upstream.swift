@@ -105,7 +105,7 @@ extension ClientConnection {
                 return true
             case .complete:
                 let ob = ensureOut()
-                guard ob.reserve(ClientResponseHead.size(respHead, hsts: snapshot.hstsLine, renewedSession: plan?.renewedSession)) else { return false }
+                guard ob.reserve(ClientResponseHead.size(&respHead, hsts: snapshot.hstsLine, renewedSession: plan?.renewedSession)) else { return false }
                 switch exchange.responseHead(status: respHead.status, framing: respHead.framing, now: worker.now) {
                 case .skipInterim:
                     ub.consume(respHead.headLength) // interim responses: the gateway answered 100-continue itself
@@ -116,7 +116,7 @@ extension ClientConnection {
                     return true
                 case .forwardHead, .forwardHeadAndFinish, .startTunnel:
                     let r = exchange.request
-                    ClientResponseHead.write(ob, respHead, chunkToClient: r.chunkToClient, keepAlive: r.keepAlive, http10: r.summary.http10,
+                    ClientResponseHead.write(ob, &respHead, chunkToClient: r.chunkToClient, keepAlive: r.keepAlive, http10: r.summary.http10,
                                              hsts: snapshot.hstsLine, requestId: requestId.hex, renewedSession: plan?.renewedSession)
                     ub.consume(respHead.headLength)
                     if exchange.phase == .tunnel {

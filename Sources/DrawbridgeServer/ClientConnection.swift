@@ -210,7 +210,10 @@ final class ClientConnection {
         inBuf!.consume(request.head.headLength)
         snapshot = worker.snapshot
         exchange.timeouts = snapshot.timeouts
-        exchange.requestHead(RequestSummary(request.head), now: worker.now)
+        exchange.requestHead(RequestSummary(framing: request.head.framing, keepAlive: request.head.keepAlive,
+                                            expectContinue: request.head.expectContinue, isHEAD: request.head.isHEAD,
+                                            http10: request.head.version == .http10, webSocketUpgrade: request.head.isWebSocketUpgrade),
+                             now: worker.now)
         requestId.renew(&worker.random)
         plan = nil
         assertion = nil

@@ -20,9 +20,8 @@ struct UpstreamRequestHead {
     /// read for this request (a static secret, or the current OAuth 2.0 token).
     mutating func write(_ ob: IOBuffer, _ request: RequestView, _ plan: ForwardPlan, credential: [UInt8]?, assertion: [UInt8]?,
                         snapshot: Snapshot, clientIP: [UInt8], requestId: [UInt8], pseudonyms: inout PseudonymCache) {
-        let head = request.head
-        head.bytes.withUnsafeBytes { raw in
-            ob.append(UnsafeRawBufferPointer(rebasing: raw[head.method]))
+        request.head.bytes.withUnsafeBytes { raw in
+            ob.append(UnsafeRawBufferPointer(rebasing: raw[request.head.method]))
             ob.append(byte: 32)
             request.target.withUnsafeBytes { ob.append($0) } // exactly the path that was judged
             ob.append(" HTTP/1.1\r\n")
@@ -34,7 +33,7 @@ struct UpstreamRequestHead {
             }
             request.routing.withName(raw) { ForwardedField.appendHost(ob, name: $0, portText: portText) }
             let underscores = snapshot.underscoreHeaders, protected = plan.route.protectedFields
-            for (index, f) in head.fields.enumerated() {
+            for (index, f) in request.head.fields.enumerated() {
                 switch ForwardedField.verdict(f, index: index, raw, protected: protected, underscores: underscores, cookies: request.cookies) {
                 case .forward:
                     ob.append(UnsafeRawBufferPointer(rebasing: raw[f.name]))
@@ -47,12 +46,12 @@ struct UpstreamRequestHead {
                     break
                 }
             }
-            switch head.framing {
+            switch request.head.framing {
             case .contentLength(let n): ob.append("Content-Length: "); ob.appendDecimal(n); ob.append("\r\n")
             case .chunked: ob.append("Transfer-Encoding: chunked\r\n")
             case .none: break
             }
-            if head.isWebSocketUpgrade { ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n") }
+            if request.head.isWebSocketUpgrade { ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n") }
             ob.append("X-Forwarded-For: ")
             clientIP.withUnsafeBytes { ob.append($0) }
             ob.append("\r\nX-Forwarded-Host: ")
@@ -78,12 +77,13 @@ struct UpstreamRequestHead {
 /// re-stated (chunked for a chunked or close-delimited body over HTTP/1.1), the gateway's HSTS,
 /// the request id, a renewed session cookie, and the connection's fate.
 enum ClientResponseHead {
-    static func size(_ r: ResponseHead, hsts: [UInt8], renewedSession: String?) -> Int {
+    /// `inout`: the connection's head is read in place, not copied.
+    static func size(_ r: inout ResponseHead, hsts: [UInt8], renewedSession: String?) -> Int {
         r.headLength + hsts.count + 256 + (renewedSession.map { $0.utf8.count + 128 } ?? 0)
     }
 
     /// The caller reserved `size` bytes. `chunkToClient`, `keepAlive`: the exchange's decision.
-    static func write(_ ob: IOBuffer, _ r: ResponseHead, chunkToClient: Bool, keepAlive: Bool, http10: Bool, hsts: [UInt8],
+    static func write(_ ob: IOBuffer, _ r: inout ResponseHead, chunkToClient: Bool, keepAlive: Bool, http10: Bool, hsts: [UInt8],
                       requestId: [UInt8], renewedSession: String?) {
         r.bytes.withUnsafeBytes { raw in
             ob.append("HTTP/1.1 ")
