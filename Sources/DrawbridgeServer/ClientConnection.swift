@@ -141,13 +141,14 @@ final class ClientConnection {
     private func stepHandshake() -> Bool {
         switch transport.handshake() {
         case .done:
+            worker.metrics.handshake(transport.ssl, ok: true) // metrics:
             phase = .head
             deadline = worker.now + snapshot.idleTimeoutNs
             if let ssl = transport.ssl { serverName = RoutingHost.ServerName(COpenSSL_servername(ssl)) } // one host normalisation for SNI and Host
             return true
         case .wantRead: handshakeWantsWrite = false; return false
         case .wantWrite: handshakeWantsWrite = true; return false
-        case .failed: close(); return false
+        case .failed: worker.metrics.handshake(transport.ssl, ok: false); close(); return false // metrics:
         }
     }
 
@@ -421,8 +422,9 @@ final class ClientConnection {
                 switch Authenticator.authenticate(head: head, sessionCookie: cookies.session, auth: auth, revocations: worker.revocations, now: now) {
                 case .user(let i, let renewal): identity = .user(i); renewedSession = renewal
                 case .apiKey(let k): identity = .apiKey(k)
-                case .missing: respondUnauthenticated(); return
+                case .missing: worker.metrics.decision(.missingCredential); respondUnauthenticated(); return // metrics:
                 case .rejected(let reason, let kind, let subject):
+                    worker.metrics.rejected(kind: kind) // metrics:
                     auditRejected(reason: reason, kind: kind, subject: subject)
                     respondUnauthenticated(); return
                 }
@@ -457,6 +459,7 @@ final class ClientConnection {
         // The pool of the very upstream the route named when the request was decided (never whatever has its index now).
         let pool = worker.pool(for: route.upstream)
         let server = pool.pickServer(excluding: excluding)
+        guard server >= 0 else { respondError(503, close: reqBody != .none && reqBody != .done); return } // health: no healthy server
         switch pool.acquire(server: server, owner: self) {
         case .failed:
             if !retried && pool.target.addresses.count > 1 {
@@ -638,6 +641,7 @@ final class ClientConnection {
                 responseStarted = true
                 upstreamHeadAt = worker.now
                 status = respHead.status
+                u.pool.target.health.observed(status: status, server: u.serverIndex, now: worker.now) // health: 5xx counts as a failure
                 if status == 101 {
                     if inBuf == nil { inBuf = worker.buffers.take() }
                     phase = .tunnel
@@ -846,6 +850,7 @@ final class ClientConnection {
     }
 
     private func logRequest() {
+        if !logged { worker.metrics.requestDone(route: route, identity: identity, head: head, status: status, durationNs: worker.now - requestStart, upstreamNs: upstreamHeadAt > 0 && upstreamStart > 0 ? upstreamHeadAt - upstreamStart : nil) } // metrics:
         if logged || !worker.accessLog.enabled { logged = true; return }
         logged = true
         if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
@@ -907,6 +912,7 @@ final class ClientConnection {
         }
         switch decision {
         case .allow(let grant):
+            worker.metrics.decision(grant.viaOwnerOverride ? .ownerOverride : .allowed) // metrics:
             if grant.sensitive || grant.viaOwnerOverride { auditDecision("access_allowed", route: route, rule: grant.permission ?? "", reason: grant.viaOwnerOverride ? "owner override" : "allowed") }
             if let identity, let signer = worker.assertions.signer(for: snapshot) {
                 assertion = signer.assertion(for: identity, audienceNumber: route.audienceNumber, audience: grant.audience, now: now,
@@ -914,6 +920,7 @@ final class ClientConnection {
             }
             return true
         case .deny(let d):
+            worker.metrics.denied(d.reason) // metrics:
             auditDecision("access_denied", route: route, rule: ruleText(route), reason: d.reason.description)
             if d.status == 401 { respondUnauthenticated(); return false }
             if d.stepUp && !isAPIRequest() {
