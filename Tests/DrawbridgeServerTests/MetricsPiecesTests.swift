@@ -3,7 +3,7 @@ import Foundation
 import Testing
 @testable import DrawbridgeServer
 
-@Suite struct UpstreamHealthTests {
+@Suite struct PassiveHealthTests {
     static let s = UInt64(1_000_000_000)
 
     private func health(_ servers: Int, maxFails: Int = 1, failTimeout: Double = 10) -> UpstreamHealth {
