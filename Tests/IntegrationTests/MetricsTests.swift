@@ -87,6 +87,40 @@ import Testing
     }
 }
 
+extension MetricsTests {
+    /// Decisions, sign-ins and lockouts, counted by outcome and reason: never by user, key or email.
+    @Test func decisionsSignInsAndLockoutsAreCounted() throws {
+        let files = IdentityFiles()
+        files.users = [TestUser(id: "u_alice", email: "alice@acme.test"), TestUser(id: "u_bob", email: "bob@acme.test")]
+        let good = files.addAPIKey(org: "acme", roles: ["member"])
+        let powerless = files.addAPIKey(org: "acme", roles: [])
+        let up = try Upstream()
+        let adminPort = freePort()
+        let gw = try GatewayFixture(upstreams: [up], routesJSON: #"[ { pathPrefix: "/", upstream: "app", access: { methods: { "*": "app:use" } } } ]"#,
+                                    extra: files.configSections() + "admin: { listen: \"127.0.0.1:\(adminPort)\" },",
+                                    prepare: { try files.write(to: $0) })
+        #expect(try gw.get("/x", headers: "Authorization: Bearer \(good)\r\n").status == 200)
+        #expect(try gw.get("/x", headers: "Authorization: Bearer \(powerless)\r\n").status == 403)
+        #expect(try gw.get("/x", headers: "Authorization: Bearer \(good)x\r\n").status == 401)
+        #expect(try gw.get("/x", headers: "Accept: application/json\r\n").status == 401)
+        #expect(try SignInClient(gw).signIn(email: "alice@acme.test", password: "correct horse battery staple").status == 303)
+        for _ in 0..<3 { #expect(try SignInClient(gw).signIn(email: "bob@acme.test", password: "wrong").status == 401) }
+
+        let m = try admin(adminPort, "/metrics").body
+        for line in [#"drawbridge_decisions_total{outcome="allow",reason="allowed"} 1"#,
+                     #"drawbridge_decisions_total{outcome="deny",reason="missing_permission"} 1"#,
+                     #"drawbridge_decisions_total{outcome="unauthenticated",reason="invalid_api_key"} 1"#,
+                     #"drawbridge_decisions_total{outcome="unauthenticated",reason="missing_credential"} 1"#,
+                     #"drawbridge_sign_ins_total{mode="password",outcome="success"} 1"#,
+                     #"drawbridge_sign_ins_total{mode="password",outcome="failure"} 3"#,
+                     "drawbridge_lockouts_total 1",
+                     #"drawbridge_requests_total{route="*/",auth="api_key",method_class="read",status_class="2xx"} 1"#] {
+            #expect(m.contains(line), "\(line) not in\n\(m)")
+        }
+        #expect(!m.contains("alice") && !m.contains("bob") && !m.contains(good.prefix(12)))
+    }
+}
+
 /// GET on the admin listener (plain HTTP): status and body.
 func admin(_ port: UInt16, _ path: String) throws -> (status: Int, body: String) {
     let r = try run("/usr/bin/curl", ["-s", "-o", "-", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"])
