@@ -76,6 +76,17 @@ import Testing
         if index < Layout.bounds.count { #expect(Double(ns) / 1e9 <= Double(Layout.bounds[index])!) }
     }
 
+    @Test func theLayoutOffsetsMatchTheLabelLists() {
+        #expect(Layout.requestCounters == Layout.authModes.count * Layout.methodClasses.count * Layout.statusClasses.count)
+        #expect(Layout.buckets == Layout.bounds.count + 1 && Layout.histogram == Layout.buckets + 1)
+        #expect(Layout.routeStride == Layout.requestCounters + Layout.histogram && Layout.routeHistogram == Layout.requestCounters)
+        #expect(Layout.upstreamStride == Layout.histogram + 2 && Layout.upstreamOpened == Layout.histogram)
+        #expect(Layout.upstreams == Layout.maxRoutes * Layout.routeStride)
+        #expect(Layout.tls == Layout.upstreams + Layout.maxUpstreams * Layout.upstreamStride)
+        #expect(Layout.decisions == Layout.tls + Layout.tlsVersions.count * 2)
+        #expect(Layout.clients == Layout.decisions + DecisionReason.allCases.count && Layout.total == Layout.clients + 1)
+    }
+
     @Test func labelValuesAreEscaped() {
         #expect(PrometheusText.escape(#"a"b\c"# + "\nd") == #"a\"b\\c\nd"#)
         var t = PrometheusText()

@@ -75,7 +75,11 @@ final class UpstreamHealth: @unchecked Sendable {
     static func of(upstream: String, servers: [String], config: UpstreamHealthConfig) -> UpstreamHealth {
         _ = lockReady
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
-        let key = "\(upstream)\u{0}\(servers.joined(separator: ","))\u{0}\(config)"
+        // Spelled out: describing the struct by reflection costs millions of instructions per load.
+        let c = config.check
+        let key = [upstream, servers.joined(separator: ","), String(config.maxFails), String(config.failTimeoutSeconds),
+                   c.map { "\($0.path) \($0.intervalSeconds) \($0.timeoutSeconds) \($0.healthy) \($0.unhealthy)" } ?? "-"]
+            .joined(separator: "\u{0}")
         if let h = known[key] { return h }
         let h = UpstreamHealth(upstream: upstream, servers: servers, config: config)
         known[key] = h // kept for the process's life: a handful of small objects per configuration

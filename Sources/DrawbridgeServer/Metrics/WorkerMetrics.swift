@@ -152,20 +152,22 @@ enum Layout {
     /// Upper bounds in seconds (Prometheus' defaults, with 1 ms and 2.5 ms for a gateway).
     static let bounds = ["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10"]
     static let buckets = 14 // 13 bounds and the rest; then the sum in nanoseconds
-    static let histogram = buckets + 1
+    static let histogram = 15
     static let tlsVersions = ["TLSv1.3", "TLSv1.2", "unknown"]
 
-    static let requestCounters = authModes.count * methodClasses.count * statusClasses.count
-    static let routeHistogram = requestCounters
-    static let routeStride = requestCounters + histogram
-    static let upstreamHistogram = 0, upstreamOpened = histogram, upstreamClosed = histogram + 1
-    static let upstreamStride = histogram + 2
+    // Literal offsets (no lazily initialised globals on the request path); `MetricsPiecesTests`
+    // checks them against the label lists above.
+    static let requestCounters = 48           // authModes × methodClasses × statusClasses
+    static let routeHistogram = 48
+    static let routeStride = 63               // requestCounters + histogram
+    static let upstreamHistogram = 0, upstreamOpened = 15, upstreamClosed = 16
+    static let upstreamStride = 17            // histogram + 2
 
-    static let upstreams = maxRoutes * routeStride
-    static let tls = upstreams + maxUpstreams * upstreamStride
-    static let decisions = tls + tlsVersions.count * 2
-    static let clients = decisions + DecisionReason.allCases.count
-    static let total = clients + 1
+    static let upstreams = 8064               // maxRoutes × routeStride
+    static let tls = 9152                     // upstreams + maxUpstreams × upstreamStride
+    static let decisions = 9158               // tls + tlsVersions × 2
+    static let clients = 9179                 // decisions + DecisionReason.allCases.count
+    static let total = 9180
 
     @inline(__always) static func route(_ slot: Int) -> Int { slot * routeStride }
     @inline(__always) static func upstream(_ slot: Int) -> Int { upstreams + slot * upstreamStride }
