@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import Glibc
 import Testing
@@ -88,6 +89,32 @@ import Testing
 }
 
 extension MetricsTests {
+    /// Open client and upstream connections as gauges; a handshake that fails before a version was
+    /// agreed (plain HTTP on the TLS port) as a failure of version "unknown".
+    @Test func connectionsAndHandshakeFailuresAreCounted() throws {
+        let up = try Upstream()
+        let adminPort = freePort()
+        let gw = try GatewayFixture(upstreams: [up], extra: "admin: { listen: \"127.0.0.1:\(adminPort)\" },")
+        let plain = try RawClient(port: gw.httpsPort, tls: false)
+        try plain.send("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        _ = plain.readToEnd()
+        let old = try RawClient(port: gw.httpsPort, tlsVersion: COpenSSL_TLS1_2_VERSION())
+        old.close()
+        let held = try gw.client()
+        try held.send("GET /a HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try held.readResponse().status == 200)
+        try poll("the gauges to show the open connections") {
+            let m = try admin(adminPort, "/metrics").body
+            return m.contains("drawbridge_client_connections 1\n") && m.contains(#"drawbridge_upstream_connections{upstream="app"} 1"#)
+                && m.contains(#"drawbridge_tls_handshakes_total{version="TLSv1.2"} 1"#)
+        }
+        let m = try admin(adminPort, "/metrics").body
+        #expect(m.contains(#"drawbridge_tls_handshake_failures_total{version="unknown"} 1"#), "\(m)")
+        #expect(m.contains(#"drawbridge_tls_handshakes_total{version="TLSv1.3"} 1"#))
+        held.close()
+        try poll("the client gauge to drop") { try admin(adminPort, "/metrics").body.contains("drawbridge_client_connections 0\n") }
+    }
+
     /// Decisions, sign-ins and lockouts, counted by outcome and reason: never by user, key or email.
     @Test func decisionsSignInsAndLockoutsAreCounted() throws {
         let files = IdentityFiles()

@@ -60,7 +60,9 @@ final class WorkerMetrics {
     func handshake(_ ssl: OpaquePointer?, ok: Bool) {
         guard enabled else { return }
         let v: Int
-        switch ssl.map({ SSL_version($0) }) ?? 0 {
+        // Before the server chose a cipher no version was agreed (SSL_version then reports the highest enabled).
+        let agreed = ssl.map { ok || SSL_get_current_cipher($0) != nil } ?? false
+        switch agreed ? SSL_version(ssl) : 0 {
         case TLS1_3_VERSION: v = 0
         case TLS1_2_VERSION: v = 1
         default: v = 2
