@@ -415,6 +415,7 @@ final class ClientConnection {
             redirectToSlash() // "/admin" of a "/admin/" route: decided by that route, never by a shorter one
         case .route(let index):
             let route = snapshot.routes[index]
+            self.route = route // metrics: set before the decision, so refusals count on their route
             if !route.isPublic {
                 // Deny by default: a protected route is forwarded only with a credential that checks out now.
                 guard let auth = snapshot.auth else { respondError(404, close: true); return }
@@ -431,7 +432,6 @@ final class ClientConnection {
                 // Authorised on the path exactly as the upstream will receive it.
                 guard authorize(route: route, now: now) else { return }
             }
-            self.route = route
             connectUpstream(excluding: -1)
         }
     }

@@ -141,7 +141,9 @@ extension MetricsTests {
                      #"drawbridge_sign_ins_total{mode="password",outcome="success"} 1"#,
                      #"drawbridge_sign_ins_total{mode="password",outcome="failure"} 3"#,
                      "drawbridge_lockouts_total 1",
-                     #"drawbridge_requests_total{route="*/",auth="api_key",method_class="read",status_class="2xx"} 1"#] {
+                     #"drawbridge_requests_total{route="*/",auth="api_key",method_class="read",status_class="2xx"} 1"#,
+                     #"drawbridge_requests_total{route="*/",auth="api_key",method_class="read",status_class="4xx"} 1"#,
+                     #"drawbridge_requests_total{route="*/",auth="none",method_class="read",status_class="4xx"} 2"#] {
             #expect(m.contains(line), "\(line) not in\n\(m)")
         }
         #expect(!m.contains("alice") && !m.contains("bob") && !m.contains(good.prefix(12)))
