@@ -10,7 +10,8 @@ import Glibc
 /// fall and rise). Servers start up, as in HAProxy.
 final class HealthChecker: @unchecked Sendable {
     private var lock = pthread_mutex_t()
-    private var targets: [UpstreamTarget] = []
+    /// The snapshot in force: held for a whole round, so its TLS client contexts (freed with it) outlive every probe.
+    private var snapshot: Snapshot?
     private let log: @Sendable (String) -> Void
 
     private struct ServerState { var due: UInt64 = 0; var passes = 0; var fails = 0; var down = false }
@@ -24,7 +25,7 @@ final class HealthChecker: @unchecked Sendable {
     /// The upstreams of the configuration in force (at start and after each reload).
     func follow(_ s: Snapshot) {
         pthread_mutex_lock(&lock)
-        targets = s.upstreams.filter { $0.health.config.check != nil }
+        snapshot = s
         pthread_mutex_unlock(&lock)
     }
 
@@ -41,10 +42,10 @@ final class HealthChecker: @unchecked Sendable {
     private func run() {
         while true {
             pthread_mutex_lock(&lock)
-            let current = targets
+            let current = snapshot
             pthread_mutex_unlock(&lock)
             var seen = Set<ObjectIdentifier>()
-            for t in current {
+            for t in current?.upstreams ?? [] {
                 guard let check = t.health.config.check else { continue }
                 let id = ObjectIdentifier(t.health)
                 seen.insert(id)
