@@ -70,7 +70,7 @@ struct Validator {
     let baseDirectory: String
 
     static let topLevelKeys = ["workers", "listen", "tls", "hsts", "limits", "timeouts", "upstreams", "routes", "accessLog",
-                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders", "underscoreHeaders", "backup"]
+                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders", "underscoreHeaders", "backup", "admin"]
 
     mutating func gatewayConfig(_ root: JSONValue) -> GatewayConfig? {
         guard let top = ObjectReader(root, path: "", known: Self.topLevelKeys, issues: issues) else {
@@ -95,6 +95,7 @@ struct Validator {
         let strip = stripSection(top)
         let underscores = underscoreSection(top)
         let backup = backupSection(top, auth: auth)
+        let admin = adminSection(top, publicListeners: (listen?.https ?? []) + (listen?.redirect ?? []))
         guard let listen, let tls, let upstreams, let routes else { return nil }
         var config = GatewayConfig(workers: workers, httpsListen: listen.https, httpRedirectListen: listen.redirect,
                                    redirectPort: listen.redirectPort, tls: tls, hsts: hsts, limits: limits,
@@ -104,6 +105,7 @@ struct Validator {
         config.stripRequestHeaders = strip
         config.underscoreHeaders = underscores
         config.backup = backup
+        config.admin = admin
         return config
     }
 
@@ -336,7 +338,8 @@ struct Validator {
         if members.isEmpty {
             issues.add("upstreams", "must define at least one upstream")
         }
-        let keys = ["servers", "tls", "caFile", "serverName", "balance", "maxIdleConnections", "idleTimeoutSeconds", "caseInsensitivePaths"]
+        let keys = ["servers", "tls", "caFile", "serverName", "balance", "maxIdleConnections", "idleTimeoutSeconds", "caseInsensitivePaths",
+                    "maxFails", "failTimeoutSeconds", "healthCheck"]
         var result: [String: UpstreamConfig] = [:]
         for name in members.keys.sorted() {
             let path = "upstreams.\(name)"
@@ -388,7 +391,7 @@ struct Validator {
             let caseInsensitive = upstream.bool("caseInsensitivePaths", default: false)
             result[name] = UpstreamConfig(name: name, servers: servers, tls: tls, caFile: caFile, serverName: serverName,
                                           balance: balance, maxIdleConnections: maxIdle, idleTimeoutSeconds: idle,
-                                          caseInsensitivePaths: caseInsensitive)
+                                          caseInsensitivePaths: caseInsensitive, health: upstreamHealth(upstream))
         }
         return result
     }

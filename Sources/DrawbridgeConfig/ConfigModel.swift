@@ -37,6 +37,8 @@ public struct GatewayConfig: Sendable {
     public var underscoreHeaders = UnderscoreHeaders.drop
     /// Scheduled encrypted backups of the state (docs/BACKUP.md); nil = none scheduled.
     public var backup: BackupConfig?
+    /// The admin listener (metrics, health); nil = off.
+    public var admin: AdminConfig?
 
     /// Memberwise; `routeTable` is compiled from `routes`. Performs no validation (use `ConfigLoader`).
     public init(workers: Int = 0, httpsListen: [ListenAddress], httpRedirectListen: [ListenAddress] = [],
@@ -304,10 +306,14 @@ public struct UpstreamConfig: Sendable, Equatable {
     /// The upstream treats paths ASCII case-insensitively (IIS, ASP.NET, Express by default): routes
     /// to it match their prefix, and policy its `bind` template, case-folded (default false).
     public var caseInsensitivePaths: Bool
+    /// Passive and active health (`maxFails`, `failTimeoutSeconds`, `healthCheck`).
+    public var health: UpstreamHealthConfig
 
     public init(name: String, servers: [UpstreamServer], tls: Bool = false, caFile: String? = nil,
                 serverName: String? = nil, balance: BalanceStrategy = .roundRobin,
-                maxIdleConnections: Int = 32, idleTimeoutSeconds: Double = 60, caseInsensitivePaths: Bool = false) {
+                maxIdleConnections: Int = 32, idleTimeoutSeconds: Double = 60, caseInsensitivePaths: Bool = false,
+                health: UpstreamHealthConfig = UpstreamHealthConfig()) {
+        self.health = health
         self.caseInsensitivePaths = caseInsensitivePaths
         self.name = name
         self.servers = servers

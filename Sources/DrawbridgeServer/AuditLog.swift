@@ -16,6 +16,7 @@ final class AuditLog: @unchecked Sendable {
 
     /// `fields` in order after "time" and "event"; nil values are left out.
     func record(_ event: String, _ fields: [(String, String?)]) {
+        MetricsRegistry.shared.audited(event, fields) // metrics: sign-ins and lockouts
         guard sink.enabled else { return }
         var line: [UInt8] = []
         line.reserveCapacity(512)

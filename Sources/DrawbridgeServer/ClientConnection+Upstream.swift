@@ -17,6 +17,7 @@ extension ClientConnection {
         // The pool of the very upstream the route named when the request was decided (never whatever has its index now).
         let pool = worker.pool(for: plan.route.upstream)
         let server = pool.pickServer(excluding: excluding)
+        guard server >= 0 else { respondError(503, close: false); return } // health: no healthy server (the exchange's close rule applies)
         switch pool.acquire(server: server, owner: self) {
         case .failed:
             switch exchange.connectRefused(servers: pool.target.addresses.count) {
@@ -115,6 +116,7 @@ extension ClientConnection {
                     respondError(502, close: true)
                     return true
                 case .forwardHead, .forwardHeadAndFinish, .startTunnel:
+                    u.pool.target.health.observed(status: respHead.status, server: u.serverIndex, now: worker.now) // health: 5xx counts as a failure
                     let r = exchange.request
                     ClientResponseHead.write(ob, &respHead, chunkToClient: r.chunkToClient, keepAlive: r.keepAlive, http10: r.summary.http10,
                                              hsts: snapshot.hstsLine, requestId: requestId.hex, renewedSession: plan?.renewedSession)

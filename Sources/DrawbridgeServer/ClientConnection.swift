@@ -37,6 +37,10 @@ final class ClientConnection {
     var headValid = false
     var parser: RequestHeadParser
     var plan: ForwardPlan?
+    /// The route and identity the request's verdict named (nil before one, and for none), so a
+    /// refusal counts on its route too. // metrics:
+    var verdictRoute: CompiledRoute?
+    var verdictIdentity: RequestIdentity?
     /// The signed assertion for the upstream (reused across requests of a session while fresh).
     var assertion: [UInt8]?
     var upstream: UpstreamConnection?
@@ -105,12 +109,13 @@ final class ClientConnection {
     func stepHandshake() -> Bool {
         switch transport.handshake() {
         case .done:
+            worker.metrics.handshake(transport.ssl, ok: true) // metrics:
             exchange.handshakeDone(now: worker.now)
             if let ssl = transport.ssl { serverName = RoutingHost.ServerName(COpenSSL_servername(ssl)) } // one host normalisation for SNI and Host
             return true
         case .wantRead: handshakeWantsWrite = false; return false
         case .wantWrite: handshakeWantsWrite = true; return false
-        case .failed: close(); return false
+        case .failed: worker.metrics.handshake(transport.ssl, ok: false); close(); return false // metrics:
         }
     }
 
@@ -216,6 +221,8 @@ final class ClientConnection {
                              now: worker.now)
         requestId.renew(&worker.random)
         plan = nil
+        verdictRoute = nil
+        verdictIdentity = nil
         assertion = nil
         if request.head.framing == .chunked { reqDecoder.reset() }
         if let refusal = request.admit(sni: serverName, rules: snapshot.admission) { respondError(refusal, close: true); return }
@@ -236,6 +243,9 @@ final class ClientConnection {
         if let refusal = request.normalizeTarget(snapshot.pathPolicy) { respondError(refusal, close: true); return }
         let verdict = decide(request, snapshot.decision, credentials: worker.revocations, now: worker.wallClock)
         if verdict.isAudited && worker.services.audit.enabled { worker.services.audit.record(verdict, request, client: clientAddress, requestId: requestId.text) }
+        worker.metrics.decided(verdict) // metrics: allowed, owner override, missing/rejected credential, denied with its reason
+        verdictRoute = verdict.route // metrics: set before the verdict is executed, so refusals count on their route
+        verdictIdentity = verdict.identity
         switch verdict {
         case .forward(let p):
             if let identity = p.identity, let signer = worker.assertions.signer(for: snapshot) {
@@ -266,6 +276,8 @@ final class ClientConnection {
     /// A head that did not parse, did not fit, or did not come in time.
     func refuseHead(_ status: Int) {
         headValid = false
+        verdictRoute = nil
+        verdictIdentity = nil
         exchange.unparsedHead(now: worker.now)
         requestId.renew(&worker.random)
         respondError(status, close: true)
@@ -300,9 +312,13 @@ final class ClientConnection {
     }
 
     func logRequest() {
-        guard exchange.takeLogTurn(), worker.accessLog.enabled else { return }
-        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
+        guard exchange.takeLogTurn() else { return }
         let r = exchange.request
+        worker.metrics.requestDone(route: verdictRoute, identity: verdictIdentity, head: request.head, status: r.status, // metrics:
+                                   durationNs: worker.now - r.started,
+                                   upstreamNs: r.upstreamHeadAt > 0 && r.upstreamStart > 0 ? r.upstreamHeadAt - r.upstreamStart : nil)
+        guard worker.accessLog.enabled else { return }
+        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
         worker.accessLog.log(request, requestId: requestId.hex, client: peerIP, status: r.status, bytes: r.bytesSent,
                              durationNs: worker.now - r.started, upstream: r.upstreamStart == 0 ? nil : upstreamLabel,
                              upstreamNs: r.upstreamHeadAt > 0 ? r.upstreamHeadAt - r.upstreamStart : nil)

@@ -32,6 +32,8 @@ final class CompiledRoute {
     let protectedFields: FieldNameSet
     /// `*/admin/` etc., for audit records.
     let label: String
+    /// The route's slot in the workers' counters (`MetricsRegistry`), set by its snapshot.
+    var metricsSlot = 0
 
     init(config: RouteConfig, isPublic: Bool, policyRule: Int, upstream: UpstreamTarget, credentialLine: [UInt8]?,
          tokenClient: UpstreamTokenClient? = nil, pseudonymizer: Pseudonymizer? = nil,

@@ -27,6 +27,8 @@ public final class Gateway {
     /// Instance locks on the listen addresses (see `InstanceLock`), released when stopping.
     private var instanceLocks: [Int32] = []
     private var acceptReport = AcceptPauseReport.State()
+    /// Active upstream health checks (`healthCheck`), on a thread of their own.
+    private var healthChecker: HealthChecker?
     /// Called once the listeners are bound, before the gateway reports that it serves (the pid
     /// file is written there: a pid file names a gateway that holds its addresses).
     public var onListening: (() throws -> Void)?
@@ -142,6 +144,12 @@ public final class Gateway {
         for _ in 0..<n {
             listenerSets.append((try httpsAddresses.map { try Sockets.listen($0) }, try redirectAddresses.map { try Sockets.listen($0) }))
         }
+        // The admin listener (metrics, health) binds with the others: a taken address fails the start.
+        var admin: AdminListener?
+        if let a = config.admin {
+            MetricsRegistry.shared.enable() // before the workers: they count only when it is on
+            admin = try AdminListener(a, resolve: Self.resolve)
+        }
         try onListening?()
         for i in 0..<n {
             let w = Worker(index: i, snapshot: snapshot, accessLog: AccessLog(sink: accessLog), services: services,
@@ -150,6 +158,13 @@ public final class Gateway {
         }
         logWarnings(snapshot)
         for w in workers { threads.append(startThread(w)) }
+        MetricsRegistry.shared.serving(snapshot, listening: true)
+        admin?.start()
+        let checker = HealthChecker(log: log)
+        checker.follow(snapshot)
+        checker.start()
+        healthChecker = checker
+        if let admin { log("drawbridge: admin endpoints (/metrics, /healthz, /readyz) on http://\(admin.address)") }
         log("drawbridge: serving https on \(config.httpsListen.map(\.description).joined(separator: ", "))"
             + (config.httpRedirectListen.isEmpty ? "" : ", redirecting http on \(config.httpRedirectListen.map(\.description).joined(separator: ", "))")
             + " with \(n) worker\(n == 1 ? "" : "s")")
@@ -246,11 +261,15 @@ public final class Gateway {
             upstreamTokens?.follow(next.tokenClients)
             snapshot = next
             for w in workers { w.mailbox.post(next) }
+            MetricsRegistry.shared.reloaded(next)
+            healthChecker?.follow(next)
             log("drawbridge: reloaded configuration (generation \(generation))")
             logWarnings(next)
         } catch let e as ConfigErrors {
+            MetricsRegistry.shared.reloaded(nil)
             log("drawbridge: reload rejected, still serving the previous configuration:\n" + e.issues.map { "  \($0.description)" }.joined(separator: "\n"))
         } catch {
+            MetricsRegistry.shared.reloaded(nil)
             log("drawbridge: reload rejected, still serving the previous configuration:\n  \(error)")
         }
     }

@@ -19,9 +19,16 @@ final class UpstreamTarget: @unchecked Sendable {
     let balance: BalanceStrategy
     let maxIdleConnections: Int
     let idleTimeoutNs: UInt64
+    /// Which servers take requests (passive and active health, shared by the workers).
+    let health: UpstreamHealth
+    /// The upstream's slot in the workers' counters (`MetricsRegistry`).
+    let metricsSlot: Int
 
     init(index: Int, name: String, addresses: [SocketAddress], labels: [[UInt8]], tlsContext: OpaquePointer?,
-         serverName: [String], balance: BalanceStrategy, maxIdleConnections: Int, idleTimeoutNs: UInt64) {
+         serverName: [String], balance: BalanceStrategy, maxIdleConnections: Int, idleTimeoutNs: UInt64,
+         health: UpstreamHealthConfig = UpstreamHealthConfig()) {
+        self.health = UpstreamHealth.of(upstream: name, servers: labels.map { String(decoding: $0, as: UTF8.self) }, config: health)
+        metricsSlot = MetricsRegistry.shared.upstreamSlot(name)
         self.index = index
         self.name = name
         self.addresses = addresses
@@ -98,7 +105,7 @@ final class Snapshot {
             ups.append(UpstreamTarget(index: ups.count, name: name, addresses: addrs, labels: labels,
                                       tlsContext: tls.upstreamClients[name], serverName: names,
                                       balance: u.balance, maxIdleConnections: u.maxIdleConnections,
-                                      idleTimeoutNs: Snapshot.ns(u.idleTimeoutSeconds)))
+                                      idleTimeoutNs: Snapshot.ns(u.idleTimeoutSeconds), health: u.health))
         }
         upstreams = ups
         hstsLine = Array("Strict-Transport-Security: \(config.hsts.headerValue)\r\n".utf8)
@@ -135,6 +142,7 @@ final class Snapshot {
         policy = PolicySnapshot(config: config, users: identityData?.users ?? [])
         routes = try CompiledRoute.compile(config, upstreams: ups, byName: index, secrets: secrets,
                                            tokenClients: previous?.tokenClients ?? [])
+        for r in routes { r.metricsSlot = MetricsRegistry.shared.routeSlot(r.label) }
         var clients: [UpstreamTokenClient] = []
         for c in routes.compactMap(\.tokenClient) where !clients.contains(where: { $0 === c }) { clients.append(c) }
         tokenClients = clients

@@ -105,6 +105,7 @@ final class UpstreamConnection {
     func close() {
         if closed { return }
         closed = true
+        pool.worker.metrics.upstreamClosed(pool.target) // metrics:
         pool.worker.unregister(fd: fd)
         transport.close(graceful: state == .ready)
         if let b = inBuf { pool.worker.buffers.give(b); inBuf = nil }

@@ -10,22 +10,20 @@ final class UpstreamPool {
     let target: UpstreamTarget
     private var idle: [[UpstreamConnection]]
     private var active: [Int]
-    private var downUntil: [UInt64]
     private var next = 0
     private(set) var retired = false
-    /// A server that refused a connection is skipped for this long (unless all are down).
-    static let failPenaltyNs: UInt64 = 2_000_000_000
 
     init(target: UpstreamTarget, worker: Worker) {
         self.worker = worker
         self.target = target
         idle = Array(repeating: [], count: target.addresses.count)
         active = Array(repeating: 0, count: target.addresses.count)
-        downUntil = Array(repeating: 0, count: target.addresses.count)
     }
 
-    /// Picks a server: round robin or least connections, skipping servers that failed recently.
+    /// Picks a server: round robin or least connections, among the healthy ones (`UpstreamHealth`);
+    /// -1 when none is (the caller answers 503). A retry avoids `excluding` unless it is the only one left.
     func pickServer(excluding: Int = -1) -> Int {
+        let health = target.health
         let n = target.addresses.count
         let now = worker.now
         var best = -1
@@ -33,18 +31,18 @@ final class UpstreamPool {
         case .roundRobin:
             for k in 0..<n {
                 let i = (next + k) % n
-                if i != excluding && downUntil[i] <= now { best = i; break }
+                if i != excluding && health.isUp(i, now: now) { best = i; break }
             }
             next = (next + 1) % n
         case .leastConnections:
             for k in 0..<n {
                 let i = (next + k) % n
-                if i == excluding || downUntil[i] > now { continue }
+                if i == excluding || !health.isUp(i, now: now) { continue }
                 if best < 0 || active[i] < active[best] { best = i }
             }
             next = (next + 1) % n
         }
-        if best < 0 { best = excluding >= 0 && n > 1 ? (excluding + 1) % n : next % n } // all down: try anyway
+        if best < 0 && excluding >= 0 && health.isUp(excluding, now: now) { best = excluding }
         return best
     }
 
@@ -75,6 +73,7 @@ final class UpstreamPool {
             ssl = s
         }
         let c = UpstreamConnection(pool: self, serverIndex: server, fd: fd, ssl: ssl, connected: connected)
+        worker.metrics.upstreamOpened(target) // metrics:
         c.owner = owner
         worker.register(fd: fd, .upstream(c), events: c.wantedEvents(wantRead: false))
         c.registered = c.wantedEvents(wantRead: false)
@@ -83,7 +82,7 @@ final class UpstreamPool {
     }
 
     func markFailed(_ server: Int) {
-        downUntil[server] = worker.now + UpstreamPool.failPenaltyNs
+        target.health.failed(server, now: worker.now)
     }
 
     /// The owner is done with a healthy connection: keep it for the next request if there is room.

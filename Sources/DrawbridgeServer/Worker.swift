@@ -28,6 +28,7 @@ final class Worker {
     private var retiredPools: [UpstreamPool] = []
     var buffers: BufferPool
     let accessLog: AccessLog
+    let metrics = WorkerMetrics() // metrics:
     let services: AuthServices
     /// This worker's opened session cookies (see `SessionCache`).
     let sessionCache = SessionCache()
@@ -160,6 +161,7 @@ final class Worker {
             refreshRevocations()
             upstreamTokens.refresh()
             accessLog.flush()
+            metrics.clients(clientCount) // metrics:
             if draining && (clientCount == 0 || now >= drainDeadline) { break }
         }
         shutdownAll()

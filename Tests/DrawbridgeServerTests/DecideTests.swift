@@ -83,7 +83,7 @@ import Testing
         case .gatewayEndpoint: return "gateway"
         case .addSlash(let status): return "slash \(status)"
         case .notFound(let always): return always ? "404 close" : "404"
-        case .unauthenticated(let r): return r == nil ? "401" : "401 rejected \(r!.kind)"
+        case .unauthenticated(_, let r): return r == nil ? "401" : "401 rejected \(r!.kind)"
         case .denied(let r): return "deny \(r.denial.status)\(r.denial.stepUp ? " step-up" : "")"
         }
     }

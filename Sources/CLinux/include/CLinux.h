@@ -49,4 +49,15 @@ int CLinux_spawn_closefrom(posix_spawn_file_actions_t *actions, int lowfd);
 int CLinux_abstract_listen(const char *name);
 /// The pid of the process listening on the abstract socket `name` (SO_PEERCRED), or -1.
 int CLinux_abstract_peer_pid(const char *name);
+/// Relaxed atomic 64-bit words for counters one thread writes and another reads (metrics,
+/// upstream health): plain loads and stores on x86-64 and arm64, but free of data races.
+static inline uint64_t CLinux_relaxed_load(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void CLinux_relaxed_store(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+/// Single writer: load + store, no locked instruction.
+static inline void CLinux_relaxed_bump(uint64_t *p, uint64_t v) {
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+/// Several writers (off the hot path: failures, sign-ins).
+static inline uint64_t CLinux_relaxed_add(uint64_t *p, uint64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_RELAXED); }
+
 #endif

@@ -57,9 +57,9 @@ final class DecisionTable {
                                       revocations: credentials(), now: now) {
     case .user(let i, let r): identity = .user(i); renewal = r
     case .apiKey(let k): identity = .apiKey(k); renewal = nil
-    case .missing: return .unauthenticated(rejected: nil)
+    case .missing: return .unauthenticated(route: route, rejected: nil)
     case .rejected(let reason, let kind, let subject):
-        return .unauthenticated(rejected: Verdict.Rejection(reason: reason, kind: kind, subject: subject))
+        return .unauthenticated(route: route, rejected: Verdict.Rejection(reason: reason, kind: kind, subject: subject))
     }
     // Authorised on the path exactly as the upstream will receive it.
     let decision = request.head.bytes.withUnsafeBytes { h in
@@ -73,7 +73,7 @@ final class DecisionTable {
     switch decision {
     case .allow(let grant):
         let audit = grant.sensitive || grant.viaOwnerOverride
-            ? ForwardPlan.AllowedAudit(rule: grant.permission ?? "", reason: grant.viaOwnerOverride ? "owner override" : "allowed") : nil
+            ? ForwardPlan.AllowedAudit(rule: grant.permission ?? "", viaOwnerOverride: grant.viaOwnerOverride) : nil
         // The assertion's audience is the route's (`CompiledRoute.audience`, the grant's too).
         return .forward(ForwardPlan(route: route, identity: identity, renewedSession: renewal, audit: audit))
     case .deny(let d):

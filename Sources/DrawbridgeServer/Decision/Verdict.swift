@@ -15,8 +15,9 @@ enum Verdict {
     /// `alwaysClose`: close even when no request body is pending.
     case notFound(alwaysClose: Bool)
     /// No usable credential: a browser is sent to sign in, an API client gets 401.
-    /// `rejected`: a credential was presented and refused (for the audit record).
-    case unauthenticated(rejected: Rejection?)
+    /// `route`: the protected route asked for (refusals count on their route); `rejected`: a
+    /// credential was presented and refused (for the audit record).
+    case unauthenticated(route: CompiledRoute, rejected: Rejection?)
     /// The credential checked out but the policy refused.
     case denied(Refusal)
 
@@ -59,12 +60,35 @@ struct ForwardPlan {
     }
 
     struct AllowedAudit: Equatable {
-        let rule: String, reason: String
+        let rule: String, viaOwnerOverride: Bool
+        var reason: String { viaOwnerOverride ? "owner override" : "allowed" }
     }
 
     init(route: CompiledRoute, identity: RequestIdentity?, renewedSession: String? = nil, audit: AllowedAudit? = nil) {
         self.route = route
         self.identity = identity
         extras = renewedSession == nil && audit == nil ? nil : Extras(renewedSession: renewedSession, audit: audit)
+    }
+}
+
+extension Verdict {
+    /// The route the verdict was reached on (nil: none matched, a gateway endpoint, a slash
+    /// redirect), for the request counters.
+    var route: CompiledRoute? {
+        switch self {
+        case .forward(let p): return p.route
+        case .unauthenticated(let route, _): return route
+        case .denied(let r): return r.route
+        case .gatewayEndpoint, .addSlash, .notFound: return nil
+        }
+    }
+
+    /// Who the request is from, when the credential checked out.
+    var identity: RequestIdentity? {
+        switch self {
+        case .forward(let p): return p.identity
+        case .denied(let r): return r.identity
+        case .unauthenticated, .gatewayEndpoint, .addSlash, .notFound: return nil
+        }
     }
 }

@@ -5,7 +5,7 @@ extension Verdict {
     var isAudited: Bool {
         switch self {
         case .forward(let plan): return plan.audit != nil
-        case .unauthenticated(let r): return r != nil
+        case .unauthenticated(_, let r): return r != nil
         case .denied: return true
         case .gatewayEndpoint, .addSlash, .notFound: return false
         }
@@ -22,12 +22,12 @@ extension AuditLog {
         case .forward(let plan):
             guard let a = plan.audit else { return }
             decision("access_allowed", plan.route, plan.identity, request, rule: a.rule, reason: a.reason, tail)
-        case .unauthenticated(let r?):
+        case .unauthenticated(_, let r?):
             record("credential_rejected", [("kind", r.kind), ("subject", r.subject.isEmpty ? nil : r.subject), ("reason", r.reason)] + tail)
         case .denied(let r):
             decision("access_denied", r.route, r.identity, request, rule: r.ruleText(method: request.methodText),
                      reason: r.denial.reason.description, tail)
-        case .unauthenticated(nil), .gatewayEndpoint, .addSlash, .notFound:
+        case .unauthenticated(_, nil), .gatewayEndpoint, .addSlash, .notFound:
             return
         }
     }
