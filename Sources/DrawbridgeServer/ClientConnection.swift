@@ -314,7 +314,7 @@ final class ClientConnection {
     func logRequest() {
         guard exchange.takeLogTurn() else { return }
         let r = exchange.request
-        worker.metrics.requestDone(route: verdictRoute, identity: verdictIdentity, head: request.head, status: r.status, // metrics:
+        worker.metrics.requestDone(route: verdictRoute, identity: verdictIdentity, request: request, status: r.status, // metrics:
                                    durationNs: worker.now - r.started,
                                    upstreamNs: r.upstreamHeadAt > 0 && r.upstreamStart > 0 ? r.upstreamHeadAt - r.upstreamStart : nil)
         guard worker.accessLog.enabled else { return }

@@ -23,7 +23,7 @@ final class WorkerMetrics {
 
     /// A request is finished (where its access-log line is written).
     @inline(__always)
-    func requestDone(route: CompiledRoute?, identity: RequestIdentity?, head: RequestHead, status: Int,
+    func requestDone(route: CompiledRoute?, identity: RequestIdentity?, request: RequestView, status: Int,
                      durationNs: UInt64, upstreamNs: UInt64?) {
         guard enabled else { return }
         let auth: Int
@@ -34,7 +34,7 @@ final class WorkerMetrics {
         }
         let statusClass = status >= 100 && status < 600 ? status / 100 - 1 : 5
         let r = Layout.route(route?.metricsSlot ?? 0)
-        bump(r + Layout.requestIndex(auth: auth, read: Self.isRead(head), statusClass: statusClass))
+        bump(r + Layout.requestIndex(auth: auth, read: Self.isRead(request), statusClass: statusClass))
         observe(r + Layout.routeHistogram, durationNs)
         if let upstreamNs, let route {
             observe(Layout.upstream(route.upstream.metricsSlot) + Layout.upstreamHistogram, upstreamNs)
@@ -47,10 +47,11 @@ final class WorkerMetrics {
     }
 
     /// GET, HEAD and OPTIONS are the "read" method class; everything else "write".
-    @inline(__always) static func isRead(_ head: RequestHead) -> Bool {
-        let m = head.method
-        guard m.lowerBound < head.bytes.count else { return true }
-        switch (head.bytes[m.lowerBound], m.count) {
+    /// Reads the head in place (no copy of it per request).
+    @inline(__always) static func isRead(_ request: RequestView) -> Bool {
+        let m = request.head.method
+        guard m.lowerBound < request.head.bytes.count else { return true }
+        switch (request.head.bytes[m.lowerBound], m.count) {
         case (UInt8(ascii: "G"), 3), (UInt8(ascii: "H"), 4), (UInt8(ascii: "O"), 7): return true
         default: return false
         }
