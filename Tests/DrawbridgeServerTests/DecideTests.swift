@@ -83,8 +83,9 @@ import Testing
         case .gatewayEndpoint: return "gateway"
         case .addSlash(let status): return "slash \(status)"
         case .notFound(let always): return always ? "404 close" : "404"
-        case .unauthenticated(_, let r): return r == nil ? "401" : "401 rejected \(r!.kind)"
-        case .denied(let r): return "deny \(r.denial.status)\(r.denial.stepUp ? " step-up" : "")"
+        // A refusal names its route (the request counters count it there).
+        case .unauthenticated(let route, let r): return (r == nil ? "401" : "401 rejected \(r!.kind)") + " on \(route.label)"
+        case .denied(let r): return "deny \(r.denial.status)\(r.denial.stepUp ? " step-up" : "") on \(r.route.label)"
         }
     }
 
@@ -101,16 +102,16 @@ import Testing
         .init(name: "gateway path", request: "GET /.drawbridge/login HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "gateway"),
         .init(name: "gateway path, encoded dot segments", request: "GET /docs/../.drawbridge/jwks.json HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "gateway"),
         .init(name: "protected route without auth section", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\n\r\n", auth: false, expected: "404 close"),
-        .init(name: "protected route, no credential", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "401"),
+        .init(name: "protected route, no credential", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "401 on */docs/"),
         .init(name: "session allowed", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "forward */docs/ as u-alice aud app"),
-        .init(name: "session, method not granted", request: "POST /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\nContent-Length: 0\r\n\r\n", auth: true, expected: "deny 403"),
-        .init(name: "session without the role", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=BOB\r\n\r\n", auth: true, expected: "deny 403"),
-        .init(name: "session tampered", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=xALICE\r\n\r\n", auth: true, expected: "401 rejected session"),
+        .init(name: "session, method not granted", request: "POST /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\nContent-Length: 0\r\n\r\n", auth: true, expected: "deny 403 on */docs/"),
+        .init(name: "session without the role", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=BOB\r\n\r\n", auth: true, expected: "deny 403 on */docs/"),
+        .init(name: "session tampered", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=xALICE\r\n\r\n", auth: true, expected: "401 rejected session on */docs/"),
         .init(name: "api key allowed", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "forward */docs/ as key k aud app"),
-        .init(name: "api key wrong secret", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEYx\r\n\r\n", auth: true, expected: "401 rejected api_key"),
-        .init(name: "two Authorization fields", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "401 rejected credential"),
+        .init(name: "api key wrong secret", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEYx\r\n\r\n", auth: true, expected: "401 rejected api_key on */docs/"),
+        .init(name: "two Authorization fields", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "401 rejected credential on */docs/"),
         .init(name: "sensitive route: audited, own audience", request: "GET /audit/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "forward */audit/ as u-alice aud auditors audited"),
-        .init(name: "MFA route without a second factor", request: "GET /mfa/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "deny 403 step-up"),
+        .init(name: "MFA route without a second factor", request: "GET /mfa/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "deny 403 step-up on */mfa/"),
         .init(name: "MFA route with a second factor", request: "GET /mfa/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICEMFA\r\n\r\n", auth: true, expected: "forward */mfa/ as u-alice aud app"),
     ]
 
@@ -129,7 +130,7 @@ import Testing
         let table = try Self.table()
         let request = Self.view("GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=\(Self.session(Self.alice, ring: table.auth!.ring))\r\n\r\n")
         #expect(Self.describe(decide(request, table, credentials: Revocations(), now: Self.now)) == "forward */docs/ as u-alice aud app")
-        #expect(Self.describe(decide(request, table, credentials: Revocations(), now: Self.now + 7200)) == "401 rejected session")
+        #expect(Self.describe(decide(request, table, credentials: Revocations(), now: Self.now + 7200)) == "401 rejected session on */docs/")
     }
 
     /// A verified API key is remembered per snapshot: the second request skips verification and
@@ -146,7 +147,7 @@ import Testing
         wrong.removeLast()
         wrong += wrong.hasSuffix("A") ? "B" : "A"
         let forged = Self.view("GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(wrong)\r\n\r\n")
-        #expect(Self.describe(decide(forged, table, credentials: credentials, now: Self.now)) == "401 rejected api_key")
+        #expect(Self.describe(decide(forged, table, credentials: credentials, now: Self.now)) == "401 rejected api_key on */docs/")
         #expect(credentials.verifiedKeys.hits == 1)
         _ = decide(request, try Self.table(), credentials: credentials, now: Self.now) // a reload: verified again
         #expect(credentials.verifiedKeys.hits == 1)
