@@ -243,9 +243,11 @@ final class ClientConnection {
         if let refusal = request.normalizeTarget(snapshot.pathPolicy) { respondError(refusal, close: true); return }
         let verdict = decide(request, snapshot.decision, credentials: worker.revocations, now: worker.wallClock)
         if verdict.isAudited && worker.services.audit.enabled { worker.services.audit.record(verdict, request, client: clientAddress, requestId: requestId.text) }
-        worker.metrics.decided(verdict) // metrics: allowed, owner override, missing/rejected credential, denied with its reason
-        verdictRoute = verdict.route // metrics: set before the verdict is executed, so refusals count on their route
-        verdictIdentity = verdict.identity
+        if worker.metrics.enabled { // metrics: nothing is copied or counted when the admin listener is off
+            worker.metrics.decided(verdict) // metrics: allowed, owner override, missing/rejected credential, denied with its reason
+            verdictRoute = verdict.route // metrics: set before the verdict is executed, so refusals count on their route
+            verdictIdentity = verdict.identity
+        }
         switch verdict {
         case .forward(let p):
             if let identity = p.identity, let signer = worker.assertions.signer(for: snapshot) {
@@ -314,9 +316,11 @@ final class ClientConnection {
     func logRequest() {
         guard exchange.takeLogTurn() else { return }
         let r = exchange.request
-        worker.metrics.requestDone(route: verdictRoute, identity: verdictIdentity, request: request, status: r.status, // metrics:
-                                   durationNs: worker.now - r.started,
-                                   upstreamNs: r.upstreamHeadAt > 0 && r.upstreamStart > 0 ? r.upstreamHeadAt - r.upstreamStart : nil)
+        if worker.metrics.enabled { // metrics: once per request, access logging on or off
+            worker.metrics.requestDone(route: verdictRoute, identity: verdictIdentity, request: request, status: r.status,
+                                       durationNs: worker.now - r.started,
+                                       upstreamNs: r.upstreamHeadAt > 0 && r.upstreamStart > 0 ? r.upstreamHeadAt - r.upstreamStart : nil)
+        }
         guard worker.accessLog.enabled else { return }
         if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
         worker.accessLog.log(request, requestId: requestId.hex, client: peerIP, status: r.status, bytes: r.bytesSent,
