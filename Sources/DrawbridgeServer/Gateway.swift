@@ -157,7 +157,7 @@ public final class Gateway {
             workers.append(w)
         }
         logWarnings(snapshot)
-        for w in workers { threads.append(startThread(w)) }
+        for w in workers { threads.append(Threads.start(detached: false) { w.run() }) }
         MetricsRegistry.shared.serving(snapshot, listening: true)
         admin?.start()
         let checker = HealthChecker(log: log)
@@ -297,16 +297,5 @@ public final class Gateway {
             logFiles.add(path: path, fd: fd, what: what)
             return fd
         }
-    }
-
-    private func startThread(_ w: Worker) -> pthread_t {
-        let box = Unmanaged.passRetained(w).toOpaque()
-        var t = pthread_t()
-        pthread_create(&t, nil, { arg in
-            let w = Unmanaged<Worker>.fromOpaque(arg!).takeRetainedValue()
-            w.run()
-            return nil
-        }, box)
-        return t
     }
 }

@@ -55,14 +55,7 @@ final class UpstreamTokenFetcher: @unchecked Sendable {
     }
 
     func start() {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var t = pthread_t()
-        pthread_create(&t, nil, { arg in
-            let f = Unmanaged<UpstreamTokenFetcher>.fromOpaque(arg!).takeRetainedValue()
-            f.run()
-            return nil
-        }, box)
-        pthread_detach(t)
+        Threads.start(detached: true) { self.run() }
     }
 
     func stop() {

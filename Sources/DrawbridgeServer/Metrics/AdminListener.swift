@@ -25,14 +25,7 @@ final class AdminListener: @unchecked Sendable {
     }
 
     func start() {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var t = pthread_t()
-        pthread_create(&t, nil, { arg in
-            let l = Unmanaged<AdminListener>.fromOpaque(arg!).takeRetainedValue()
-            l.serve()
-            return nil
-        }, box)
-        pthread_detach(t)
+        Threads.start(detached: true) { self.serve() }
     }
 
     private func serve() {

@@ -30,13 +30,7 @@ final class HealthChecker: @unchecked Sendable {
     }
 
     func start() {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var t = pthread_t()
-        pthread_create(&t, nil, { arg in
-            Unmanaged<HealthChecker>.fromOpaque(arg!).takeRetainedValue().run()
-            return nil
-        }, box)
-        pthread_detach(t)
+        Threads.start(detached: true) { self.run() }
     }
 
     private func run() {
