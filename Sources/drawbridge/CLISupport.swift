@@ -1,4 +1,5 @@
 import DrawbridgeConfig
+import DrawbridgeIdentity
 import DrawbridgeStore
 import Foundation
 import Glibc
@@ -216,3 +217,9 @@ func formatDate(_ unix: UInt64) -> String {
 }
 
 var now: UInt64 { UInt64(Date().timeIntervalSince1970) }
+
+/// The index of the member with this (lower-cased) email, or the CLI's error naming it.
+func userIndex(_ users: [User], email: String) throws -> Int {
+    guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
+    return i
+}

@@ -29,7 +29,7 @@ enum TOTPCommand {
         let seed = SecureRandom.bytes(seedBytes)
         let replaced = ctx.update {
             try IdentityStore.updateUsers(ctx.auth) { users -> Bool in
-                guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
+                let i = try userIndex(users, email: email)
                 let had = users[i].totpSecretSealed != nil
                 // Sealed under "user/<id>/totp": the seed cannot be copied onto another user.
                 users[i].totpSecretSealed = try Sealed.seal(seed, kind: .totpSeed, name: Sealed.totpName(userId: users[i].id), key: key)
@@ -52,7 +52,7 @@ enum TOTPCommand {
         let ctx = CLIContext(args)
         let had = ctx.update {
             try IdentityStore.updateUsers(ctx.auth) { users -> Bool in
-                guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
+                let i = try userIndex(users, email: email)
                 defer { users[i].totpSecretSealed = nil; users[i].totpLastStep = nil }
                 return users[i].totpSecretSealed != nil
             }

@@ -83,7 +83,7 @@ enum UserCommand {
         if sub == "set-password" { hash = newPasswordHash(args, email: email) }
         let message = ctx.update {
             try IdentityStore.updateUsers(ctx.auth) { users -> String in
-                guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
+                let i = try userIndex(users, email: email)
                 switch sub {
                 case "disable":
                     users[i].status = .disabled
@@ -124,7 +124,7 @@ enum UserCommand {
         let ctx = CLIContext(args)
         let message = ctx.update {
             try IdentityStore.updateUsers(ctx.auth) { users -> String in
-                guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
+                let i = try userIndex(users, email: email)
                 if sub == "unlink" {
                     let before = users[i].oidcLinks.count
                     users[i].oidcLinks.removeAll { issuer == nil || $0.issuer == issuer }

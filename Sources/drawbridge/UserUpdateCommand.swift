@@ -36,7 +36,7 @@ extension UserCommand {
         ctx.requireGroups(groups)
         let changes = ctx.update {
             try IdentityStore.updateUsers(ctx.auth) { users -> [String] in
-                guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
+                let i = try userIndex(users, email: email)
                 var changes: [String] = []
                 if let expires {
                     users[i].expiresAt = expires
@@ -78,7 +78,7 @@ extension UserCommand {
         let ctx = CLIContext(args)
         let id = ctx.update {
             try IdentityStore.updateUsers(ctx.auth) { users -> String in
-                guard let i = users.firstIndex(where: { $0.email == email }) else { throw CLIFailure("no user with email \(email)") }
+                let i = try userIndex(users, email: email)
                 return users.remove(at: i).id
             }
         }
