@@ -178,19 +178,15 @@ import Testing
     // MARK: Login throttling follows the monotonic clock (issue 21 item 2)
 
     @Test func aWallClockStepBackDoesNotProlongALockout() throws {
-        let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
-        guard FileManager.default.fileExists(atPath: lib) else { throw TestFailure("faketime is not installed (scripts/ensure-deps faketime)") }
-        let clock = FileManager.default.temporaryDirectory.appendingPathComponent("db-clock-\(getpid())-\(UUID().uuidString.prefix(8))").path
-        try "+0".write(toFile: clock, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: clock) }
+        guard FakeClock.available else { throw TestFailure("faketime is not installed (scripts/ensure-deps faketime)") }
+        let clock = try FakeClock(offset: "+0")
         let w = try World(limits: "loginLimits: { perAddress: 1000, perAccountFailures: 3, lockoutSeconds: 1, maxLockoutSeconds: 3600 }",
-                          environment: ["LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": clock, "FAKETIME_NO_CACHE": "1",
-                                        "FAKETIME_DONT_FAKE_MONOTONIC": "1"])
+                          environment: clock.environment)
         for _ in 0..<3 { #expect(try w.client().signIn(email: "dev@example.test", password: "wrong").status == 401) }
         #expect(try w.client().signIn(email: "dev@example.test", password: Self.password).status == 429)
         // The wall clock steps back a day (as NTP at boot might); the one-second lockout still ends.
-        try "-1d".write(toFile: clock, atomically: true, encoding: .utf8)
-        usleep(2_000_000)
+        try clock.set("-1d")
+        usleep(2_000_000)   // the library re-reads the offset every second
         #expect(try w.client().signIn(email: "dev@example.test", password: Self.password).status == 303)
     }
 }

@@ -13,6 +13,9 @@ import Testing
         let log = gw.dir + "/access.log", rotated = gw.dir + "/access.log.1"
         #expect(rename(log, rotated) == 0)
         #expect(try gw.get("/between").status == 200)   // still the old descriptor: the renamed file
+        // The worker writes its buffered lines at the end of a loop iteration, after the response:
+        // wait for that write, or the reopen can overtake it (as with nginx's buffered logs).
+        try waitUntil { ((try? String(contentsOfFile: rotated, encoding: .utf8)) ?? "").contains("/between") }
         gw.process.signal(SIGUSR1)
         try gw.process.waitFor("reopened accessLog \(log)")
         #expect(try gw.get("/after-rotation").status == 200)

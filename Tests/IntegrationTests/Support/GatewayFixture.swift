@@ -134,9 +134,14 @@ final class GatewayFixture {
 
     /// One request on a new connection.
     func request(_ raw: String) throws -> Response {
-        let c = try client()
-        try c.send(raw)
-        return try c.readResponse(head: raw.hasPrefix("HEAD "))
+        do {
+            let c = try client()
+            try c.send(raw)
+            return try c.readResponse(head: raw.hasPrefix("HEAD "))
+        } catch let e as TestFailure {
+            // A connection closed without an answer: say whether the gateway still runs and what it printed.
+            throw TestFailure("\(e.description) [gateway \(process.process.isRunning ? "running" : "exited \(process.process.terminationStatus)"); stderr tail: \(String(process.stderr.suffix(1500)))]")
+        }
     }
 
     func get(_ path: String, headers: String = "") throws -> Response {
