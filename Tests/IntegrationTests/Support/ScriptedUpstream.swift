@@ -43,7 +43,9 @@ final class ScriptedUpstream: @unchecked Sendable {
     /// Stops accepting (call when the test is done; connections end when the gateway closes them).
     func stop() {
         lock.lock(); let was = stopped; stopped = true; lock.unlock()
-        if !was { shutdown(listenFd, Int32(SHUT_RDWR)); close(listenFd) }
+        // Only shut down here (accept fails at once); the accept loop closes the descriptor when it
+        // leaves, so it never calls accept on a number another test has reopened since.
+        if !was { shutdown(listenFd, Int32(SHUT_RDWR)) }
     }
 
     /// Replaces the script for requests read from now on.
@@ -75,7 +77,7 @@ final class ScriptedUpstream: @unchecked Sendable {
             let fd = accept(listenFd, nil, nil)
             if fd < 0 {
                 lock.lock(); let s = stopped; lock.unlock()
-                if s { return }
+                if s { close(listenFd); return }
                 continue
             }
             let t = Thread { self.serve(fd) }

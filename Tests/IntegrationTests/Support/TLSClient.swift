@@ -14,7 +14,9 @@ struct Response {
 
 /// A blocking TCP connection, optionally TLS (OpenSSL), for sending exact bytes to the gateway.
 final class RawClient {
-    private let fd: Int32
+    /// -1 once closed: a descriptor is closed exactly once, or a second close would close whatever
+    /// another test running in parallel has opened under the same number since.
+    private var fd: Int32
     private var ssl: OpaquePointer?
     private var ctx: OpaquePointer?
     private var pending: [UInt8] = []
@@ -32,7 +34,7 @@ final class RawClient {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = port.bigEndian
         let r = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        if r != 0 { Glibc.close(fd); throw TestFailure("connect to \(port) failed: errno \(errno)") }
+        if r != 0 { let e = errno; close(); throw TestFailure("connect to \(port) failed: errno \(e)") }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         guard tls else { return }
@@ -57,7 +59,7 @@ final class RawClient {
     func close() {
         if let ssl { SSL_free(ssl); self.ssl = nil }
         if let ctx { SSL_CTX_free(ctx); self.ctx = nil }
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
     }
 
     var negotiatedVersion: String {
