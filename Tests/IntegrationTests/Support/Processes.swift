@@ -48,10 +48,12 @@ final class ChildProcess: @unchecked Sendable {
     let process = Process()
     let outURL: URL
     let errURL: URL
+    /// Holds the two output files; removed with the process object.
+    private let dir: URL
 
     /// `environment`: added to (or, with a nil value, removed from) the test process's environment.
     init(_ path: String, _ args: [String], name: String, environment: [String: String?] = [:]) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-test-\(getpid())-\(UUID().uuidString.prefix(8))")
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("db-test-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         outURL = dir.appendingPathComponent("\(name).out")
         errURL = dir.appendingPathComponent("\(name).err")
@@ -114,7 +116,10 @@ final class ChildProcess: @unchecked Sendable {
         return 0
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: dir)
+    }
 }
 
 /// Runs a program to completion and returns (status, stdout, stderr).
