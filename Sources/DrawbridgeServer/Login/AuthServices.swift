@@ -21,7 +21,8 @@ enum JobKind: Sendable {
 /// and per-worker state.
 final class AuthServices: @unchecked Sendable {
     let audit: AuditLog
-    let throttle = LoginThrottle()
+    /// This process's counters; a shared store (`LoginCounters`) goes here for several instances.
+    let throttle: any LoginCounters
     private let signInPool: JobPool
     private let providerPool: JobPool
     /// A few threads: concurrent sign-outs share one fdatasync (group commit).
@@ -34,8 +35,9 @@ final class AuthServices: @unchecked Sendable {
     /// The upstream OAuth 2.0 tokens (`UpstreamTokenFetcher`). Set before workers start.
     var upstreamTokens: Published<TokenBoard>?
 
-    init(audit: AuditLog, queues: WorkQueuesConfig = WorkQueuesConfig()) {
+    init(audit: AuditLog, queues: WorkQueuesConfig = WorkQueuesConfig(), counters: any LoginCounters = LoginThrottle()) {
         self.audit = audit
+        throttle = counters
         // Few threads: a flood of sign-ins cannot run more scrypt computations (128 MiB each) at
         // once than there are CPUs; the rest wait in a bounded queue or get 503.
         let cpus = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))

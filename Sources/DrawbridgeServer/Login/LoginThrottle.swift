@@ -1,6 +1,19 @@
 import DrawbridgeConfig
 import Glibc
 
+/// The sign-in counters (attempts per address, failures and lockouts per account). Behind this
+/// interface so that several gateway instances can share them: a store on Redis implements the
+/// same three calls (INCR with an expiry per address window, a hash per account), the sign-in
+/// paths do not change. Called on sign-in paths only, never by a proxied request.
+protocol LoginCounters: AnyObject, Sendable {
+    /// Counts an attempt from `address` (for `account`, when one is named) and says whether it may proceed.
+    func attempt(address: String, account: String?, limits: LoginLimitsConfig) -> LoginThrottle.Verdict
+    /// Records a failed attempt (either factor); returns the lockout's length when this failure locked the account.
+    func failed(account: String, limits: LoginLimitsConfig) -> Double?
+    /// A whole sign-in (every factor) succeeded: the account's failure count starts again.
+    func succeeded(account: String)
+}
+
 /// Login rate limits, shared by all workers (taken on the sign-in paths only, never by a proxied
 /// request, so a lock is fine here).
 ///
@@ -15,7 +28,7 @@ import Glibc
 ///
 /// Time is the monotonic clock: stepping the wall clock (NTP at boot, an operator) neither
 /// lengthens a lockout, nor stops the decay, nor freezes the windows.
-final class LoginThrottle: @unchecked Sendable {
+final class LoginThrottle: LoginCounters, @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var addresses: [String: Window] = [:]
     private var accounts: [String: Account] = [:]
@@ -38,7 +51,6 @@ final class LoginThrottle: @unchecked Sendable {
 
     enum Verdict: Equatable { case allowed, addressLimited, accountLocked(remainingSeconds: Double) }
 
-    /// Counts an attempt from `address` (for `account`, when one is named) and says whether it may proceed.
     func attempt(address: String, account: String?, limits: LoginLimitsConfig) -> Verdict {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
         let now = clock()
@@ -52,7 +64,6 @@ final class LoginThrottle: @unchecked Sendable {
         return .allowed
     }
 
-    /// Records a failed attempt (either factor); returns the lockout's length when this failure locked the account.
     func failed(account: String, limits: LoginLimitsConfig) -> Double? {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
         let now = clock()
@@ -74,7 +85,6 @@ final class LoginThrottle: @unchecked Sendable {
         return locked
     }
 
-    /// A whole sign-in succeeded (every factor): the consecutive failures start again from zero.
     func succeeded(account: String) {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
         if var a = accounts[account] { a.failures = 0; accounts[account] = a }
