@@ -28,6 +28,8 @@ public struct RequestHead: Sendable {
     /// HTTP/1.1 GET with an Upgrade field listing "websocket" and a Connection field listing "upgrade".
     public var isWebSocketUpgrade: Bool
     public var isHEAD: Bool
+    /// GET, HEAD, OPTIONS, PUT or DELETE (`RequestMethod.isIdempotent`): may be sent again.
+    public var isIdempotent: Bool
 
     public init() {
         bytes = []
@@ -44,6 +46,7 @@ public struct RequestHead: Sendable {
         expectContinue = false
         isWebSocketUpgrade = false
         isHEAD = false
+        isIdempotent = false
     }
 
     /// Empties the head, keeping the capacity of `bytes` and `fields`. Every other property goes

@@ -73,6 +73,7 @@ public struct RequestHeadParser: Sendable {
         }
         head.method = method
         head.isHEAD = ASCII.equals(b, method, "HEAD")
+        head.isIdempotent = RequestMethod.isIdempotent(UnsafeRawBufferPointer(rebasing: b[method]))
         let t = target.lowerBound
         if b[t] == ASCII.slash {
             head.target = target
@@ -113,20 +114,12 @@ public struct RequestHeadParser: Sendable {
     /// Host, framing, connection options and expectations (RFC 9112 §3.2, §6; RFC 9110 §7.6.1, §10.1.1).
     private static func semantics(_ b: UnsafeRawBufferPointer, into head: inout RequestHead) -> HTTPError? {
         var hostCount = 0
-        var transferEncodings = 0
-        var transferEncoding = 0..<0
-        var hasContentLength = false
         var expectContinue = false
         for f in head.fields {
             switch f.kind {
             case .host:
                 hostCount += 1
                 head.host = f.value
-            case .transferEncoding:
-                transferEncodings += 1
-                transferEncoding = f.value
-            case .contentLength:
-                hasContentLength = true
             case .expect:
                 if ASCII.equalsCaseInsensitive(b, f.value, "100-continue") {
                     expectContinue = true
@@ -149,24 +142,9 @@ public struct RequestHeadParser: Sendable {
             head.hostParsed = parsed
         }
 
-        if transferEncodings > 0 {
-            // reject CL+TE: request smuggling
-            if hasContentLength { return .badRequest("Content-Length with Transfer-Encoding") }
-            // reject TE in HTTP/1.0: a 1.0 recipient would frame by Content-Length or close (smuggling)
-            if head.version == .http10 { return .badRequest("Transfer-Encoding in HTTP/1.0") }
-            // stricter than RFC 9112: only a single "chunked" is accepted; other codings are smuggling bait
-            if transferEncodings > 1 { return .badRequest("multiple Transfer-Encoding fields") }
-            guard ASCII.equalsCaseInsensitive(b, transferEncoding, "chunked") else {
-                return .badRequest("unsupported Transfer-Encoding")
-            }
-            head.framing = .chunked
-        } else if hasContentLength {
-            switch ContentLength.combine(b, head.fields) {
-            case .failure(let e): return e
-            case .success(let length): head.framing = .contentLength(length ?? 0)
-            }
-        } else {
-            head.framing = .none
+        switch BodyFraming.declared(b, head.fields, version: head.version) {
+        case .failure(let e): return e
+        case .success(let framing): head.framing = framing ?? .none
         }
 
         let options: ConnectionOptions

@@ -54,4 +54,17 @@ public enum RequestMethod {
         }
         return nil
     }
+
+    /// Idempotent methods (RFC 9110 §9.2.2): GET, HEAD, OPTIONS, PUT, DELETE (TRACE is refused).
+    /// Only these may be sent again after a connection failed once they were sent; an unknown
+    /// method is not idempotent (nginx never resends POST, PATCH or LOCK).
+    public static func isIdempotent(_ method: UnsafeRawBufferPointer) -> Bool {
+        switch method.count {
+        case 3: return ASCII.equals(method, 0..<3, "GET") || ASCII.equals(method, 0..<3, "PUT")
+        case 4: return ASCII.equals(method, 0..<4, "HEAD")
+        case 6: return ASCII.equals(method, 0..<6, "DELETE")
+        case 7: return ASCII.equals(method, 0..<7, "OPTIONS")
+        default: return false
+        }
+    }
 }

@@ -15,9 +15,10 @@ public struct ResponseHead: Sendable {
     /// The upstream connection can be reused after this response's body.
     /// False for `.untilClose` framing and for 101 (the connection leaves HTTP).
     public var keepAlive: Bool
-    /// Transfer-Encoding lists codings besides the final "chunked" (e.g. "gzip, chunked"); a proxy that
-    /// removes the chunked framing must keep announcing those.
-    public var hasOtherTransferCodings: Bool
+    /// The head announces a body (Transfer-Encoding, or Content-Length above 0) that `framing`
+    /// says does not follow (HEAD, 1xx, 204, 304): an upstream that sends it anyway would have it
+    /// read as the next response on the connection.
+    public var bodyAnnounced: Bool
 
     public init() {
         bytes = []
@@ -28,7 +29,7 @@ public struct ResponseHead: Sendable {
         fields = []
         framing = .none
         keepAlive = false
-        hasOtherTransferCodings = false
+        bodyAnnounced = false
     }
 
     /// Empties the head, keeping the capacity of `bytes` and `fields`. Every other property goes

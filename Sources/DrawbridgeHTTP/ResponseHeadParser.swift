@@ -71,55 +71,26 @@ public struct ResponseHeadParser: Sendable {
     }
 
     private static func semantics(_ b: UnsafeRawBufferPointer, requestWasHEAD: Bool, into head: inout ResponseHead) -> HTTPError? {
-        var hasTransferEncoding = false
-        var hasContentLength = false
-        var lastIsChunked = false
-        var codings = 0
-        for f in head.fields {
-            switch f.kind {
-            case .contentLength:
-                hasContentLength = true
-            case .transferEncoding:
-                hasTransferEncoding = true
-                for element in ListElements(b, f.value) where !element.isEmpty {
-                    var nameEnd = element.lowerBound
-                    while nameEnd < element.upperBound && ASCII.isTchar(b[nameEnd]) { nameEnd += 1 }
-                    let name = element.lowerBound..<nameEnd
-                    guard !name.isEmpty else { return .badRequest("malformed Transfer-Encoding") }
-                    // chunked applied twice or not last: framing no two parsers agree on (response smuggling)
-                    if lastIsChunked { return .badRequest("chunked is not the final transfer coding") }
-                    lastIsChunked = ASCII.equalsCaseInsensitive(b, name, "chunked")
-                    codings += 1
-                }
-            default:
-                break
-            }
+        let declared: BodyFraming?
+        switch BodyFraming.declared(b, head.fields, version: head.version) {
+        case .failure(let e): return e
+        case .success(let d): declared = d
         }
-        if hasTransferEncoding {
-            // reject CL+TE from upstream: response smuggling / desync
-            if hasContentLength { return .badRequest("Content-Length with Transfer-Encoding") }
-            // TE in a 1.0 message is faulty framing (RFC 9112 §6.1): desync
-            if head.version == .http10 { return .badRequest("Transfer-Encoding in HTTP/1.0") }
-            guard codings > 0 else { return .badRequest("empty Transfer-Encoding") }
-        }
-        var contentLength: UInt64? = nil
-        if hasContentLength {
-            switch ContentLength.combine(b, head.fields) {
-            case .failure(let e): return e
-            case .success(let l): contentLength = l
-            }
-        }
-
         let status = head.status
         if requestWasHEAD || status < 200 || status == 204 || status == 304 {
             head.framing = .none
-        } else if hasTransferEncoding {
-            head.framing = lastIsChunked ? .chunked : .untilClose
-            head.hasOtherTransferCodings = codings > (lastIsChunked ? 1 : 0)
-        } else if let l = contentLength {
-            head.framing = .contentLength(l)
+            // a body announced that must not follow: if it comes anyway it is on the connection still
+            switch declared {
+            case .some(.chunked): head.bodyAnnounced = true
+            case .some(.contentLength(let n)): head.bodyAnnounced = n > 0
+            default: break
+            }
         } else {
-            head.framing = .untilClose
+            switch declared {
+            case .some(.chunked): head.framing = .chunked
+            case .some(.contentLength(let n)): head.framing = .contentLength(n)
+            default: head.framing = .untilClose // neither: the body runs until the upstream closes
+            }
         }
 
         let options: ConnectionOptions

@@ -6,9 +6,14 @@ import DrawbridgeHTTP
 /// answers. Buffers stay in the glue; the machine sees counts and parsed heads. Modelled on
 /// SwiftNIO's and Hummingbird's `StateMachine` structs that return actions.
 ///
-/// Rules issue 19 will add here (strict upstream response framing, pooled-connection
-/// cleanliness, idempotent-only retries, tunnel checks) each have one place marked `issue 19:`.
+/// Issue 19's rules on upstreams live here: strict framing (`responseHead`, with the parser's
+/// `BodyFraming.declared`), pooled-connection reuse (`responseComplete`), idempotent-only
+/// retries (`upstreamFailed`), interim responses bounded and under the response deadline.
 public struct ClientExchange: Sendable {
+    /// Interim (1xx) responses accepted before a final one; past it, 502. Real servers send one or
+    /// two (100, 103); a stream of them would hold the exchange and its upstream connection.
+    public static let maxInterimResponses = 16
+
     /// Without payloads: phases compare as integers on the hot path.
     public enum Phase: Sendable, Equatable {
         case handshake
@@ -92,8 +97,15 @@ public struct ClientExchange: Sendable {
         lastProgress = now
     }
 
-    /// Bytes moved (written to either side, read from the upstream).
+    /// Bytes moved (written to either side, read from the upstream's response body).
     public mutating func progressed(now: UInt64) { lastProgress = now }
+
+    /// Bytes of the upstream's response were read. Before its final head they do not move the
+    /// deadline: the response timeout holds across interim responses (slow drip of 1xx).
+    public mutating func upstreamBytesRead(now: UInt64) {
+        request.upstreamAnswered = true
+        if request.responseStarted { lastProgress = now }
+    }
 
     /// A complete head: the new request replaces the last one whole.
     public mutating func requestHead(_ summary: RequestSummary, now: UInt64) {
@@ -214,7 +226,8 @@ public struct ClientExchange: Sendable {
     public enum ResponseHeadAction: Sendable, Equatable {
         /// 1xx other than 101: dropped (the gateway answered 100-continue itself).
         case skipInterim
-        /// Never reaches the client (101 to a request that asked no upgrade): 502, close.
+        /// Never reaches the client (101 to a request that asked no upgrade, one interim response
+        /// too many): 502, close.
         case refuse
         /// Write the response head (framing from `request`), then relay the body.
         case forwardHead
@@ -224,11 +237,20 @@ public struct ClientExchange: Sendable {
         case startTunnel
     }
 
-    /// The upstream's response head (a malformed one never gets here: the glue answers 502).
-    public mutating func responseHead(status: Int, framing: ResponseFraming, now: UInt64) -> ResponseHeadAction {
-        if status >= 100 && status < 200 && status != 101 { return .skipInterim }
+    /// The upstream's response head (a malformed one never gets here: the glue answers 502; its
+    /// framing was judged by the parser, `BodyFraming.declared`). `upstreamKeepAlive`: the head
+    /// allows reuse; `bodyAnnounced`: it announced a body that `framing` says does not follow.
+    public mutating func responseHead(status: Int, framing: ResponseFraming, upstreamKeepAlive: Bool = false, bodyAnnounced: Bool = false,
+                                      now: UInt64) -> ResponseHeadAction {
+        if status >= 100 && status < 200 && status != 101 {
+            request.interimResponses += 1
+            // a bounded number of 1xx: an endless stream of them must not hold the exchange
+            return request.interimResponses > Self.maxInterimResponses ? .refuse : .skipInterim
+        }
         if status == 101 && !request.summary.webSocketUpgrade { return .refuse }
-        // issue 19: strict upstream response framing is judged here, before anything is forwarded.
+        // Reuse only after an unambiguous response: a body announced but not due (HEAD, 204, 304)
+        // may still come, and would be read as the next request's response (another user's).
+        request.upstreamReusable = upstreamKeepAlive && framing != .untilClose && !(framing == .none && bodyAnnounced)
         if request.body.isActive { request.keepAlive = false } // the request body's end is unknown yet
         request.chunkToClient = false
         switch framing {
@@ -267,12 +289,13 @@ public struct ClientExchange: Sendable {
         case releaseUpstream, abandonUpstream
     }
 
-    /// The whole response went to the client (`upstreamKeepAlive`: the upstream's head allows
-    /// reuse; `upstreamEOF`: it closed).
-    public mutating func responseComplete(upstreamKeepAlive: Bool, upstreamEOF: Bool, now: UInt64) -> Completion {
+    /// The whole response went to the client. `upstreamClean`: nothing unread from the upstream
+    /// connection, nothing unsent to it, and it did not close.
+    public mutating func responseComplete(upstreamClean: Bool, now: UInt64) -> Completion {
         request.response = .done
-        // issue 19: a pooled connection is reused only when it is clean (nothing unread, framing exact).
-        let reuse = upstreamKeepAlive && !request.body.isActive && !upstreamEOF
+        // back to the pool only when clean and its response was unambiguous and complete: another
+        // user's request must never read this one's bytes
+        let reuse = request.upstreamReusable && upstreamClean && !request.body.isActive
         endExchange(closing: !request.keepAlive || request.body.isActive, now: now)
         return reuse ? .releaseUpstream : .abandonUpstream
     }
@@ -289,9 +312,12 @@ public struct ClientExchange: Sendable {
     /// connected; `reused`: it had carried a request before, so it may have been stale).
     public mutating func upstreamFailed(connectFailed: Bool, reused: Bool) -> UpstreamFailure {
         if request.responseStarted { return .abort }
-        // A stale keep-alive connection, or a server refusing: one retry for a request without body.
-        // issue 19: retries limited to idempotent methods go here.
-        if request.summary.framing == .none && !request.retried && (reused || connectFailed) {
+        // One retry for a request without body (a body was streamed, not kept), and only when no
+        // byte of a response came: a server that never connected got nothing; a stale pooled
+        // connection may have run the request, so only an idempotent method is sent again
+        // (RFC 9110 §9.2.2: a POST must not run twice; nginx never resends POST, PATCH, LOCK).
+        if request.summary.framing == .none && !request.retried && !request.upstreamAnswered
+            && (connectFailed || (reused && request.summary.idempotent)) {
             request.retried = true
             return .retry(sameServer: reused)
         }

@@ -42,20 +42,23 @@ public struct RequestSummary: Sendable, Equatable {
     public var isHEAD: Bool
     public var http10: Bool
     public var webSocketUpgrade: Bool
+    /// GET, HEAD, OPTIONS, PUT, DELETE (RFC 9110 §9.2.2): may be sent again after a failure.
+    public var idempotent: Bool
 
     public init(framing: BodyFraming, keepAlive: Bool = true, expectContinue: Bool = false, isHEAD: Bool = false,
-                http10: Bool = false, webSocketUpgrade: Bool = false) {
+                http10: Bool = false, webSocketUpgrade: Bool = false, idempotent: Bool = true) {
         self.framing = framing
         self.keepAlive = keepAlive
         self.expectContinue = expectContinue
         self.isHEAD = isHEAD
         self.http10 = http10
         self.webSocketUpgrade = webSocketUpgrade
+        self.idempotent = idempotent
     }
 
     public init(_ head: RequestHead) {
         self.init(framing: head.framing, keepAlive: head.keepAlive, expectContinue: head.expectContinue, isHEAD: head.isHEAD,
-                  http10: head.version == .http10, webSocketUpgrade: head.isWebSocketUpgrade)
+                  http10: head.version == .http10, webSocketUpgrade: head.isWebSocketUpgrade, idempotent: head.isIdempotent)
     }
 }
 
@@ -71,6 +74,13 @@ public struct RequestState: Sendable, Equatable {
     public internal(set) var retried = false
     /// The response head went to the client: from here a failure can only cut the connection.
     public internal(set) var responseStarted = false
+    /// A byte of the upstream's response arrived (an interim one included): never retried after.
+    public internal(set) var upstreamAnswered = false
+    /// Interim (1xx) responses dropped so far (bounded: `ClientExchange.maxInterimResponses`).
+    public internal(set) var interimResponses = 0
+    /// The upstream's final head allows its connection to carry another request once the
+    /// response is complete (keep-alive, framing exact, no body announced and not sent).
+    public internal(set) var upstreamReusable = false
     /// The client gets chunked framing (a chunked or close-delimited upstream body, HTTP/1.1).
     public internal(set) var chunkToClient = false
     /// The upstream connection is still connecting or handshaking (the connect timeout runs).

@@ -58,7 +58,7 @@ extension ClientConnection {
             if n > 0 { progress = true; exchange.progressed(now: worker.now) }
             if exchange.request.response != .done && !u.readBlocked && !u.eof, let ub = u.inBuf, ub.reserve(1) {
                 switch u.transport.read(into: ub.writableBytes) {
-                case .bytes(let n): ub.writeIndex += n; progress = true; exchange.progressed(now: worker.now)
+                case .bytes(let n): ub.writeIndex += n; progress = true; exchange.upstreamBytesRead(now: worker.now)
                 case .wouldBlock: u.readBlocked = true
                 case .eof: u.eof = true; progress = true
                 case .failed: upstreamFailed(connectFailed: false); return true
@@ -107,7 +107,8 @@ extension ClientConnection {
             case .complete:
                 let ob = ensureOut()
                 guard ob.reserve(ClientResponseHead.size(&respHead, hsts: snapshot.hstsLine, renewedSession: plan?.renewedSession)) else { return false }
-                switch exchange.responseHead(status: respHead.status, framing: respHead.framing, now: worker.now) {
+                switch exchange.responseHead(status: respHead.status, framing: respHead.framing, upstreamKeepAlive: respHead.keepAlive,
+                                             bodyAnnounced: respHead.bodyAnnounced, now: worker.now) {
                 case .skipInterim:
                     ub.consume(respHead.headLength) // interim responses: the gateway answered 100-continue itself
                     respHead.reset()
@@ -140,7 +141,7 @@ extension ClientConnection {
         logRequest()
         let u = upstream
         upstream = nil
-        switch exchange.responseComplete(upstreamKeepAlive: respHead.keepAlive, upstreamEOF: u?.eof ?? true, now: worker.now) {
+        switch exchange.responseComplete(upstreamClean: u?.isClean ?? false, now: worker.now) {
         case .releaseUpstream: u.map { $0.pool.release($0) }
         case .abandonUpstream: u.map { $0.pool.abandon($0) }
         }

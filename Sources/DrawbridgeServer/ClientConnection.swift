@@ -217,7 +217,8 @@ final class ClientConnection {
         exchange.timeouts = snapshot.timeouts
         exchange.requestHead(RequestSummary(framing: request.head.framing, keepAlive: request.head.keepAlive,
                                             expectContinue: request.head.expectContinue, isHEAD: request.head.isHEAD,
-                                            http10: request.head.version == .http10, webSocketUpgrade: request.head.isWebSocketUpgrade),
+                                            http10: request.head.version == .http10, webSocketUpgrade: request.head.isWebSocketUpgrade,
+                                            idempotent: request.head.isIdempotent),
                              now: worker.now)
         requestId.renew(&worker.random)
         plan = nil

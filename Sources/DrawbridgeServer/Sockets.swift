@@ -115,6 +115,13 @@ enum Sockets {
         return (-1, false, e)
     }
 
+    /// A non-blocking peek: true when the socket has no byte to read and the peer has not closed.
+    static func nothingToRead(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return n < 0 && (CLinux_errno() == EAGAIN || CLinux_errno() == EWOULDBLOCK)
+    }
+
     /// The pending error of a socket whose non-blocking connect finished.
     static func pendingError(_ fd: Int32) -> Int32 {
         var err: Int32 = 0

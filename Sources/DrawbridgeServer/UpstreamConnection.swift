@@ -97,6 +97,13 @@ final class UpstreamConnection {
         return total
     }
 
+    /// Nothing unread (buffered, or decrypted by TLS), nothing unsent, not closed: the connection
+    /// can carry another request without it reading this one's bytes. The socket itself is
+    /// peeked when the connection is taken from the pool (`UpstreamPool.acquire`).
+    var isClean: Bool {
+        !eof && !closed && state == .ready && (inBuf?.isEmpty ?? true) && (outBuf?.isEmpty ?? true) && !transport.hasBufferedInput
+    }
+
     func releaseBuffers() {
         if let b = inBuf, b.isEmpty { pool.worker.buffers.give(b); inBuf = nil }
         if let b = outBuf, b.isEmpty { pool.worker.buffers.give(b); outBuf = nil }

@@ -52,6 +52,9 @@ final class UpstreamPool {
     func acquire(server: Int, owner: ClientConnection) -> Acquired {
         while let c = idle[server].popLast() {
             if c.closed { continue }
+            // bytes arrived or the server closed since it went idle (the event may not be handled
+            // yet): never hand them to another request
+            guard c.isClean, Sockets.nothingToRead(c.fd) else { c.close(); continue }
             c.owner = owner
             c.deadline = .max
             active[server] += 1
@@ -85,13 +88,13 @@ final class UpstreamPool {
         target.health.failed(server, now: worker.now)
     }
 
-    /// The owner is done with a healthy connection: keep it for the next request if there is room.
+    /// The owner is done with a clean connection (`ClientExchange.responseComplete` said so): keep
+    /// it for the next request if there is room.
     func release(_ c: UpstreamConnection) {
         active[c.serverIndex] -= 1
         c.owner = nil
         c.reused = true
-        if retired || c.eof || idle[c.serverIndex].count >= target.maxIdleConnections
-            || !(c.inBuf?.isEmpty ?? true) {
+        if retired || idle[c.serverIndex].count >= target.maxIdleConnections {
             c.close()
             return
         }

@@ -97,7 +97,9 @@ enum ClientResponseHead {
                 case .connection, .hopByHop, .namedInConnection, .transferEncoding, .requestId:
                     continue
                 case .contentLength:
-                    if r.framing != .none { continue } // HEAD and 304 keep the upstream's length
+                    if r.framing != .none { continue } // a response to HEAD keeps the upstream's length
+                    // 204 and 304 never carry a length to the client (no body: a client framing by it would desync)
+                    if r.status == 204 || r.status == 304 { continue }
                 default:
                     // The gateway's HSTS policy replaces an upstream's, so there is exactly one.
                     if ASCII.equalsCaseInsensitive(name, "strict-transport-security") { continue }
@@ -111,16 +113,7 @@ enum ClientResponseHead {
         if case .contentLength(let n) = r.framing {
             ob.append("Content-Length: "); ob.appendDecimal(n); ob.append("\r\n")
         }
-        if chunkToClient {
-            // Other codings (gzip, …) stay announced: only the chunked framing is the gateway's.
-            if r.hasOtherTransferCodings, let te = r.fieldValue(named: "transfer-encoding") {
-                ob.append("Transfer-Encoding: ")
-                r.bytes.withUnsafeBytes { ob.append(UnsafeRawBufferPointer(rebasing: $0[te])) }
-                ob.append(r.framing == .chunked ? "\r\n" : ", chunked\r\n")
-            } else {
-                ob.append("Transfer-Encoding: chunked\r\n")
-            }
-        }
+        if chunkToClient { ob.append("Transfer-Encoding: chunked\r\n") } // the gateway's own framing (no other coding comes from upstreams: BodyFraming.declared)
         hsts.withUnsafeBytes { ob.append($0) }
         ob.append("X-Request-Id: "); requestId.withUnsafeBytes { ob.append($0) }; ob.append("\r\n")
         if let renewed = renewedSession {

@@ -25,9 +25,9 @@ import Testing
         #expect(x.forwarding(upstreamReady: true, now: 101 * Self.s) == false)
         x.requestBodyForwarded(5, now: 102 * Self.s)
         #expect(x.request.body == .done)
-        #expect(x.responseHead(status: 200, framing: .contentLength(2), now: 103 * Self.s) == .forwardHead)
+        #expect(x.responseHead(status: 200, framing: .contentLength(2), upstreamKeepAlive: true, now: 103 * Self.s) == .forwardHead)
         #expect(x.responseBodyForwarded(2) == true)
-        #expect(x.responseComplete(upstreamKeepAlive: true, upstreamEOF: false, now: 103 * Self.s) == .releaseUpstream)
+        #expect(x.responseComplete(upstreamClean: true, now: 103 * Self.s) == .releaseUpstream)
         #expect(x.phase == .awaitingHead && x.isIdle)
         // The second request was already buffered: nothing of the first is left in its state.
         x.headBytesPending(now: 104 * Self.s)
@@ -69,9 +69,9 @@ import Testing
         x.requestHead(Self.post(1000), now: 101 * Self.s)
         _ = x.forwarding(upstreamReady: true, now: 101 * Self.s)
         x.requestBodyForwarded(10, now: 101 * Self.s)
-        #expect(x.responseHead(status: 413, framing: .contentLength(0), now: 102 * Self.s) == .forwardHeadAndFinish)
+        #expect(x.responseHead(status: 413, framing: .contentLength(0), upstreamKeepAlive: true, now: 102 * Self.s) == .forwardHeadAndFinish)
         #expect(!x.request.keepAlive) // the request body's end is unknown
-        #expect(x.responseComplete(upstreamKeepAlive: true, upstreamEOF: false, now: 102 * Self.s) == .abandonUpstream)
+        #expect(x.responseComplete(upstreamClean: true, now: 102 * Self.s) == .abandonUpstream)
         #expect(x.phase == .closing)
     }
 
@@ -89,7 +89,7 @@ import Testing
         _ = y.forwarding(upstreamReady: true, now: 101 * Self.s)
         #expect(y.responseHead(status: 200, framing: .untilClose, now: 102 * Self.s) == .forwardHead)
         #expect(y.request.chunkToClient && y.request.keepAlive)
-        #expect(y.responseComplete(upstreamKeepAlive: false, upstreamEOF: true, now: 103 * Self.s) == .abandonUpstream)
+        #expect(y.responseComplete(upstreamClean: false, now: 103 * Self.s) == .abandonUpstream)
         #expect(y.phase == .awaitingHead)
     }
 
@@ -186,6 +186,99 @@ import Testing
         #expect(x.takeLogTurn() == true) // a new request, a new line
         x.closed()
         #expect(x.phase == .closed && x.deadline == .max && x.timerFired(now: .max, inputPending: false) == .close)
+    }
+
+    /// Issue 19, item 2: when the upstream connection of a complete response goes back to the pool.
+    struct ReuseCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        var head = false
+        let status: Int
+        let framing: ResponseFraming
+        var keepAlive = true
+        var bodyAnnounced = false
+        var clean = true
+        let reused: Bool
+        var testDescription: String { name }
+    }
+
+    static let reuseCases: [ReuseCase] = [
+        .init(name: "200 with Content-Length", status: 200, framing: .contentLength(2), reused: true),
+        .init(name: "chunked", status: 200, framing: .chunked, reused: true),
+        .init(name: "204 without framing fields", status: 204, framing: .none, reused: true),
+        .init(name: "HEAD answered with Content-Length 0", head: true, status: 200, framing: .none, reused: true),
+        .init(name: "HEAD answered with a length: its body may still come", head: true, status: 200, framing: .none, bodyAnnounced: true, reused: false),
+        .init(name: "HEAD answered chunked", head: true, status: 200, framing: .none, bodyAnnounced: true, reused: false),
+        .init(name: "204 with Content-Length 5", status: 204, framing: .none, bodyAnnounced: true, reused: false),
+        .init(name: "304 with Transfer-Encoding", status: 304, framing: .none, bodyAnnounced: true, reused: false),
+        .init(name: "close-delimited", status: 200, framing: .untilClose, keepAlive: false, reused: false),
+        .init(name: "close-delimited even if the head said keep-alive", status: 200, framing: .untilClose, reused: false),
+        .init(name: "Connection: close", status: 200, framing: .contentLength(2), keepAlive: false, reused: false),
+        .init(name: "bytes left unread, or the upstream closed", status: 200, framing: .contentLength(2), clean: false, reused: false),
+    ]
+
+    @Test(arguments: reuseCases) func upstreamReuse(_ c: ReuseCase) {
+        var x = Self.open()
+        x.requestHead(RequestSummary(framing: .none, isHEAD: c.head), now: 101 * Self.s)
+        _ = x.forwarding(upstreamReady: true, now: 101 * Self.s)
+        _ = x.responseHead(status: c.status, framing: c.framing, upstreamKeepAlive: c.keepAlive, bodyAnnounced: c.bodyAnnounced, now: 102 * Self.s)
+        #expect(x.responseComplete(upstreamClean: c.clean, now: 103 * Self.s) == (c.reused ? .releaseUpstream : .abandonUpstream))
+        #expect(x.phase == .awaitingHead) // the client connection is kept either way
+    }
+
+    /// Issue 19, item 3: one retry, only when the request cannot have run twice.
+    struct RetryCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        var summary = RequestSummary(framing: .none)
+        var connectFailed = false
+        var reused = true
+        var answeredBytes = false
+        let outcome: ClientExchange.UpstreamFailure
+        var testDescription: String { name }
+    }
+
+    static let retryCases: [RetryCase] = [
+        .init(name: "GET on a stale pooled connection", outcome: .retry(sameServer: true)),
+        .init(name: "DELETE on a stale pooled connection", outcome: .retry(sameServer: true)),
+        .init(name: "POST on a stale pooled connection", summary: RequestSummary(framing: .none, idempotent: false), outcome: .respond502),
+        .init(name: "PATCH (not idempotent) on a stale pooled connection", summary: RequestSummary(framing: .none, idempotent: false), outcome: .respond502),
+        .init(name: "POST whose connect failed (nothing was sent)", summary: RequestSummary(framing: .none, idempotent: false), connectFailed: true, reused: false,
+              outcome: .retry(sameServer: false)),
+        .init(name: "GET after part of a response head arrived", answeredBytes: true, outcome: .respond502),
+        .init(name: "GET on a fresh connection that closed", reused: false, outcome: .respond502),
+        .init(name: "PUT with a body (streamed, not kept)", summary: RequestSummary(framing: .contentLength(3)), outcome: .respond502),
+    ]
+
+    @Test(arguments: retryCases) func upstreamRetry(_ c: RetryCase) {
+        var x = Self.open()
+        x.requestHead(c.summary, now: 101 * Self.s)
+        _ = x.forwarding(upstreamReady: !c.connectFailed, now: 101 * Self.s)
+        if c.answeredBytes { x.upstreamBytesRead(now: 102 * Self.s) }
+        #expect(x.upstreamFailed(connectFailed: c.connectFailed, reused: c.reused) == c.outcome)
+    }
+
+    /// Issue 19, item 6: interim responses neither move the response deadline nor come without end.
+    @Test func interimResponsesAreBoundedAndKeepTheDeadline() {
+        var x = Self.open()
+        x.requestHead(Self.get, now: 101 * Self.s)
+        _ = x.forwarding(upstreamReady: true, now: 101 * Self.s)
+        #expect(x.deadline == 161 * Self.s)
+        for i in 1...ClientExchange.maxInterimResponses {
+            x.upstreamBytesRead(now: (101 + UInt64(i)) * Self.s)
+            #expect(x.responseHead(status: 103, framing: .none, now: (101 + UInt64(i)) * Self.s) == .skipInterim)
+        }
+        #expect(x.deadline == 161 * Self.s) // unchanged by 16 interim responses
+        #expect(x.timerFired(now: 161 * Self.s, inputPending: false) == .respond(504, upstreamFailed: false))
+        #expect(x.responseHead(status: 102, framing: .none, now: 130 * Self.s) == .refuse) // the 17th
+        // The final head starts the body: from then on bytes read move the deadline.
+        var y = Self.open()
+        y.requestHead(Self.get, now: 101 * Self.s)
+        _ = y.forwarding(upstreamReady: true, now: 101 * Self.s)
+        y.upstreamBytesRead(now: 110 * Self.s)
+        #expect(y.responseHead(status: 100, framing: .none, now: 110 * Self.s) == .skipInterim)
+        #expect(y.responseHead(status: 200, framing: .contentLength(9), now: 120 * Self.s) == .forwardHead)
+        y.upstreamBytesRead(now: 150 * Self.s)
+        #expect(y.deadline == 210 * Self.s)
+        #expect(y.upstreamFailed(connectFailed: false, reused: true) == .abort)
     }
 
     /// Every timeout: the state it applies in, the deadline it sets, and what firing does.

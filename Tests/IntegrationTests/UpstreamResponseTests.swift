@@ -57,7 +57,8 @@ import Testing
         #expect(chunked.status == 413)
     }
 
-    @Test func headAnd304KeepTheirLengthWithoutBody() throws {
+    /// A response to HEAD keeps the upstream's length (204/304 lose theirs: UpstreamFramingTests).
+    @Test func headKeepsItsLengthAnd304HasNoBody() throws {
         let up = try Upstream()
         let gw = try GatewayFixture(upstreams: [up])
         let c = try gw.client()

@@ -3,17 +3,22 @@ import Glibc
 
 /// A plain-HTTP upstream on a free loopback port whose behaviour per request is chosen by the
 /// test: answer (keep-alive, body = its name), close the connection without answering (what a
-/// stale keep-alive connection looks like to the gateway), or hold the request until released.
+/// stale keep-alive connection looks like to the gateway), hold the request until released, or
+/// send exactly the bytes given (with pauses between them).
 /// It records every request line it reads, so a test can tell which upstream got what.
 /// Bodiless requests only (it reads heads).
 final class ScriptedUpstream: @unchecked Sendable {
-    enum Action { case answer, close, hold }
+    enum Action { case answer, close, hold, send([Part]) }
+    /// A step of `.send`: bytes (each character one byte, U+0000–U+00FF), a pause, or closing the
+    /// connection. Without `.close` the connection reads the next request afterwards.
+    enum Part { case bytes(String), pause(milliseconds: Int), close }
 
     let name: String
     let port: UInt16
     private let listenFd: Int32
     private let lock = NSLock()
     private var requests: [String] = []
+    private var connections = 0
     /// Chooses what to do with the n-th request (0-based) of a connection.
     private var script: @Sendable (_ n: Int, _ requestLine: String) -> Action = { _, _ in .answer }
     private let held = DispatchSemaphore(value: 0)
@@ -59,6 +64,15 @@ final class ScriptedUpstream: @unchecked Sendable {
         return requests
     }
 
+    /// Connections accepted so far.
+    var accepted: Int {
+        lock.lock(); defer { lock.unlock() }
+        return connections
+    }
+
+    /// The answer of `.answer` (keep-alive, Content-Length, body = the upstream's name).
+    var answer: String { "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(name.utf8.count)\r\n\r\n\(name)" }
+
     /// Waits until a request with action `.hold` has been read (an event, not a delay).
     func waitForHeldRequest(timeout: Double = 20) throws {
         guard heldArrived.wait(timeout: .now() + timeout) == .success else { throw TestFailure("\(name): no held request arrived") }
@@ -80,10 +94,15 @@ final class ScriptedUpstream: @unchecked Sendable {
                 if s { close(listenFd); return }
                 continue
             }
+            lock.lock(); connections += 1; lock.unlock()
             let t = Thread { self.serve(fd) }
             t.stackSize = 1 << 20
             t.start()
         }
+    }
+
+    private static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) == $0.count }
     }
 
     private func serve(_ fd: Int32) {
@@ -116,10 +135,17 @@ final class ScriptedUpstream: @unchecked Sendable {
                 if !answer { return }
             case .answer:
                 break
+            case .send(let parts):
+                for part in parts {
+                    switch part {
+                    case .bytes(let text): if !Self.write(fd, text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }) { return }
+                    case .pause(let ms): usleep(useconds_t(ms * 1000))
+                    case .close: return
+                    }
+                }
+                continue
             }
-            let response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(name.utf8.count)\r\n\r\n\(name)"
-            let ok = Array(response.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count }
-            if !ok { return }
+            if !Self.write(fd, Array(answer.utf8)) { return }
         }
     }
 }
