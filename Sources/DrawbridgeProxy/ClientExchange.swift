@@ -118,7 +118,13 @@ public struct ClientExchange: Sendable {
 
     // MARK: The gateway's own endpoints
 
-    public mutating func gatewayEndpointStarted(now: UInt64) { enter(.gatewayEndpoint, now) }
+    /// The endpoint will read the body (a refusal answers before this). Returns whether to answer
+    /// `100 Continue` first: a client that sent `Expect: 100-continue` waits for it before the body.
+    @discardableResult
+    public mutating func gatewayEndpointStarted(now: UInt64) -> Bool {
+        enter(.gatewayEndpoint, now)
+        return request.summary.expectContinue && request.body.isActive
+    }
 
     /// The request body was read whole (local endpoints read it before answering).
     public mutating func gatewayBodyRead() { request.body = .done }

@@ -105,6 +105,12 @@ extension ClientConnection {
                 respondError(502, close: true)
                 return true
             case .complete:
+                // A 101 opens a tunnel only as the answer to this request's upgrade (`TunnelUpgrade`):
+                // otherwise the client's next request would reach the upstream unjudged. 502, close.
+                if respHead.status == 101 && request.head.isWebSocketUpgrade && !TunnelUpgrade.accepted(request.head, &respHead) {
+                    respondError(502, close: true)
+                    return true
+                }
                 let ob = ensureOut()
                 guard ob.reserve(ClientResponseHead.size(&respHead, hsts: snapshot.hstsLine, renewedSession: plan?.renewedSession)) else { return false }
                 switch exchange.responseHead(status: respHead.status, framing: respHead.framing, now: worker.now) {
@@ -118,8 +124,10 @@ extension ClientConnection {
                 case .forwardHead, .forwardHeadAndFinish, .startTunnel:
                     u.pool.target.health.observed(status: respHead.status, server: u.serverIndex, now: worker.now) // health: 5xx counts as a failure
                     let r = exchange.request
-                    ClientResponseHead.write(ob, &respHead, chunkToClient: r.chunkToClient, keepAlive: r.keepAlive, http10: r.summary.http10,
-                                             hsts: snapshot.hstsLine, requestId: requestId.hex, renewedSession: plan?.renewedSession)
+                    if ClientResponseHead.write(ob, &respHead, chunkToClient: r.chunkToClient, keepAlive: r.keepAlive, http10: r.summary.http10,
+                                                hsts: snapshot.hstsLine, requestId: requestId.hex, renewedSession: plan?.renewedSession) {
+                        upstreamSetGatewayCookie()
+                    }
                     ub.consume(respHead.headLength)
                     if exchange.phase == .tunnel {
                         if inBuf == nil { inBuf = worker.buffers.take() }
@@ -134,6 +142,14 @@ extension ClientConnection {
         case .done:
             return false
         }
+    }
+
+    /// An upstream tried to set a cookie of the gateway's namespace (removed): the audit log says which.
+    @inline(never)
+    func upstreamSetGatewayCookie() {
+        guard worker.services.audit.enabled else { return }
+        worker.services.audit.record("upstream_cookie_removed", [("route", plan?.route.label), ("upstream", String(decoding: upstreamLabel, as: UTF8.self)),
+                                                                 ("client", clientAddress), ("request_id", requestId.text)])
     }
 
     func finishResponse() {
