@@ -68,7 +68,8 @@ public struct ClientExchange: Sendable {
                 return d
             }
             return lastProgress + max(timeouts.response, timeouts.send)
-        case .tunnel: return lastProgress + max(timeouts.idle, timeouts.response)
+        // A tunnel ends when idle, and at the latest after its lifetime (phaseSince: when it opened).
+        case .tunnel: return min(lastProgress + max(timeouts.idle, timeouts.response), phaseSince + timeouts.tunnel)
         case .closing: return phaseSince + timeouts.send
         case .lingering: return min(phaseSince + timeouts.send, lingerSince + timeouts.linger)
         case .closed: return .max
@@ -337,7 +338,8 @@ public struct ClientExchange: Sendable {
     /// The deadline passed. `inputPending`: bytes of a next head are buffered.
     public func timerFired(now: UInt64, inputPending: Bool) -> TimeoutAction {
         switch phase {
-        case .handshake, .closing, .lingering, .tunnel, .closed: return .close
+        case .handshake, .closing, .lingering, .closed: return .close
+        case .tunnel: return .abort // both connections cut (and the tunnel's access-log line written)
         case .gatewayEndpoint: return .respond(408, upstreamFailed: false) // a body that never came
         case .waitingForJob: return .respond(504, upstreamFailed: false) // a job that never finished
         case .awaitingHead:

@@ -207,7 +207,7 @@ extension ClientConnection {
         }
         if progress { exchange.progressed(now: worker.now) }
         // Either side gone: deliver what the other still has pending, then close both.
-        // issue 19: tunnel checks (what may be relayed, half-close rules) go here.
+        // The tunnel's credential and route are judged again by the worker's sweep (`rejudgeTunnel`).
         if (peerEOF && ib.isEmpty && uout.isEmpty) || (u.eof && uin.isEmpty) {
             _ = u.flush()
             u.pool.abandon(u)

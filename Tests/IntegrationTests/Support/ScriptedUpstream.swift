@@ -7,13 +7,16 @@ import Glibc
 /// It records every request line it reads, so a test can tell which upstream got what.
 /// Bodiless requests only (it reads heads).
 final class ScriptedUpstream: @unchecked Sendable {
-    enum Action { case answer, close, hold }
+    /// `raw`: these exact bytes instead of the usual answer (then the next head is read, so what a
+    /// client sends after a fake `101` shows up as a request).
+    enum Action { case answer, close, hold, raw(String) }
 
     let name: String
     let port: UInt16
     private let listenFd: Int32
     private let lock = NSLock()
     private var requests: [String] = []
+    private var heads: [String] = []
     /// Chooses what to do with the n-th request (0-based) of a connection.
     private var script: @Sendable (_ n: Int, _ requestLine: String) -> Action = { _, _ in .answer }
     private let held = DispatchSemaphore(value: 0)
@@ -55,6 +58,12 @@ final class ScriptedUpstream: @unchecked Sendable {
     var received: [String] {
         lock.lock(); defer { lock.unlock() }
         return requests
+    }
+
+    /// Whole request heads read so far, as sent by the gateway.
+    var receivedHeads: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return heads
     }
 
     /// Waits until a request with action `.hold` has been read (an event, not a delay).
@@ -101,6 +110,7 @@ final class ScriptedUpstream: @unchecked Sendable {
             let line = String(head.prefix { $0 != "\r" })
             lock.lock()
             requests.append(line)
+            heads.append(head)
             let action = script(n, line)
             lock.unlock()
             n += 1
@@ -114,6 +124,9 @@ final class ScriptedUpstream: @unchecked Sendable {
                 if !answer { return }
             case .answer:
                 break
+            case .raw(let bytes):
+                if !Array(bytes.utf8).withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) == $0.count }) { return }
+                continue
             }
             let response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(name.utf8.count)\r\n\r\n\(name)"
             let ok = Array(response.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count }
