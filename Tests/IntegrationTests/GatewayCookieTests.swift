@@ -74,6 +74,7 @@ import Testing
         let signIn = try browser.signIn(email: "alice@acme.test", password: "correct horse battery staple")
         #expect(signIn.status == 303)
         let issued = try #require(signIn.headers("Set-Cookie").first { $0.hasPrefix("__Host-drawbridge=") })
+        #expect(signIn.header("Cache-Control") == "no-store") // the gateway's own pages that set cookies
         // Past half the idle window (30 min by default): the next response renews the cookie.
         try clock.set("+20m")
         var renewed: Response?
