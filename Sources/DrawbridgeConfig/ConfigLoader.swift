@@ -313,7 +313,7 @@ struct Validator {
 
     private func timeoutsSection(_ top: ObjectReader) -> TimeoutsConfig {
         let keys = ["clientHeaderSeconds", "clientBodySeconds", "clientIdleSeconds", "clientSendSeconds",
-                    "upstreamConnectSeconds", "upstreamResponseSeconds", "drainSeconds"]
+                    "upstreamConnectSeconds", "upstreamResponseSeconds", "drainSeconds", "tunnelLifetimeSeconds"]
         guard let value = top.value("timeouts"),
               let t = ObjectReader(value, path: "timeouts", known: keys, issues: issues)
         else { return TimeoutsConfig() }
@@ -324,7 +324,8 @@ struct Validator {
             clientSendSeconds: t.seconds("clientSendSeconds", default: 60),
             upstreamConnectSeconds: t.seconds("upstreamConnectSeconds", default: 5),
             upstreamResponseSeconds: t.seconds("upstreamResponseSeconds", default: 60),
-            drainSeconds: t.seconds("drainSeconds", default: 30))
+            drainSeconds: t.seconds("drainSeconds", default: 30),
+            tunnelLifetimeSeconds: t.seconds("tunnelLifetimeSeconds", default: 86400, maximum: 7 * 86400))
     }
 
     // MARK: - upstreams

@@ -240,10 +240,12 @@ public struct TimeoutsConfig: Sendable, Equatable {
     public var upstreamResponseSeconds: Double
     /// Graceful stop: how long in-flight requests may finish.
     public var drainSeconds: Double
+    /// The longest a tunnel (WebSocket) stays open, however busy.
+    public var tunnelLifetimeSeconds: Double
 
     public init(clientHeaderSeconds: Double = 10, clientBodySeconds: Double = 60, clientIdleSeconds: Double = 60,
                 clientSendSeconds: Double = 60, upstreamConnectSeconds: Double = 5,
-                upstreamResponseSeconds: Double = 60, drainSeconds: Double = 30) {
+                upstreamResponseSeconds: Double = 60, drainSeconds: Double = 30, tunnelLifetimeSeconds: Double = 86400) {
         self.clientHeaderSeconds = clientHeaderSeconds
         self.clientBodySeconds = clientBodySeconds
         self.clientIdleSeconds = clientIdleSeconds
@@ -251,6 +253,7 @@ public struct TimeoutsConfig: Sendable, Equatable {
         self.upstreamConnectSeconds = upstreamConnectSeconds
         self.upstreamResponseSeconds = upstreamResponseSeconds
         self.drainSeconds = drainSeconds
+        self.tunnelLifetimeSeconds = tunnelLifetimeSeconds
     }
 }
 

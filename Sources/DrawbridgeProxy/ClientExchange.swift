@@ -73,7 +73,8 @@ public struct ClientExchange: Sendable {
                 return d
             }
             return lastProgress + max(timeouts.response, timeouts.send)
-        case .tunnel: return lastProgress + max(timeouts.idle, timeouts.response)
+        // A tunnel ends when idle, and at the latest after its lifetime (phaseSince: when it opened).
+        case .tunnel: return min(lastProgress + max(timeouts.idle, timeouts.response), phaseSince + timeouts.tunnel)
         case .closing: return phaseSince + timeouts.send
         case .lingering: return min(phaseSince + timeouts.send, lingerSince + timeouts.linger)
         case .closed: return .max
@@ -130,7 +131,13 @@ public struct ClientExchange: Sendable {
 
     // MARK: The gateway's own endpoints
 
-    public mutating func gatewayEndpointStarted(now: UInt64) { enter(.gatewayEndpoint, now) }
+    /// The endpoint will read the body (a refusal answers before this). Returns whether to answer
+    /// `100 Continue` first: a client that sent `Expect: 100-continue` waits for it before the body.
+    @discardableResult
+    public mutating func gatewayEndpointStarted(now: UInt64) -> Bool {
+        enter(.gatewayEndpoint, now)
+        return request.summary.expectContinue && request.body.isActive
+    }
 
     /// The request body was read whole (local endpoints read it before answering).
     public mutating func gatewayBodyRead() { request.body = .done }
@@ -357,7 +364,8 @@ public struct ClientExchange: Sendable {
     /// The deadline passed. `inputPending`: bytes of a next head are buffered.
     public func timerFired(now: UInt64, inputPending: Bool) -> TimeoutAction {
         switch phase {
-        case .handshake, .closing, .lingering, .tunnel, .closed: return .close
+        case .handshake, .closing, .lingering, .closed: return .close
+        case .tunnel: return .abort // both connections cut (and the tunnel's access-log line written)
         case .gatewayEndpoint: return .respond(408, upstreamFailed: false) // a body that never came
         case .waitingForJob: return .respond(504, upstreamFailed: false) // a job that never finished
         case .awaitingHead:

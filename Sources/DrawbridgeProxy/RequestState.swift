@@ -7,6 +7,8 @@ public struct ExchangeTimeouts: Sendable, Equatable {
     public var linger: UInt64 = 2_000_000_000
     /// How long a gateway endpoint's job (password hashing, an OIDC issuer) may take.
     public var job: UInt64 = 30_000_000_000
+    /// The longest a tunnel stays open, however busy (`timeouts.tunnelLifetimeSeconds`).
+    public var tunnel: UInt64 = 86_400_000_000_000
 
     public init(header: UInt64, body: UInt64, idle: UInt64, send: UInt64, connect: UInt64, response: UInt64) {
         (self.header, self.body, self.idle, self.send, self.connect, self.response) = (header, body, idle, send, connect, response)

@@ -10,7 +10,7 @@ enum RequestIdentity {
 
 /// The outcome of looking at a request's credentials.
 enum AuthResult {
-    /// `renewal`: a re-sealed cookie value to send back (sliding idle window), or nil.
+    /// `renewal`: the Set-Cookie value of a re-sealed session cookie (sliding idle window), or nil.
     case user(AuthenticatedSession, renewal: String?)
     case apiKey(AuthenticatedAPIKey)
     case missing
@@ -136,7 +136,9 @@ enum Authenticator {
 
     @inline(never)
     private static func reseal(_ e: SessionCache.Entry, auth: AuthRuntime, now: UInt64) -> String? {
-        try? SessionToken.seal(e.claims.renewed(now: now), with: auth.ring)
+        // The whole Set-Cookie value: renewal keeps the attributes of issue (Max-Age: the absolute end, unmoved).
+        guard let token = try? SessionToken.seal(e.claims.renewed(now: now), with: auth.ring) else { return nil }
+        return GatewayCookies.sessionSetCookie(token, maxAge: e.claims.expiresAt - now)
     }
 
     /// `Bearer <token>` (scheme case-insensitive) with a token in Drawbridge's API key shape; other

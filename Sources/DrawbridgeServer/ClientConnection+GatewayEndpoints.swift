@@ -28,11 +28,17 @@ extension ClientConnection {
             localBodyLength = Int(n)
         case .chunked: respondError(411, close: true); return
         }
-        exchange.gatewayEndpointStarted(now: worker.now)
+        // Expect: 100-continue: the client waits for it before sending the body (RFC 9110 §10.1.1);
+        // a refusal above answered the final status instead, and the body is never read.
+        if exchange.gatewayEndpointStarted(now: worker.now) {
+            let ob = ensureOut()
+            if ob.reserve(32) { ob.append("HTTP/1.1 100 Continue\r\n\r\n") }
+        }
     }
 
     func stepLocal() -> Bool {
         if exchange.awaitsJob { return flushClient() }
+        if flushClient() { return true } // a 100 Continue
         if localBodyLength > 0 && (inBuf?.readable ?? 0) < localBodyLength {
             if peerEOF { close(); return false }
             return readClient()

@@ -105,6 +105,12 @@ extension ClientConnection {
                 respondError(502, close: true)
                 return true
             case .complete:
+                // A 101 opens a tunnel only as the answer to this request's upgrade (`TunnelUpgrade`):
+                // otherwise the client's next request would reach the upstream unjudged. 502, close.
+                if respHead.status == 101 && request.head.isWebSocketUpgrade && !TunnelUpgrade.accepted(request.head, &respHead) {
+                    respondError(502, close: true)
+                    return true
+                }
                 let ob = ensureOut()
                 guard ob.reserve(ClientResponseHead.size(&respHead, hsts: snapshot.hstsLine, renewedSession: plan?.renewedSession)) else { return false }
                 switch exchange.responseHead(status: respHead.status, framing: respHead.framing, upstreamKeepAlive: respHead.keepAlive,
@@ -119,8 +125,10 @@ extension ClientConnection {
                 case .forwardHead, .forwardHeadAndFinish, .startTunnel:
                     u.pool.target.health.observed(status: respHead.status, server: u.serverIndex, now: worker.now) // health: 5xx counts as a failure
                     let r = exchange.request
-                    ClientResponseHead.write(ob, &respHead, chunkToClient: r.chunkToClient, keepAlive: r.keepAlive, http10: r.summary.http10,
-                                             hsts: snapshot.hstsLine, requestId: requestId.hex, renewedSession: plan?.renewedSession)
+                    if ClientResponseHead.write(ob, &respHead, chunkToClient: r.chunkToClient, keepAlive: r.keepAlive, http10: r.summary.http10,
+                                                hsts: snapshot.hstsLine, requestId: requestId.hex, renewedSession: plan?.renewedSession) {
+                        upstreamSetGatewayCookie()
+                    }
                     ub.consume(respHead.headLength)
                     if exchange.phase == .tunnel {
                         if inBuf == nil { inBuf = worker.buffers.take() }
@@ -135,6 +143,14 @@ extension ClientConnection {
         case .done:
             return false
         }
+    }
+
+    /// An upstream tried to set a cookie of the gateway's namespace (removed): the audit log says which.
+    @inline(never)
+    func upstreamSetGatewayCookie() {
+        guard worker.services.audit.enabled else { return }
+        worker.services.audit.record("upstream_cookie_removed", [("route", plan?.route.label), ("upstream", String(decoding: upstreamLabel, as: UTF8.self)),
+                                                                 ("client", clientAddress), ("request_id", requestId.text)])
     }
 
     func finishResponse() {
@@ -192,7 +208,7 @@ extension ClientConnection {
         }
         if progress { exchange.progressed(now: worker.now) }
         // Either side gone: deliver what the other still has pending, then close both.
-        // issue 19: tunnel checks (what may be relayed, half-close rules) go here.
+        // The tunnel's credential and route are judged again by the worker's sweep (`rejudgeTunnel`).
         if (peerEOF && ib.isEmpty && uout.isEmpty) || (u.eof && uin.isEmpty) {
             _ = u.flush()
             u.pool.abandon(u)

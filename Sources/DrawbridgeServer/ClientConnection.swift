@@ -56,6 +56,8 @@ final class ClientConnection {
     var localBodyLength = 0
     var localSerial: UInt64 = 0
     var trimmed = false
+    /// When an open tunnel was last judged, and under which snapshot and sign-out list (`rejudgeTunnel`).
+    var tunnelJudged: (snapshot: Int, revocations: UInt64, at: UInt64) = (0, 0, 0)
 
     init(worker: Worker, fd: Int32, ssl: OpaquePointer, peer: SocketAddress) {
         self.worker = worker

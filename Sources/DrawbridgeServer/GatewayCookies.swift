@@ -9,7 +9,9 @@ import DrawbridgeHTTP
 /// - the gateway reads a value only under its exact name (cookie names are case-sensitive,
 ///   RFC 6265 §5.3);
 /// - no cookie in the gateway's namespace, in any case, is ever forwarded to an upstream (the
-///   session token and the sign-in state are the gateway's, not the app's).
+///   session token and the sign-in state are the gateway's, not the app's);
+/// - no upstream sets one: its `Set-Cookie` of the namespace is removed from the response
+///   (an app, even a public one, must not plant or swap the session of the gateway's users).
 struct GatewayCookies {
     /// Value of the session cookie, if the request carries it (offsets into the head's bytes).
     var session: Range<Int>?
@@ -83,6 +85,22 @@ struct GatewayCookies {
         }
         for b in suffix where (b &- 0x41) < 26 { exact = false } // the suffixes are lower case
         return (known, exact)
+    }
+
+    /// The session cookie's `Set-Cookie` value, with the attributes it is always issued with: at
+    /// sign-in, on sliding renewal (the same `Max-Age`: the session's absolute end) and, emptied
+    /// with `Max-Age=0`, at sign-out.
+    static func sessionSetCookie(_ token: String, maxAge: UInt64) -> String {
+        "\(AuthRuntime.sessionCookie)=\(token); Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=\(maxAge)"
+    }
+
+    /// Whether an upstream's `Set-Cookie` value `raw[value]` sets a cookie of the gateway's
+    /// namespace (its first pair, read with the one cookie parser; a pair without `=` is a nameless
+    /// cookie whose value a browser may also take as its name).
+    static func isGatewayCookie(setCookie raw: UnsafeRawBufferPointer, _ value: Range<Int>) -> Bool {
+        var pairs = CookiePairs(raw, value)
+        guard let first = pairs.next() else { return false }
+        return isGatewayCookie(raw, first.name.isEmpty ? first.value : first.name)
     }
 
     /// Index in `names` of a gateway cookie spelled exactly, or -1.

@@ -114,9 +114,11 @@ final class Snapshot {
         // A whole head must fit in one buffer, with room for the headers the gateway adds.
         bufferSize = max(16384, l.maxHeaderBytes + 8192)
         let t = config.timeouts
-        timeouts = ExchangeTimeouts(header: Snapshot.ns(t.clientHeaderSeconds), body: Snapshot.ns(t.clientBodySeconds),
-                                    idle: Snapshot.ns(t.clientIdleSeconds), send: Snapshot.ns(t.clientSendSeconds),
-                                    connect: Snapshot.ns(t.upstreamConnectSeconds), response: Snapshot.ns(t.upstreamResponseSeconds))
+        var timeouts = ExchangeTimeouts(header: Snapshot.ns(t.clientHeaderSeconds), body: Snapshot.ns(t.clientBodySeconds),
+                                        idle: Snapshot.ns(t.clientIdleSeconds), send: Snapshot.ns(t.clientSendSeconds),
+                                        connect: Snapshot.ns(t.upstreamConnectSeconds), response: Snapshot.ns(t.upstreamResponseSeconds))
+        timeouts.tunnel = Snapshot.ns(t.tunnelLifetimeSeconds)
+        self.timeouts = timeouts
         var secrets: [String: [UInt8]] = [:]
         var identityData: IdentityData?
         if let a = config.auth {

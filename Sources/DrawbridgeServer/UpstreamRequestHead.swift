@@ -74,8 +74,9 @@ struct UpstreamRequestHead {
 }
 
 /// The response head the client receives from an upstream's: hop-by-hop fields removed, framing
-/// re-stated (chunked for a chunked or close-delimited body over HTTP/1.1), the gateway's HSTS,
-/// the request id, a renewed session cookie, and the connection's fate.
+/// re-stated (chunked for a chunked or close-delimited body over HTTP/1.1), cookies of the
+/// gateway's namespace removed, the gateway's HSTS, the request id, a renewed session cookie
+/// (`Cache-Control: private, no-store` then), and the connection's fate.
 enum ClientResponseHead {
     /// `inout`: the connection's head is read in place, not copied.
     static func size(_ r: inout ResponseHead, hsts: [UInt8], renewedSession: String?) -> Int {
@@ -83,8 +84,12 @@ enum ClientResponseHead {
     }
 
     /// The caller reserved `size` bytes. `chunkToClient`, `keepAlive`: the exchange's decision.
+    /// `renewedSession`: the Set-Cookie value of a renewed session cookie. Returns whether the
+    /// upstream tried to set a cookie of the gateway's namespace (removed; the caller logs it).
+    @discardableResult
     static func write(_ ob: IOBuffer, _ r: inout ResponseHead, chunkToClient: Bool, keepAlive: Bool, http10: Bool, hsts: [UInt8],
-                      requestId: [UInt8], renewedSession: String?) {
+                      requestId: [UInt8], renewedSession: String?) -> Bool {
+        var gatewayCookieRemoved = false
         r.bytes.withUnsafeBytes { raw in
             ob.append("HTTP/1.1 ")
             ob.appendDecimal(UInt64(r.status))
@@ -103,6 +108,13 @@ enum ClientResponseHead {
                 default:
                     // The gateway's HSTS policy replaces an upstream's, so there is exactly one.
                     if ASCII.equalsCaseInsensitive(name, "strict-transport-security") { continue }
+                    // The gateway's cookies are its own: an app must not plant or swap a user's session.
+                    if name.count == 10 && ASCII.equalsCaseInsensitive(name, "set-cookie") && GatewayCookies.isGatewayCookie(setCookie: raw, f.value) {
+                        gatewayCookieRemoved = true
+                        continue
+                    }
+                    // A response carrying the gateway's Set-Cookie is never stored by a shared cache (below).
+                    if renewedSession != nil && name.count == 13 && ASCII.equalsCaseInsensitive(name, "cache-control") { continue }
                 }
                 ob.append(name)
                 ob.append(": ")
@@ -118,10 +130,10 @@ enum ClientResponseHead {
         ob.append("X-Request-Id: "); requestId.withUnsafeBytes { ob.append($0) }; ob.append("\r\n")
         if let renewed = renewedSession {
             ob.append("Set-Cookie: ")
-            ob.append(AuthRuntime.sessionCookie)
-            ob.append("=")
             ob.append(renewed)
-            ob.append("; Path=/; Secure; HttpOnly; SameSite=Lax\r\n")
+            // A shared cache must not hand one user's session cookie to another (RFC 9111 §5.2.2.7);
+            // no-store, the strictest, so whatever the upstream said is never weakened.
+            ob.append("\r\nCache-Control: private, no-store\r\n")
         }
         if r.status == 101 {
             ob.append("Connection: upgrade\r\nUpgrade: websocket\r\n")
@@ -131,5 +143,6 @@ enum ClientResponseHead {
             ob.append("Connection: keep-alive\r\n")
         }
         ob.append("\r\n")
+        return gatewayCookieRemoved
     }
 }

@@ -178,6 +178,9 @@ final class Worker {
         }
     }
 
+    /// The generation of the sign-out list this worker holds (an open tunnel is judged again when it changes).
+    var revocationGeneration: UInt64 { revocationSet.generation }
+
     @inline(__always) private func refreshRevocations() {
         let address = publishedRevocations.currentAddress()
         if address != revocationAddress { adoptRevocations(address) }
@@ -243,14 +246,15 @@ final class Worker {
         }
     }
 
-    /// Timeouts: one pass over the registered connections, five times a second.
+    /// Timeouts, and open tunnels judged again: one pass over the registered connections, five times a second.
     private func sweep() {
         if !retiredPools.isEmpty { retiredPools.removeAll { $0.isUnused } }
         giveBackMemoryAfterBurst()
         for i in 0..<handlers.count {
             guard let h = handlers[i] else { continue }
             switch h {
-            case .client(let c): if c.deadline <= now { c.timedOut() } else { c.trimIfIdle(now: now) }
+            case .client(let c):
+                if c.deadline <= now { c.timedOut() } else if c.exchange.phase == .tunnel { c.rejudgeTunnel() } else { c.trimIfIdle(now: now) }
             case .redirect(let r): if r.deadline <= now { r.close() }
             case .upstream(let u): if u.owner == nil && u.deadline <= now { u.pool.discard(u) }
             default: break

@@ -33,6 +33,7 @@ import Testing
         #expect(config.timeouts.clientHeaderSeconds == 10)
         #expect(config.timeouts.upstreamConnectSeconds == 5)
         #expect(config.timeouts.drainSeconds == 30)
+        #expect(config.timeouts.tunnelLifetimeSeconds == 86400)
         let whoami = try #require(config.upstreams["whoami"])
         #expect(whoami == UpstreamConfig(name: "whoami", servers: [UpstreamServer(host: "127.0.0.1", port: 9000)]))
         #expect(whoami.balance == .roundRobin)
@@ -58,7 +59,7 @@ import Testing
           },
           hsts: { maxAgeSeconds: 300, includeSubDomains: false, preload: false },
           limits: { maxRequestLineBytes: 4096, maxRequestBodyBytes: 10000000000, maxConnectionsPerWorker: 5 },
-          timeouts: { clientHeaderSeconds: 0.5, drainSeconds: 2 },
+          timeouts: { clientHeaderSeconds: 0.5, drainSeconds: 2, tunnelLifetimeSeconds: 172800 },
           upstreams: {
             api: { servers: ["[::1]:9001", "Backend.Internal:9002"], tls: true, caFile: "ca.pem", serverName: "api.internal",
                    balance: "least_connections", maxIdleConnections: 0, idleTimeoutSeconds: 1.5 },
@@ -86,6 +87,7 @@ import Testing
         #expect(config.limits.maxRequestBodyBytes == 10_000_000_000)
         #expect(config.limits.maxHeaderBytes == 32768)
         #expect(config.timeouts.clientHeaderSeconds == 0.5 && config.timeouts.drainSeconds == 2)
+        #expect(config.timeouts.tunnelLifetimeSeconds == 172800) // up to 7 days, unlike the other timeouts
         #expect(config.timeouts.clientIdleSeconds == 60)
         let api = try #require(config.upstreams["api"])
         #expect(api.servers == [UpstreamServer(host: "::1", port: 9001), UpstreamServer(host: "backend.internal", port: 9002)])
@@ -239,6 +241,8 @@ import Testing
              path: "timeouts.drainSeconds", reason: "expected a number of seconds"),
         Case(name: "out of range: request line", text: minimalConfig(extra: "limits: { maxRequestLineBytes: 100 },"),
              path: "limits.maxRequestLineBytes", reason: "out of range: 100 (allowed: 256...1048576)"),
+        Case(name: "out of range: tunnel lifetime over 7 days", text: minimalConfig(extra: "timeouts: { tunnelLifetimeSeconds: 604801 },"),
+             path: "timeouts.tunnelLifetimeSeconds", reason: "out of range: 604801.0 (must be > 0 and <= 604800 seconds)"),
         Case(name: "out of range: zero timeout", text: minimalConfig(extra: "timeouts: { clientIdleSeconds: 0 },"),
              path: "timeouts.clientIdleSeconds", reason: "out of range"),
         Case(name: "out of range: negative body limit", text: minimalConfig(extra: "limits: { maxRequestBodyBytes: -1 },"),

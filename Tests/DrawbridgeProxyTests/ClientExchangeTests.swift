@@ -45,6 +45,13 @@ import Testing
         var y = Self.open()
         y.requestHead(RequestSummary(framing: .none, expectContinue: true), now: 101 * Self.s)
         #expect(y.forwarding(upstreamReady: true, now: 101 * Self.s) == false) // nothing to ask for
+        // The gateway's own endpoints: asked for once the endpoint will read the body.
+        var z = Self.open()
+        z.requestHead(Self.post(10, expect: true), now: 101 * Self.s)
+        #expect(z.gatewayEndpointStarted(now: 101 * Self.s) == true)
+        var w = Self.open()
+        w.requestHead(RequestSummary(framing: .none, expectContinue: true), now: 101 * Self.s)
+        #expect(w.gatewayEndpointStarted(now: 101 * Self.s) == false)
     }
 
     @Test func webSocketUpgradeBecomesATunnel() {
@@ -311,7 +318,12 @@ import Testing
               deadline: 101 * s + 60 * s, inputPending: false, action: .abort),
         .init(name: "tunnel idle", setup: { $0.handshakeDone(now: 100 * s); $0.requestHead(RequestSummary(framing: .none, webSocketUpgrade: true), now: 101 * s)
                   _ = $0.forwarding(upstreamReady: true, now: 101 * s); _ = $0.responseHead(status: 101, framing: .none, now: 102 * s) },
-              deadline: 162 * s, inputPending: false, action: .close),
+              deadline: 162 * s, inputPending: false, action: .abort),
+        .init(name: "tunnel lifetime (however busy)", setup: { $0.timeouts.tunnel = 30 * s; $0.handshakeDone(now: 100 * s)
+                  $0.requestHead(RequestSummary(framing: .none, webSocketUpgrade: true), now: 101 * s)
+                  _ = $0.forwarding(upstreamReady: true, now: 101 * s); _ = $0.responseHead(status: 101, framing: .none, now: 102 * s)
+                  $0.progressed(now: 131 * s) },
+              deadline: 132 * s, inputPending: false, action: .abort),
         .init(name: "sending the last response", setup: { $0.handshakeDone(now: 100 * s); $0.requestHead(RequestSummary(framing: .none, keepAlive: false), now: 101 * s)
                   $0.responded(status: 404, bodyBytes: 0, close: false, now: 101 * s) },
               deadline: 141 * s, inputPending: false, action: .close),

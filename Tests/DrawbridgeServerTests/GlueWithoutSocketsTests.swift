@@ -106,4 +106,29 @@ import Testing
         #expect(Forbidden.response(stepUp: false, html: true).headers.contains { $0 == ("Cache-Control", "no-store") })
         #expect(Forbidden.response(stepUp: false, html: false).headers.contains { $0 == ("Cache-Control", "no-store") })
     }
+
+    /// RFC 6455 §1.3's example key and accept value, and the 101s that do not answer it.
+    @Test func a101AnswersTheUpgradeOnlyWithTheRightAcceptValue() {
+        #expect(String(decoding: TunnelUpgrade.expectedAccept(key: Array("dGhlIHNhbXBsZSBub25jZQ==".utf8)), as: UTF8.self) == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        var parser = RequestHeadParser(limits: HTTPLimits())
+        var request = RequestHead()
+        let raw = Array("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".utf8)
+        guard case .complete = raw.withUnsafeBytes({ parser.parse($0, into: &request) }) else { Issue.record("request"); return }
+        let cases: [(String, Bool)] = [
+            ("Upgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", true),
+            ("Upgrade: WebSocket\r\nSec-WebSocket-Accept:  s3pPLMBiTxaQ9kYGzzhZRbK+xOo= ", true),
+            ("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", false),
+            ("Upgrade: websocket", false),
+            ("Upgrade: h2c\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", false),
+            ("Upgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo", false),
+            ("Upgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", false),
+        ]
+        for (fields, accepted) in cases {
+            var rp = ResponseHeadParser(limits: HTTPLimits())
+            var response = ResponseHead()
+            let bytes = Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\(fields)\r\n\r\n".utf8)
+            guard case .complete = bytes.withUnsafeBytes({ rp.parse($0, requestWasHEAD: false, into: &response) }) else { Issue.record("\(fields)"); continue }
+            #expect(TunnelUpgrade.accepted(request, &response) == accepted, "\(fields)")
+        }
+    }
 }

@@ -189,7 +189,10 @@ import Testing
             Issue.record("no renewal"); return
         }
         #expect(r.openedSessions.hits == 1)
-        let renewed = Array(renewal.utf8)
+        // The whole Set-Cookie value, with the attributes of issue (Max-Age: the session's end, unmoved).
+        let parts = renewal.split(separator: ";", maxSplits: 1)
+        #expect(parts[0].hasPrefix("__Host-drawbridge=") && parts[1].contains("HttpOnly") && parts[1].contains("Max-Age="))
+        let renewed = Array(parts[0].dropFirst("__Host-drawbridge=".count).utf8)
         #expect(renewed != cookie)
         guard case .user(_, nil) = Self.check(renewed, auth, r, now: Self.now + 302) else { Issue.record("renewed cookie refused"); return }
         #expect(r.openedSessions.misses == 2)   // the renewed cookie was opened, not matched

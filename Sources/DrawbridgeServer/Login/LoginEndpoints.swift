@@ -290,7 +290,7 @@ struct LoginEndpoints {
         services.audit.record("login_success", [("user", user.id), ("email", user.email), ("org", org.id), ("mode", mode.description),
                                                 ("mfa", mfa ? "true" : "false"), ("session", claims.sessionId.text),
                                                 ("client", request.clientAddress), ("request_id", request.requestId)])
-        let cookie = "\(AuthRuntime.sessionCookie)=\(token); Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=\(claims.expiresAt - now)"
+        let cookie = GatewayCookies.sessionSetCookie(token, maxAge: claims.expiresAt - now)
         return .redirect(ReturnAddress.resolve(rd ?? returnTo(), requestHost: request.host, allowed: auth.config.returnHosts,
                                                ring: auth.ring, now: now),
                          headers: extraCookies + [("Set-Cookie", cookie)])
@@ -300,7 +300,7 @@ struct LoginEndpoints {
     /// applies in memory all the same, and the user is asked to try again: a retry saves every
     /// sign-out still pending, even though the session it came from is already refused.
     private func logout() -> LocalResponse {
-        let clear = ("Set-Cookie", "\(AuthRuntime.sessionCookie)=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
+        let clear = ("Set-Cookie", GatewayCookies.sessionSetCookie("", maxAge: 0))
         var fields: [(String, String?)] = []
         do {
             if case .user(let identity, _) = session {

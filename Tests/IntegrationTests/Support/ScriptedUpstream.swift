@@ -8,17 +8,22 @@ import Glibc
 /// It records every request line it reads, so a test can tell which upstream got what.
 /// Bodiless requests only (it reads heads).
 final class ScriptedUpstream: @unchecked Sendable {
-    enum Action { case answer, close, hold, send([Part]) }
+    enum Action {
+        case answer, close, hold, send([Part])
+        /// These exact bytes instead of the usual answer (then the next head is read, so what a
+        /// client sends after a fake `101` shows up as a request).
+        static func raw(_ bytes: String) -> Action { .send([.bytes(bytes)]) }
+    }
     /// A step of `.send`: bytes (each character one byte, U+0000–U+00FF), a pause, or closing the
     /// connection. Without `.close` the connection reads the next request afterwards.
     enum Part { case bytes(String), pause(milliseconds: Int), close }
-
     let name: String
     let port: UInt16
     private let listenFd: Int32
     private let lock = NSLock()
     private var requests: [String] = []
     private var connections = 0
+    private var heads: [String] = []
     /// Chooses what to do with the n-th request (0-based) of a connection.
     private var script: @Sendable (_ n: Int, _ requestLine: String) -> Action = { _, _ in .answer }
     private let held = DispatchSemaphore(value: 0)
@@ -73,6 +78,13 @@ final class ScriptedUpstream: @unchecked Sendable {
     /// The answer of `.answer` (keep-alive, Content-Length, body = the upstream's name).
     var answer: String { "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: \(name.utf8.count)\r\n\r\n\(name)" }
 
+
+    /// Whole request heads read so far, as sent by the gateway.
+    var receivedHeads: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return heads
+    }
+
     /// Waits until a request with action `.hold` has been read (an event, not a delay).
     func waitForHeldRequest(timeout: Double = 20) throws {
         guard heldArrived.wait(timeout: .now() + timeout) == .success else { throw TestFailure("\(name): no held request arrived") }
@@ -122,6 +134,7 @@ final class ScriptedUpstream: @unchecked Sendable {
             let line = String(head.prefix { $0 != "\r" })
             lock.lock()
             requests.append(line)
+            heads.append(head)
             let action = script(n, line)
             lock.unlock()
             n += 1

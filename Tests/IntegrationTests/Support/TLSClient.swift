@@ -21,6 +21,8 @@ final class RawClient {
     private var ctx: OpaquePointer?
     private var pending: [UInt8] = []
     private(set) var closedByPeer = false
+    /// The last read ended because the read timeout passed, not because the peer closed.
+    private(set) var timedOut = false
 
     /// tlsVersion: force one protocol version (e.g. TLS1_1_VERSION) to test refusals.
     /// A peer that closes while we write must fail the write, not kill the test process.
@@ -104,7 +106,11 @@ final class RawClient {
             if let ssl { return Int(SSL_read(ssl, b.baseAddress, Int32(b.count))) }
             return Glibc.read(fd, b.baseAddress, b.count)
         }
-        if n <= 0 { closedByPeer = true; ERR_clear_error(); return [] }
+        if n <= 0 {
+            let e = errno
+            timedOut = n < 0 && (e == EAGAIN || e == EWOULDBLOCK)
+            closedByPeer = true; ERR_clear_error(); return []
+        }
         return Array(buf[0..<n])
     }
 
