@@ -271,7 +271,7 @@ final class ClientConnection {
                 redirectAndBack(to: "/.drawbridge/login/stepup", now: worker.wallClock)
                 return
             }
-            respond(Forbidden.response(stepUp: r.denial.stepUp, html: !request.isAPIClient))
+            respondForbidden(r, now: worker.wallClock)
         }
     }
 
