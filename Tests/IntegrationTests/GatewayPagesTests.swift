@@ -29,22 +29,33 @@ import Testing
                 TestUser(id: "u_cat", email: "cat@closed.test", org: "closed"),
             ]
             let files = self.files
-            let ups = """
+            ups = """
                 { app: { servers: ["127.0.0.1:\(upstream.port)"] },
                   refusing: { servers: ["127.0.0.1:\(freePort())"], maxFails: 0 },
                   down: { servers: ["127.0.0.1:\(freePort())", "127.0.0.1:\(freePort())"], failTimeoutSeconds: 600 } }
                 """
-            let routes = #"""
+            routes = #"""
                 [ { pathPrefix: "/admin", upstream: "app", access: { methods: { "*": "admin:all" } } },
                   { pathPrefix: "/app", upstream: "app", access: { methods: { "*": "app:use" } } },
                   { pathPrefix: "/slow/", upstream: "app", public: true },
                   { pathPrefix: "/refusing", upstream: "refusing", public: true },
                   { pathPrefix: "/down", upstream: "down", public: true } ]
                 """#
-            gw = try GatewayFixture(upstreams: [upstream], upstreamsJSON: ups, routesJSON: routes,
-                                    extra: files.configSections(orgs: Self.orgs)
-                                        + "timeouts: { clientHeaderSeconds: 1, clientBodySeconds: 1, upstreamResponseSeconds: 1 },",
+            gw = try GatewayFixture(upstreams: [upstream], upstreamsJSON: ups, routesJSON: routes, extra: Self.extra(files, orgs: Self.orgs),
                                     prepare: { try files.write(to: $0) })
+        }
+
+        let ups: String
+        let routes: String
+
+        static func extra(_ files: IdentityFiles, orgs: String) -> String {
+            files.configSections(orgs: orgs) + "timeouts: { clientHeaderSeconds: 1, clientBodySeconds: 1, upstreamResponseSeconds: 1 },"
+        }
+
+        /// The same configuration with other organisations, reloaded.
+        func reload(orgs: String) throws {
+            try gw.write(upstreamsJSON: ups, routesJSON: routes, extra: Self.extra(files, orgs: orgs))
+            try gw.reload(expect: "reloaded")
         }
 
         var audit: String { (try? String(contentsOfFile: gw.dir + "/audit.log", encoding: .utf8)) ?? "" }
@@ -127,6 +138,18 @@ import Testing
         let page = try w.gw.get("/nowhere")
         #expect(head.status == 404 && head.body.isEmpty && head.header("content-length") == page.header("content-length"))
         #expect(w.upstream.requestCount == 2) // only the two /slow/ requests reached it
+    }
+
+    /// The email comes back on the password form, escaped wherever it is written (text, attribute).
+    @Test func aWrongPasswordKeepsTheEmailEscaped() throws {
+        let w = try World()
+        let email = "x\"><b id=injected>y</b>'@acme.test"
+        let r = try SignInClient(w.gw).signIn(email: email, password: "wrong")
+        #expect(r.status == 401)
+        #expect(!r.text.contains("<b id=injected>") && !r.text.contains("x\">"))
+        #expect(r.text.contains("<p class=\"muted\" id=\"account\">x&quot;&gt;&lt;b id=injected&gt;y&lt;/b&gt;&#39;@acme.test</p>"))
+        #expect(r.text.contains("name=\"email\" value=\"x&quot;&gt;&lt;b id=injected&gt;y&lt;/b&gt;&#39;@acme.test\""))
+        #expect(r.text.contains("id=\"password\" name=\"password\" type=\"password\"") && !r.text.contains("value=\"wrong\""))
     }
 
     /// 401 and 403 from the policy: JSON with the request id for an API client; the 403 page for a
