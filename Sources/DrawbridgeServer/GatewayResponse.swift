@@ -78,14 +78,19 @@ enum GatewayResponse {
         (json ? documents[code] : pages[code]) ?? make(code, json: json)
     }
 
+    /// The body's length as written: with the request id where it has a slot.
+    @inline(__always) static func bodyLength(_ r: LocalResponse, requestId: [UInt8]) -> Int {
+        r.body.count + (r.requestIdAt == nil ? 0 : requestId.count)
+    }
+
     /// Writes `r` with its framing, HSTS (every TLS response) and the request id. `headOnly`: the
     /// request was HEAD (no body, its length stated). `close`: the exchange's close rule said so.
     /// false: the buffer has no room (the caller closes).
     static func write(_ r: LocalResponse, to ob: IOBuffer, headOnly: Bool, hsts: [UInt8], requestId: [UInt8], close: Bool) -> Bool {
         var headerBytes = 0
         for (k, v) in r.headers { headerBytes += k.utf8.count + v.utf8.count + 4 }
-        let idBytes = r.requestIdAt == nil ? 0 : requestId.count
-        guard ob.reserve(hsts.count + headerBytes + r.body.count + idBytes + 256) else { return false }
+        let length = bodyLength(r, requestId: requestId)
+        guard ob.reserve(hsts.count + headerBytes + length + 256) else { return false }
         ob.append("HTTP/1.1 ")
         ob.appendDecimal(UInt64(r.status))
         ob.append(byte: 32)
@@ -93,7 +98,7 @@ enum GatewayResponse {
         ob.append("\r\n")
         for (k, v) in r.headers { ob.append(k); ob.append(": "); ob.append(v); ob.append("\r\n") }
         ob.append("Content-Length: ")
-        ob.appendDecimal(UInt64(r.body.count + idBytes))
+        ob.appendDecimal(UInt64(length))
         ob.append("\r\n")
         hsts.withUnsafeBytes { ob.append($0) }
         if !requestId.isEmpty { ob.append("X-Request-Id: "); requestId.withUnsafeBytes { ob.append($0) }; ob.append("\r\n") }
@@ -116,6 +121,12 @@ enum GatewayResponse {
     /// The error page as bytes, for the plain-HTTP redirect listener (no TLS: no HSTS, no request
     /// id; always closes).
     static func plain(_ code: Int) -> [UInt8] {
+        plainResponses[code] ?? plainBytes(code)
+    }
+
+    private static let plainResponses: [Int: [UInt8]] = Dictionary(uniqueKeysWithValues: errorStatuses.map { ($0, plainBytes($0)) })
+
+    private static func plainBytes(_ code: Int) -> [UInt8] {
         let r = make(code, json: false, withId: false)
         let ob = IOBuffer(capacity: r.body.count + 2048)
         _ = write(r, to: ob, headOnly: false, hsts: [], requestId: [], close: true)

@@ -21,7 +21,10 @@ import Testing
               closed: { name: "Closed Corp", emailDomains: ["closed.test"], disabledModes: ["password"] } }
             """#
 
-        init() throws {
+        /// `timeouts`: the `timeouts` section (short ones only where a test waits for a 408 or 504:
+        /// a loaded machine must not turn an ordinary request into one).
+        init(timeouts: String = "") throws {
+            self.timeouts = timeouts
             upstream = try Upstream(logRequests: true)
             files.users = [
                 TestUser(id: "u_alice", email: "alice@acme.test", roles: ["admin"]),
@@ -41,20 +44,21 @@ import Testing
                   { pathPrefix: "/refusing", upstream: "refusing", public: true },
                   { pathPrefix: "/down", upstream: "down", public: true } ]
                 """#
-            gw = try GatewayFixture(upstreams: [upstream], upstreamsJSON: ups, routesJSON: routes, extra: Self.extra(files, orgs: Self.orgs),
+            gw = try GatewayFixture(upstreams: [upstream], upstreamsJSON: ups, routesJSON: routes, extra: Self.extra(files, orgs: Self.orgs, timeouts: timeouts),
                                     prepare: { try files.write(to: $0) })
         }
 
         let ups: String
         let routes: String
+        let timeouts: String
 
-        static func extra(_ files: IdentityFiles, orgs: String) -> String {
-            files.configSections(orgs: orgs) + "timeouts: { clientHeaderSeconds: 1, clientBodySeconds: 1, upstreamResponseSeconds: 1 },"
+        static func extra(_ files: IdentityFiles, orgs: String, timeouts: String) -> String {
+            files.configSections(orgs: orgs) + timeouts
         }
 
         /// The same configuration with other organisations, reloaded.
         func reload(orgs: String) throws {
-            try gw.write(upstreamsJSON: ups, routesJSON: routes, extra: Self.extra(files, orgs: orgs))
+            try gw.write(upstreamsJSON: ups, routesJSON: routes, extra: Self.extra(files, orgs: orgs, timeouts: timeouts))
             try gw.reload(expect: "reloaded")
         }
 
@@ -123,7 +127,7 @@ import Testing
     }
 
     @Test func everyGatewayMadeStatusIsAPageOrJSONWithTheRequestId() throws {
-        let w = try World()
+        let w = try World(timeouts: "timeouts: { clientHeaderSeconds: 1, clientBodySeconds: 1, upstreamResponseSeconds: 1 },")
         // /down's servers are marked down by the first request (connect, retry: 502); from then on: 503.
         #expect(try w.gw.get("/down").status == 502)
         for c in Self.cases {
