@@ -299,10 +299,11 @@ struct LoginEndpoints {
                          headers: extraCookies + [("Set-Cookie", cookie)])
     }
 
-    /// Acknowledged only once the sign-out is durable. With `rd` (the sealed address of a refused
-    /// page: "sign in as someone else" on the 403 page), on to the sign-in page carrying it. When it cannot be made so (a full disk) it
+    /// Acknowledged only once the sign-out is durable. When it cannot be made so (a full disk) it
     /// applies in memory all the same, and the user is asked to try again: a retry saves every
-    /// sign-out still pending, even though the session it came from is already refused.
+    /// sign-out still pending, even though the session it came from is already refused. With `rd`
+    /// (the sealed address of a refused page: "sign in as someone else" on the 403 page), on to
+    /// the sign-in page carrying it.
     private func logout() -> LocalResponse {
         let clear = ("Set-Cookie", "\(AuthRuntime.sessionCookie)=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
         var fields: [(String, String?)] = []
