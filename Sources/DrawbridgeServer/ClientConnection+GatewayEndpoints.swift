@@ -13,9 +13,26 @@ extension ClientConnection {
 
     /// 302 to one of the gateway's pages, carrying this request's target as the sealed return address.
     func redirectAndBack(to page: String, now: UInt64) {
+        respond(.redirect("\(page)?rd=\(Forms.percentEncode(sealedReturnAddress(now: now)))", status: 302))
+    }
+
+    /// This request's target, sealed to come back to after signing in.
+    private func sealedReturnAddress(now: UInt64) -> String {
         let rawTarget = String(decoding: request.head.bytes[request.head.target], as: UTF8.self)
-        let rd = ReturnAddress.seal(host: request.routingAuthority, pathAndQuery: rawTarget, ring: snapshot.auth!.ring, now: now)
-        respond(.redirect("\(page)?rd=\(Forms.percentEncode(rd))", status: 302))
+        return ReturnAddress.seal(host: request.routingAuthority, pathAndQuery: rawTarget, ring: snapshot.auth!.ring, now: now)
+    }
+
+    /// 403: JSON for an API client; for a browser the page that says who is signed in, with the
+    /// request id, sign-out and "sign in as someone else" coming back here.
+    func respondForbidden(_ r: Verdict.Refusal, now: UInt64) {
+        guard !request.isAPIClient, snapshot.auth != nil else { respond(Forbidden.json(stepUp: r.denial.stepUp)); return }
+        let who: String
+        switch r.identity {
+        case .user(let session): who = session.email
+        case .apiKey(let key): who = "API key \(key.keyId)"
+        }
+        let local = LocalRequest(request, body: [], clientAddress: clientAddress, requestId: requestId.text)
+        respond(Forbidden.page(stepUp: r.denial.stepUp, signedInAs: who, request: local, returnTo: sealedReturnAddress(now: now)))
     }
 
     func startLocal() {

@@ -12,7 +12,7 @@ extension ClientConnection {
         let credential: [UInt8]? // read once: the same bytes are measured and written
         switch worker.upstreamTokens.credential(for: plan.route, now: worker.now) {
         case .line(let line): credential = line
-        case .unavailable(let retryAfter): respond(UpstreamTokenUnavailable.response(retryAfter: retryAfter)); return
+        case .unavailable(let retryAfter): respond(UpstreamTokenUnavailable.response(retryAfter: retryAfter, json: request.isAPIClient)); return
         }
         // The pool of the very upstream the route named when the request was decided (never whatever has its index now).
         let pool = worker.pool(for: plan.route.upstream)

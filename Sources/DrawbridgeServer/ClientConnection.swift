@@ -274,7 +274,7 @@ final class ClientConnection {
                 redirectAndBack(to: "/.drawbridge/login/stepup", now: worker.wallClock)
                 return
             }
-            respond(Forbidden.response(stepUp: r.denial.stepUp, html: !request.isAPIClient))
+            respondForbidden(r, now: worker.wallClock)
         }
     }
 
@@ -306,7 +306,7 @@ final class ClientConnection {
         if let u = upstream { u.pool.abandon(u); upstream = nil }
         guard GatewayResponse.write(r, to: ensureOut(), headOnly: headValid && request.head.isHEAD, hsts: snapshot.hstsLine,
                                     requestId: requestId.hex, close: exchange.closesAfterResponse(close: close)) else { self.close(); return }
-        exchange.responded(status: r.status, bodyBytes: r.body.count, close: close, now: worker.now)
+        exchange.responded(status: r.status, bodyBytes: GatewayResponse.bodyLength(r, requestId: requestId.hex), close: close, now: worker.now)
         logRequest()
         exchangeEnded()
     }

@@ -44,6 +44,6 @@ enum PlainRedirect {
     /// A refusal with its status (the gateway's one error page, `GatewayResponse`); the
     /// connection closes after it. No HSTS: not over plain HTTP (RFC 6797 §7.2).
     static func refusal(_ status: Int) -> [UInt8] {
-        GatewayResponse.plain(GatewayResponse.error(status, json: false))
+        GatewayResponse.plain(status)
     }
 }

@@ -121,9 +121,13 @@ struct UpstreamTokenReader {
 
 /// The answer when a route's token endpoint has not given a token: the client may retry.
 enum UpstreamTokenUnavailable {
-    static func response(retryAfter: UInt64) -> LocalResponse {
-        LocalResponse(status: 502, headers: [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store"),
-                                             ("Retry-After", String(retryAfter))],
-                      body: Array("Bad Gateway: the gateway could not obtain its credential for this upstream; retry later.\n".utf8))
+    static let text = "The gateway could not obtain its credential for the service behind this address. Try again later."
+
+    /// Negotiated like every gateway error (`GatewayResponse`), with Retry-After.
+    static func response(retryAfter: UInt64, json: Bool) -> LocalResponse {
+        var r = json ? LocalResponse.jsonError(502, "bad_gateway", message: text)
+                     : .html(502, LoginPages.message("502 Bad Gateway", text, link: nil))
+        r.headers.append(("Retry-After", String(retryAfter)))
+        return r
     }
 }

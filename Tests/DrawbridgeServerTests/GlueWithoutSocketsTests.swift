@@ -1,4 +1,5 @@
 import DrawbridgeHTTP
+import Foundation
 import DrawbridgeProxy
 import Testing
 @testable import DrawbridgeServer
@@ -88,23 +89,68 @@ import Testing
             #expect(text.contains(json ? "Content-Type: application/json\r\n" : "Content-Type: text/html; charset=utf-8\r\n"))
             #expect(text.contains("Strict-Transport-Security: max-age=1\r\n") && text.contains("X-Request-Id: \(String(repeating: "a", count: 32))\r\n"))
             #expect(text.contains("Connection: close\r\n"))
+            #expect(text.contains("Cache-Control: no-store\r\n"))
             let body = text.components(separatedBy: "\r\n\r\n").last ?? ""
             #expect(text.contains("Content-Length: \(body.utf8.count)\r\n"))
+            // The id in the body too: in the JSON document, and on the page.
+            if json {
+                let doc = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                #expect(doc?["request_id"] as? String == String(repeating: "a", count: 32))
+                #expect(doc?["status"] as? Int == status && (doc?["error"] as? String)?.isEmpty == false)
+            } else {
+                #expect(body.contains("<code id=\"request-id\">\(String(repeating: "a", count: 32))</code>"))
+                #expect(body.hasPrefix("<!doctype html>") && body.contains("\(status) "))
+            }
         }
+    }
+
+    @Test func theForbiddenPageNamesTheAccountEscapedAndOffersSignOutAndSwitching() {
+        let request = LocalRequest(method: "GET", path: "/x", query: [:], host: "localhost", cookies: [:], isAPIClient: false, origin: nil,
+                                   contentType: "", form: [:], clientAddress: "127.0.0.1", requestId: "")
+        let r = Forbidden.page(stepUp: false, signedInAs: "<b>x</b>@y.z", request: request, returnTo: "sealed\"rd")
+        let page = String(decoding: r.body, as: UTF8.self)
+        #expect(r.status == 403 && r.requestIdAt != nil)
+        #expect(page.contains("&lt;b&gt;x&lt;/b&gt;@y.z") && !page.contains("<b>x"))
+        #expect(page.components(separatedBy: "<form method=\"post\" action=\"/.drawbridge/logout\">").count == 3)
+        #expect(page.contains("name=\"rd\" value=\"sealed&quot;rd\"") && page.contains("id=\"switch-account\"") && page.contains("id=\"logout\""))
+        // No CSRF cookie yet: the page sets the one its forms carry.
+        let cookie = r.headers.first { $0.0 == "Set-Cookie" }?.1 ?? ""
+        let token = String(cookie.dropFirst("__Host-drawbridge-csrf=".count).prefix(43))
+        #expect(cookie.hasPrefix("__Host-drawbridge-csrf=") && page.contains("name=\"csrf\" value=\"\(token)\""))
+    }
+
+    /// The slot the writer fills is found only where a template put it: an escaped value cannot spell it.
+    @Test func theRequestIdSlotCannotBeForgedByAValue() {
+        let forged = LocalResponse.html(200, LoginPages.identifier(csrf: "x", returnTo: LoginPages.requestIdSlot, email: "a\(LoginPages.requestIdSlot)@b.c"))
+        #expect(forged.requestIdAt == nil)
+        let page = LocalResponse.html(403, LoginPages.message("T", "text \(LoginPages.requestIdSlot)"))
+        #expect(page.requestIdAt != nil && !String(decoding: page.body, as: UTF8.self).contains(LoginPages.requestIdSlot))
+        #expect(String(decoding: page.body, as: UTF8.self).contains("text &lt;!--request-id--&gt;"))
+    }
+
+    /// The plain-HTTP listener has no request id: its refusals are the same page without one.
+    @Test func plainListenerRefusalsCarryNoIdSlot() {
+        let text = String(decoding: GatewayResponse.plain(400), as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n") && text.contains("Connection: close\r\n"))
+        #expect(!text.contains("Request ID") && !text.contains("Strict-Transport-Security"))
+        let body = text.components(separatedBy: "\r\n\r\n").last ?? ""
+        #expect(text.contains("Content-Length: \(body.utf8.count)\r\n"))
     }
 
     @Test func headResponsesStateTheirLengthWithoutABody() {
         let ob = IOBuffer(capacity: 4096)
         let r = GatewayResponse.error(404, json: true)
-        #expect(GatewayResponse.write(r, to: ob, headOnly: true, hsts: [], requestId: [], close: false))
+        #expect(GatewayResponse.write(r, to: ob, headOnly: true, hsts: [], requestId: Array(String(repeating: "b", count: 32).utf8), close: false))
         let text = Self.text(ob)
-        #expect(text.hasSuffix("\r\n\r\n") && text.contains("Content-Length: \(r.body.count)\r\n") && !text.contains("Connection: close"))
+        #expect(text.hasSuffix("\r\n\r\n") && text.contains("Content-Length: \(r.body.count + 32)\r\n") && !text.contains("Connection: close"))
     }
 
     @Test func identityResponsesAreNotCached() {
         #expect(Unauthenticated.json.headers.contains { $0 == ("Cache-Control", "no-store") })
-        #expect(Forbidden.response(stepUp: false, html: true).headers.contains { $0 == ("Cache-Control", "no-store") })
-        #expect(Forbidden.response(stepUp: false, html: false).headers.contains { $0 == ("Cache-Control", "no-store") })
+        let request = LocalRequest(method: "GET", path: "/x", query: [:], host: "localhost", cookies: [:], isAPIClient: false, origin: nil,
+                                   contentType: "", form: [:], clientAddress: "127.0.0.1", requestId: "")
+        #expect(Forbidden.page(stepUp: false, signedInAs: "a@b.c", request: request, returnTo: "rd").headers.contains { $0 == ("Cache-Control", "no-store") })
+        #expect(Forbidden.json(stepUp: false).headers.contains { $0 == ("Cache-Control", "no-store") })
     }
 
     /// RFC 6455 §1.3's example key and accept value, and the 101s that do not answer it.

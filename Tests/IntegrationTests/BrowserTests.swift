@@ -89,13 +89,20 @@ import Testing
             try Self.signIn(browser, email: "alice@acme.test", password: "not the password")
             try browser.waitUntil("the error") { try browser.findAll(".error").count == 1 }
             #expect(try browser.text(try browser.find(".error")).contains("Wrong email or password"))
-            // Back on the first step, nothing signed in, nothing reached the upstream.
-            #expect(try browser.findAll("#email").count == 1)
+            // Back on the password step with the email kept and the password field empty;
+            // nothing signed in, nothing reached the upstream.
+            #expect(try browser.text(try browser.find("#account")) == "alice@acme.test")
+            #expect(try browser.value(try browser.find("#password")) == "")
             #expect(URL(string: try browser.currentURL)?.path.hasPrefix("/.drawbridge/login") == true)
             #expect(try browser.cookie("__Host-drawbridge") == nil)
             #expect(!(try browser.source).contains("not the password"))
             #expect(w.upstream.requestCount == 0)
             #expect(w.audit.contains("wrong password"))
+            // The right password on the same form, without typing the email again: in, and back where it was going.
+            try browser.sendKeys(try browser.find("#password"), Self.password)
+            try browser.click(try browser.find("#signin"))
+            try browser.waitUntil("the upstream page") { try browser.currentURL.hasPrefix(w.gw.base + "/some/") }
+            #expect(try browser.cookie("__Host-drawbridge") != nil)
         }
     }
 }

@@ -1,3 +1,4 @@
+import DrawbridgeCrypto
 import DrawbridgeIdentity
 import DrawbridgeHTTP
 
@@ -13,7 +14,8 @@ struct LocalRequest: Sendable {
     var host: String
     /// The gateway's cookies by exact name (a request carrying one twice never gets here: 400).
     var cookies: [String: String]
-    var accept: String
+    /// JSON accepted, an Authorization field, or a method other than GET and HEAD (`RequestView.isAPIClient`).
+    var isAPIClient: Bool
     var origin: String?
     var contentType: String
     var form: [String: String]
@@ -26,16 +28,23 @@ struct LocalResponse: Sendable {
     var status: Int
     var headers: [(String, String)]
     var body: [UInt8]
+    /// Where the writer puts the request id (32 hex digits) into `body`; nil: nowhere. A page
+    /// built once (the error pages) carries each request's id without being copied.
+    var requestIdAt: Int?
 
-    init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+    init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], requestIdAt: Int? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.requestIdAt = requestIdAt
     }
 
     /// Pages: no caching, no framing, no scripts, no referrer to other sites (a callback URL carries a code).
+    /// A page with `LoginPages.requestIdSlot` gets the request id there.
     static func html(_ status: Int, _ page: String, headers: [(String, String)] = []) -> LocalResponse {
-        LocalResponse(status: status, headers: [
+        var body = Array(page.utf8)
+        let at = LoginPages.takeRequestIdSlot(&body)
+        return LocalResponse(status: status, headers: [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Cache-Control", "no-store"),
             ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'"),
@@ -43,13 +52,21 @@ struct LocalResponse: Sendable {
             ("X-Content-Type-Options", "nosniff"),
             // Not no-referrer: under it Chromium sends `Origin: null` on the form POST and the CSRF Origin check refuses it.
             ("Referrer-Policy", "same-origin"),
-        ] + headers, body: Array(page.utf8))
+        ] + headers, body: body, requestIdAt: at)
     }
 
     static func json(_ status: Int, _ text: String, headers: [(String, String)] = []) -> LocalResponse {
         LocalResponse(status: status, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
                                                 ("X-Content-Type-Options", "nosniff")] + headers,
                       body: Array((text + "\n").utf8))
+    }
+
+    /// An error for an API client: `{"error":…,"message":…,"status":…,"request_id":…}`, the id put in by the writer.
+    static func jsonError(_ status: Int, _ error: String, message: String? = nil, headers: [(String, String)] = []) -> LocalResponse {
+        var r = json(status, "{\"error\":\(JSONString.quote(error)),\(message.map { "\"message\":\(JSONString.quote($0))," } ?? "")"
+                        + "\"status\":\(status),\"request_id\":\"\"}", headers: headers)
+        r.requestIdAt = r.body.count - 3 // before `"}\n`
+        return r
     }
 
     /// 303 after a POST (the browser follows with GET), 302 otherwise.
@@ -94,7 +111,7 @@ extension LocalRequest {
         let contentType = field("content-type") ?? ""
         let isForm = contentType.lowercased().hasPrefix("application/x-www-form-urlencoded")
         self.init(method: view.methodText, path: view.pathText, query: query, host: view.routingAuthority,
-                  cookies: cookies, accept: field("accept") ?? "", origin: field("origin"), contentType: contentType,
+                  cookies: cookies, isAPIClient: view.isAPIClient, origin: field("origin"), contentType: contentType,
                   form: isForm ? Forms.parse(body) : [:], clientAddress: clientAddress, requestId: requestId)
     }
 }

@@ -50,17 +50,20 @@ struct LoginEndpoints {
             return OIDCFlow(endpoints: self).callback()
         case (_, "/.drawbridge/login"), (_, "/.drawbridge/login/password"), (_, "/.drawbridge/login/totp"),
              (_, "/.drawbridge/login/stepup"), (_, "/.drawbridge/logout"), (_, "/.drawbridge/whoami"), (_, "/.drawbridge/jwks.json"), (_, "/.drawbridge/oidc/start"), (_, "/.drawbridge/oidc/callback"):
-            return .now(LocalResponse(status: 405, headers: [("Allow", "GET, POST"), ("Content-Type", "text/plain; charset=utf-8")],
-                                      body: Array("405 Method Not Allowed\n".utf8)))
+            var r = GatewayResponse.error(405, json: request.isAPIClient)
+            r.headers.append(("Allow", "GET, POST"))
+            return .now(r)
         default:
-            return .now(LocalResponse(status: 404, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array("404 Not Found\n".utf8)))
+            return .now(GatewayResponse.error(404, json: request.isAPIClient))
         }
     }
 
     // MARK: CSRF
 
     /// The double-submit token: the cookie value, or a fresh one set with this response.
-    var csrfToken: (value: String, setCookie: [(String, String)]) {
+    var csrfToken: (value: String, setCookie: [(String, String)]) { Self.csrfToken(request) }
+
+    static func csrfToken(_ request: LocalRequest) -> (value: String, setCookie: [(String, String)]) {
         if let v = request.cookies[Self.csrfCookie], v.utf8.count == 43 { return (v, []) }
         let v = Base64URL.encode(SecureRandom.bytes(32))
         return (v, [("Set-Cookie", "\(Self.csrfCookie)=\(v); Path=/; Secure; HttpOnly; SameSite=Strict")])
@@ -89,9 +92,10 @@ struct LoginEndpoints {
 
     // MARK: Pages
 
-    func identifierPage(message: String?, status: Int = 200) -> LocalResponse {
+    func identifierPage(message: String?, status: Int = 200, email: String = "") -> LocalResponse {
         let t = csrfToken
-        return .html(status, LoginPages.identifier(csrf: t.value, returnTo: request.query["rd"] ?? request.form["rd"] ?? "", message: message),
+        return .html(status, LoginPages.identifier(csrf: t.value, returnTo: request.query["rd"] ?? request.form["rd"] ?? "", email: email,
+                                                   message: message),
                      headers: t.setCookie)
     }
 
@@ -101,7 +105,7 @@ struct LoginEndpoints {
     /// a credential.
     private func identify() -> LocalResponse {
         let email = (request.form["email"] ?? "").trimmingSpaces.lowercased()
-        guard Self.plausibleEmail(email) else { return identifierPage(message: "Enter your email address.", status: 400) }
+        guard Self.plausibleEmail(email) else { return identifierPage(message: "Enter your email address.", status: 400, email: email) }
         let org = auth.organization(forDomainOf: email)
         let rd = request.form["rd"] ?? ""
         let modes = org.map(auth.allowedModes) ?? auth.global.enabledModes.sorted { $0.description < $1.description }
@@ -113,8 +117,7 @@ struct LoginEndpoints {
             return .init(name: name, label: p.config.displayName)
         }
         if !password && providers.isEmpty {
-            let allowed = modes.map(\.description).joined(separator: ", ")
-            return .html(403, LoginPages.message("Sign in", "Your organisation does not allow signing in here. It allows: \(allowed.isEmpty ? "nothing" : allowed)."))
+            return .html(403, LoginPages.message("Sign in", "Your organisation does not allow signing in here. It allows: \(inWords(modes))."))
         }
         return .html(200, LoginPages.methods(orgName: org?.displayName ?? "Drawbridge", email: email, csrf: request.form["csrf"] ?? "",
                                              returnTo: rd, password: password, providers: providers))
@@ -148,11 +151,11 @@ struct LoginEndpoints {
         guard ok, let user, let org, let stored else {
             let reason = user == nil ? "unknown account" : (stored == nil ? "no password set" : (org == nil ? "no organisation" : "wrong password"))
             fail(email: email, user: user?.id, reason: reason)
-            return wrongCredentials(email: email)
+            return wrongPassword(email: email)
         }
         if let refusal = accountRefusal(user) {
             fail(email: email, user: user.id, reason: refusal)
-            return wrongCredentials(email: email)
+            return wrongPassword(email: email)
         }
         // Only someone who knows the password learns that the org does not allow it.
         guard AuthModeResolver.isUsable(.password, for: user, in: org, global: auth.global) else {
@@ -257,7 +260,7 @@ struct LoginEndpoints {
         }
         if let refusal = accountRefusal(user) {
             fail(email: email, user: user.id, reason: refusal)
-            return wrongCredentials(email: email)
+            return identifierPage(message: "Wrong email or password.", status: 401)
         }
         guard AuthModeResolver.isUsable(mode, for: user, in: org, global: auth.global) else {
             return modeRefused(mode, org: org)
@@ -298,7 +301,9 @@ struct LoginEndpoints {
 
     /// Acknowledged only once the sign-out is durable. When it cannot be made so (a full disk) it
     /// applies in memory all the same, and the user is asked to try again: a retry saves every
-    /// sign-out still pending, even though the session it came from is already refused.
+    /// sign-out still pending, even though the session it came from is already refused. With `rd`
+    /// (the sealed address of a refused page: "sign in as someone else" on the 403 page), on to
+    /// the sign-in page carrying it.
     private func logout() -> LocalResponse {
         let clear = ("Set-Cookie", GatewayCookies.sessionSetCookie("", maxAge: 0))
         var fields: [(String, String?)] = []
@@ -323,7 +328,10 @@ struct LoginEndpoints {
         if !fields.isEmpty {
             services.audit.record("logout", fields + [("client", request.clientAddress), ("request_id", request.requestId)])
         }
-        return .html(200, LoginPages.message("Signed out", "You are signed out."), headers: [clear])
+        if let rd = request.form["rd"], !rd.isEmpty {
+            return .redirect("/.drawbridge/login?rd=\(Forms.percentEncode(rd))", headers: [clear])
+        }
+        return .html(200, LoginPages.message("Signed out", "You are signed out.", requestId: false), headers: [clear])
     }
 
     private func whoami() -> LocalResponse {
@@ -351,14 +359,32 @@ struct LoginEndpoints {
         return nil
     }
 
-    func modeRefused(_ mode: AuthMode, org: Organization) -> LocalResponse {
-        let allowed = auth.allowedModes(org).map(\.description).joined(separator: ", ")
-        return .html(403, LoginPages.message("Sign in", "Signing in with \(mode.description) is disabled for \(org.displayName). Your organisation allows: \(allowed.isEmpty ? "nothing" : allowed)."))
+    /// The mode in words, as the page says it ("Password", "API key", the provider's display name);
+    /// ids such as `api_key` stay in the configuration and the audit log.
+    func inWords(_ mode: AuthMode) -> String {
+        switch mode {
+        case .password: return "Password"
+        case .apiKey: return "API key"
+        case .oidc(let name): return auth.providers[name]?.config.displayName ?? name
+        }
     }
 
-    private func wrongCredentials(email: String) -> LocalResponse {
+    func inWords(_ modes: [AuthMode]) -> String {
+        modes.isEmpty ? "nothing" : modes.map(inWords).joined(separator: ", ")
+    }
+
+    /// "Password sign-in is turned off for Acme. Acme allows: Google, API key."
+    func modeRefused(_ mode: AuthMode, org: Organization) -> LocalResponse {
+        .html(403, LoginPages.message("Sign in", "\(inWords(mode)) sign-in is turned off for \(org.displayName). \(org.displayName) allows: \(inWords(auth.allowedModes(org)))."))
+    }
+
+    /// The password step again, the email kept (shown and carried), the password empty. The same
+    /// page for every account (no organisation named, no other methods): nothing but the typed
+    /// email differs between an unknown account and a wrong password.
+    private func wrongPassword(email: String) -> LocalResponse {
         let t = csrfToken
-        return .html(401, LoginPages.identifier(csrf: t.value, returnTo: returnTo(), message: "Wrong email or password."), headers: t.setCookie)
+        return .html(401, LoginPages.methods(orgName: nil, email: email, csrf: t.value, returnTo: returnTo(), password: true, providers: [],
+                                             message: "Wrong email or password."), headers: t.setCookie)
     }
 
     func tooMany(_ remaining: Double?) -> LocalResponse {
@@ -398,16 +424,28 @@ extension String {
 
 /// The answers to a request without a usable credential.
 enum Unauthenticated {
-    static let json = LocalResponse.json(401, "{\"error\":\"unauthenticated\",\"message\":\"a valid session or API key is required\"}",
-                                         headers: [("WWW-Authenticate", "Bearer realm=\"drawbridge\"")])
+    static let json = LocalResponse.jsonError(401, "unauthenticated", message: "a valid session or API key is required",
+                                              headers: [("WWW-Authenticate", "Bearer realm=\"drawbridge\"")])
 }
 
 /// 403 for an authenticated caller the policy does not allow (the reason goes to the audit log only).
 enum Forbidden {
-    static func response(stepUp: Bool, html: Bool) -> LocalResponse {
-        let text = stepUp ? "this resource requires two-step verification (sign in with a second factor)" : "you are not allowed to access this resource"
-        if html { return .html(403, LoginPages.message("Forbidden", text.prefix(1).uppercased() + text.dropFirst() + ".", link: nil)) }
-        return .json(403, "{\"error\":\"forbidden\",\"message\":\"\(text)\"}")
+    static func text(stepUp: Bool) -> String {
+        stepUp ? "this resource requires two-step verification (sign in with a second factor)" : "you are not allowed to access this resource"
+    }
+
+    private static let documents = [false, true].map { LocalResponse.jsonError(403, "forbidden", message: text(stepUp: $0)) }
+
+    /// For an API client.
+    static func json(stepUp: Bool) -> LocalResponse { documents[stepUp ? 1 : 0] }
+
+    /// For a browser: who is signed in, the request id, sign-out and sign in as someone else
+    /// (`returnTo`: the sealed address of the refused page; `LoginPages.forbidden`).
+    static func page(stepUp: Bool, signedInAs who: String?, request: LocalRequest, returnTo: String) -> LocalResponse {
+        let text = Self.text(stepUp: stepUp)
+        let csrf = LoginEndpoints.csrfToken(request)
+        return .html(403, LoginPages.forbidden(text.prefix(1).uppercased() + text.dropFirst() + ".", signedInAs: who, csrf: csrf.value,
+                                               returnTo: returnTo), headers: csrf.setCookie)
     }
 }
 

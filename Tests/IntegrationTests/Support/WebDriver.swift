@@ -280,6 +280,9 @@ final class WebDriver {
 
     func cookie(_ name: String) throws -> Cookie? { try cookies.first { $0.name == name } }
 
+    /// Forgets every cookie of the current page's site (another person at the same browser).
+    func deleteCookies() throws { try command("DELETE", "\(session)/cookie") }
+
     // MARK: Diagnostics
 
     /// A PNG of the viewport, written to `path` (to look at when a test fails).
