@@ -115,8 +115,13 @@ public final class Gateway {
         }
     }
 
+    /// Blocks the signals the gateway handles (and ignores SIGPIPE) on the calling thread; call it
+    /// first thing on the main thread, before any other thread exists, so that every thread
+    /// inherits the mask and only `run`'s signal loop takes them.
+    public static func blockSignals() { _ = CLinux_block_signals() }
+
     public func run() throws -> Int32 {
-        _ = CLinux_block_signals() // before any thread starts: only the main thread takes signals
+        Self.blockSignals() // (again, for callers that did not: threads started from here on inherit it)
         let config = snapshot.config
         let n = config.resolvedWorkers
         let accessLog = LogSink(fd: try openLog(config.accessLog), name: "access log \(Self.describe(config.accessLog))")

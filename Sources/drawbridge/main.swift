@@ -138,12 +138,12 @@ while !args.isEmpty {
 switch command {
 case "serve":
     do {
-        // SIGHUP, SIGUSR1 and SIGUSR2 are blocked from the start, so a reload or log-reopen request
-        // sent right away waits for the gateway's signal loop instead of killing it (default action).
-        var requests = sigset_t()
-        sigemptyset(&requests)
-        for s in [SIGHUP, SIGUSR1, SIGUSR2] { sigaddset(&requests, s) }
-        pthread_sigmask(SIG_BLOCK, &requests, nil)
+        // Every signal the gateway handles is blocked from the start, before the first thread
+        // (job pools, token fetcher) exists: threads inherit the mask, so only the main thread's
+        // signal loop takes them. A thread that had TERM unblocked would be killed by it (default
+        // action) whenever the loop was busy, e.g. reloading: no drain. A reload or reopen request
+        // sent right away waits for the loop.
+        Gateway.blockSignals()
         let gateway = try Gateway(configDirectory: configDir, log: stderrLog)
         if let pidFile { gateway.onListening = { try PidFile.acquire(pidFile) } }
         let status = try gateway.run()

@@ -26,6 +26,24 @@ import Testing
         #expect(gw.process.process.isRunning)
     }
 
+    /// Only the main thread's signal loop may take the signals the gateway handles: a thread that
+    /// had TERM unblocked (a job pool's, started while the configuration loads) would be killed by
+    /// a TERM that arrives while the loop is busy (a reload), with no drain.
+    @Test func everyOtherThreadBlocksTheHandledSignals() throws {
+        let up = try Upstream()
+        let files = IdentityFiles()   // an auth section: sign-in, provider and sign-out job pools
+        let gw = try GatewayFixture(upstreams: [up], extra: files.configSections(), prepare: { try files.write(to: $0) })
+        let handled: [Int32] = [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM]
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(gw.process.pid)/task")
+        #expect(tasks.count > 3)   // workers, job pools, ...
+        for tid in tasks where tid != "\(gw.process.pid)" {   // the main thread waits in sigtimedwait
+            let status = try String(contentsOfFile: "/proc/\(gw.process.pid)/task/\(tid)/status", encoding: .utf8)
+            let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("SigBlk:") })
+            let mask = try #require(UInt64(line.dropFirst("SigBlk:".count).trimmingCharacters(in: .whitespaces), radix: 16))
+            for s in handled { #expect(mask & (1 << UInt64(s - 1)) != 0, "thread \(tid) does not block signal \(s)") }
+        }
+    }
+
     @Test func usr2IsLoggedAndIgnored() throws {
         let up = try Upstream()
         let gw = try GatewayFixture(upstreams: [up])
