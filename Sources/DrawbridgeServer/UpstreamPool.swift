@@ -57,8 +57,9 @@ final class UpstreamPool {
             active[server] += 1
             return .connection(c)
         }
-        let (fd, connected, _) = Sockets.connect(target.addresses[server])
+        let (fd, connected, e) = Sockets.connect(target.addresses[server])
         if fd < 0 {
+            logConnectFailed(server: server, errno: e, owner: owner)
             markFailed(server)
             return .failed
         }
@@ -82,7 +83,7 @@ final class UpstreamPool {
     }
 
     func markFailed(_ server: Int) {
-        target.health.failed(server, now: worker.now)
+        if target.health.failed(server, now: worker.now) { logMarkedDown(server: server) }
     }
 
     /// The owner is done with a healthy connection: keep it for the next request if there is room.
