@@ -85,6 +85,36 @@ import Testing
         #expect(try gw.get("/").status == 200)
     }
 
+    /// A TLS upstream that answers in plain HTTP: the handshake failure, with OpenSSL's reason.
+    @Test func anUpstreamTLSHandshakeFailureIsLogged() throws {
+        let plain = try PlainAnswerer()
+        defer { plain.stop() }
+        let ups = "{ app: { servers: [\"127.0.0.1:\(plain.port)\"], tls: true, caFile: \"\(TestCertificate.cert)\", serverName: \"localhost\" } }"
+        let gw = try GatewayFixture(upstreams: [], upstreamsJSON: ups)
+        #expect(try gw.get("/").status == 502)
+        let line = try #require(try waitForErrorLog("upstream_tls_failed") { gw.process.stderr }.first)
+        #expect(line["level"] as? String == "error" && line["server"] as? String == "127.0.0.1:\(plain.port)")
+        let message = try #require(line["message"] as? String)
+        #expect(message.hasPrefix("TLS handshake with upstream app server 127.0.0.1:\(plain.port) failed: ") && !message.hasSuffix(": "), "\(message)")
+    }
+
+    /// Connections over limits.maxConnectionsPerWorker are closed at once: logged, rate-limited.
+    @Test func connectionsOverTheLimitAreLoggedRateLimited() throws {
+        let up = try Upstream()
+        let gw = try GatewayFixture(upstreams: [up], extra: "limits: { maxConnectionsPerWorker: 1 },")
+        let held = try gw.client()   // the one connection the worker takes
+        defer { held.close() }
+        let attempts = 5
+        for _ in 0..<attempts { #expect(throws: TestFailure.self) { _ = try RawClient(port: gw.httpsPort) } }
+        try poll("all \(attempts) refused connections logged or counted: \(gw.process.stderr.suffix(2000))") {
+            let lines = errorLogLines(gw.process.stderr, event: "connection_limit")
+            return lines.filter { $0["limit"] as? Int == 1 }.count + lines.compactMap { $0["suppressed"] as? Int }.reduce(0, +) == attempts
+        }
+        let first = try #require(errorLogLines(gw.process.stderr, event: "connection_limit").first)
+        #expect(first["level"] as? String == "warn")
+        #expect((first["message"] as? String)?.hasPrefix("limits.maxConnectionsPerWorker (1) reached") == true)
+    }
+
     @Test func reloadsAndSignalsAreLogged() throws {
         let up = try Upstream()
         let gw = try GatewayFixture(upstreams: [up])
@@ -175,4 +205,35 @@ import Testing
                     "\(command): \(r.err)")
         }
     }
+}
+
+/// A loopback server that answers every connection at once with a plain-HTTP 400 and closes it
+/// (what a TLS client meets on a port that does not speak TLS).
+final class PlainAnswerer: @unchecked Sendable {
+    let port: UInt16
+    private let fd: Int32
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } }
+        guard bound == 0, listen(listener, 16) == 0 else { throw TestFailure("plain answerer: bind/listen failed: errno \(errno)") }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
+        port = UInt16(bigEndian: addr.sin_port)
+        fd = listener
+        Thread {
+            let answer = Array("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+            while true {
+                let c = accept(listener, nil, nil)
+                if c < 0 { return }
+                _ = write(c, answer, answer.count)
+                close(c)
+            }
+        }.start()
+    }
+
+    func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
 }
