@@ -70,7 +70,8 @@ struct Validator {
     let baseDirectory: String
 
     static let topLevelKeys = ["workers", "listen", "tls", "hsts", "limits", "timeouts", "upstreams", "routes", "accessLog",
-                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders", "underscoreHeaders", "backup", "admin"]
+                                "auth", "organizations", "roles", "groups", "paths", "stripRequestHeaders", "underscoreHeaders", "backup", "admin",
+                                "errorLog", "errorLogLevel"]
 
     mutating func gatewayConfig(_ root: JSONValue) -> GatewayConfig? {
         guard let top = ObjectReader(root, path: "", known: Self.topLevelKeys, issues: issues) else {
@@ -89,6 +90,7 @@ struct Validator {
         let groups = groupsSection(top, roles: roles)
         let routes = routesSection(top, upstreams: upstreams, authConfigured: auth != nil)
         let accessLog = logTarget(top, "accessLog", default: .stdout)
+        let (errorLog, errorLogLevel) = errorLogSection(top)
         identifierCollisions(organizations: organizations, roles: roles, groups: groups, upstreams: upstreams, auth: auth)
 
         let paths = pathsSection(top)
@@ -106,7 +108,31 @@ struct Validator {
         config.underscoreHeaders = underscores
         config.backup = backup
         config.admin = admin
+        config.errorLog = errorLog
+        config.errorLogLevel = errorLogLevel
+        config.file = issues.file
         return config
+    }
+
+    /// `errorLog` ("stderr", "stdout" or a file) and `errorLogLevel` ("error", "warn", "info").
+    private func errorLogSection(_ top: ObjectReader) -> (LogTarget, LogLevel) {
+        var target = logTarget(top, "errorLog", default: .stderr)
+        if target == .off {
+            // nginx has no `error_log off` either (it would write to a file named "off").
+            issues.add(top.fieldPath("errorLog"), "the error log cannot be turned off (use \"stderr\", \"stdout\" or a file path; "
+                       + "errorLogLevel: \"error\" keeps it to failures)")
+            target = .stderr
+        }
+        var level = LogLevel.info
+        if let text = top.string("errorLogLevel") {
+            if let parsed = LogLevel.allCases.first(where: { $0.name == text }) {
+                level = parsed
+            } else {
+                let allowed = LogLevel.allCases.map { "\"\($0.name)\"" }.joined(separator: ", ")
+                issues.add(top.fieldPath("errorLogLevel"), "unknown level \"\(text)\" (allowed: \(allowed))")
+            }
+        }
+        return (target, level)
     }
 
     // MARK: - paths, stripRequestHeaders

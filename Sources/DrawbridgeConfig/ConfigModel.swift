@@ -20,6 +20,12 @@ public struct GatewayConfig: Sendable {
     /// Routes in file order; `routeTable.match` returns indices into this array.
     public var routes: [RouteConfig]
     public var accessLog: LogTarget
+    /// The error and event log (`errorLog`, `errorLogLevel`; docs/OPERATIONS.md "Error log").
+    public var errorLog: LogTarget = .stderr
+    public var errorLogLevel: LogLevel = .info
+    /// The main configuration file as the loader was given it, for messages about what it names
+    /// (a key that does not match its certificate). Empty for configurations built in code.
+    public var file = ""
     /// Identity: nil = no auth section (then every route must be public).
     public var auth: AuthConfig?
     public var organizations: [OrganizationConfig]
@@ -85,6 +91,15 @@ public enum UnderscoreHeaders: String, Sendable, CaseIterable {
     case forward
     /// The request is refused with 400 (Envoy `REJECT_REQUEST`).
     case reject
+}
+
+/// How much the error log says: `error` (failures), `warn` (also degradations: servers marked
+/// down, limits reached) or `info` (also lifecycle: start, stop, signals, reloads, and TLS
+/// handshake failures, which clients cause at will). Ordered: a level includes those before it.
+public enum LogLevel: Int, Sendable, Equatable, CaseIterable, Comparable {
+    case error, warn, info
+    public var name: String { self == .error ? "error" : self == .warn ? "warn" : "info" }
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// Where the access log goes.

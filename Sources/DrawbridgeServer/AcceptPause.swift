@@ -66,9 +66,9 @@ final class AcceptPauseReport: Sendable {
         var short = false
     }
 
-    /// A line for the gateway's log when there is something new: pauses since the last report (at
-    /// most once per `reportInterval`), or that connections are accepted again.
-    func report(_ state: inout State, nowSeconds: UInt64) -> String? {
+    /// A line for the error log when there is something new: pauses since the last report (at
+    /// most once per `reportInterval`; `paused`), or that connections are accepted again.
+    func report(_ state: inout State, nowSeconds: UInt64) -> (paused: Bool, line: String)? {
         let n = pauses.load(ordering: .acquiring)
         if n > state.reported, state.lastReportAt == 0 || nowSeconds >= state.lastReportAt + Self.reportInterval {
             let e = lastErrno.load(ordering: .relaxed)
@@ -78,14 +78,14 @@ final class AcceptPauseReport: Sendable {
             state.short = true
             var limit = rlimit()
             getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-            return "drawbridge: accept() failed (\(e): \(String(cString: strerror(e)))): not accepting new connections for "
+            return (true, "drawbridge: error: accept() failed (\(e): \(String(cString: strerror(e)))): not accepting new connections for "
                 + "\(AcceptPause.pauseNs / 1_000_000) ms at a time (\(count) pause\(count == 1 ? "" : "s") since the last report), "
                 + "open connections are still served; descriptor limit \(limit.rlim_cur) (raise LimitNOFILE or ulimit -n, "
-                + "or lower limits.maxConnectionsPerWorker)"
+                + "or lower limits.maxConnectionsPerWorker)")
         }
         if state.short && !short.load(ordering: .relaxed) {
             state.short = false
-            return "drawbridge: accepting new connections again"
+            return (false, "drawbridge: accepting new connections again")
         }
         return nil
     }

@@ -13,8 +13,7 @@ import Glibc
 final class AccessLog {
     let sink: LogSink
     private var buf: [UInt8] = []
-    private var lastSecond: Int = -1
-    private var secondText: [UInt8] = []
+    private var clock = LogClock()
 
     /// Escaped bytes allowed per field; with the fixed fields (under 300 bytes) a line stays
     /// under 4096 whatever the request.
@@ -43,7 +42,7 @@ final class AccessLog {
         guard sink.enabled else { return }
         var whole = true
         buf.append(contentsOf: #"{"time":""#.utf8)
-        appendTime()
+        clock.append(to: &buf)
         buf.append(contentsOf: #"","request_id":""#.utf8)
         buf.append(contentsOf: e.requestId)
         buf.append(contentsOf: #"","client":""#.utf8)
@@ -69,25 +68,10 @@ final class AccessLog {
         if buf.count > 12288 { flush() }
     }
 
-    /// Writes the buffered lines in writes of less than `LogSink.maxWrite` bytes (room for the
-    /// newline that ends a torn line), each made of whole lines (every line is shorter than that),
-    /// so lines of several workers never interleave.
+    /// Writes the buffered lines (see `LogSink.writeLines`).
     func flush() {
         guard !buf.isEmpty, sink.enabled else { return }
-        buf.withUnsafeBytes { raw in
-            var start = 0
-            while start < raw.count {
-                var end = min(raw.count, start + LogSink.maxWrite - 1)
-                if end < raw.count {
-                    var cut = end
-                    while cut > start && raw[cut - 1] != 10 { cut -= 1 }
-                    end = cut > start ? cut : end   // (a line longer than maxWrite cannot be built)
-                }
-                let chunk = UnsafeRawBufferPointer(rebasing: raw[start..<end])
-                if !sink.write(chunk) { sink.lost(lines: chunk.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }) }
-                start = end
-            }
-        }
+        sink.writeLines(buf)
         buf.removeAll(keepingCapacity: true)
     }
 
@@ -97,39 +81,6 @@ final class AccessLog {
         buf.append(UInt8(ascii: "."))
         let frac = us % 1000
         buf.append(UInt8(48 + frac / 100)); buf.append(UInt8(48 + frac / 10 % 10)); buf.append(UInt8(48 + frac % 10))
-    }
-
-    /// RFC 3339 UTC with milliseconds; the date part is formatted once per second.
-    private func appendTime() {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let sec = Int(ts.tv_sec)
-        if sec != lastSecond {
-            lastSecond = sec
-            secondText = Array(AccessLog.civil(sec).utf8)
-        }
-        buf.append(contentsOf: secondText)
-        let ms = Int(ts.tv_nsec) / 1_000_000
-        buf.append(UInt8(ascii: "."))
-        buf.append(UInt8(48 + ms / 100)); buf.append(UInt8(48 + ms / 10 % 10)); buf.append(UInt8(48 + ms % 10))
-        buf.append(UInt8(ascii: "Z"))
-    }
-
-    /// "YYYY-MM-DDTHH:MM:SS" for a Unix time (days-from-civil inverse, proleptic Gregorian).
-    static func civil(_ t: Int) -> String {
-        let days = t >= 0 ? t / 86400 : (t - 86399) / 86400
-        let rem = t - days * 86400
-        let z = days + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(y)-\(two(m))-\(two(d))T\(two(rem / 3600)):\(two(rem / 60 % 60)):\(two(rem % 60))"
     }
 }
 

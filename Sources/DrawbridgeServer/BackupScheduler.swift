@@ -70,7 +70,7 @@ final class BackupScheduler: @unchecked Sendable {
             if let oldest = try Backups.oldest(site), oldest <= now { next = min(next, oldest + window) }
             return max(next, now + 1)
         } catch {
-            log("drawbridge: backup failed (still serving; next attempt in \(Self.retrySeconds / 60) minutes): \(error)")
+            log("drawbridge: error: backup failed (still serving; next attempt in \(Self.retrySeconds / 60) minutes): \(error)")
             return UInt64(Date().timeIntervalSince1970) + Self.retrySeconds
         }
     }

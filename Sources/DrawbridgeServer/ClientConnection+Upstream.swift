@@ -17,7 +17,7 @@ extension ClientConnection {
         // The pool of the very upstream the route named when the request was decided (never whatever has its index now).
         let pool = worker.pool(for: plan.route.upstream)
         let server = pool.pickServer(excluding: excluding)
-        guard server >= 0 else { respondError(503, close: false); return } // health: no healthy server (the exchange's close rule applies)
+        guard server >= 0 else { pool.logNoServer(owner: self); respondError(503, close: false); return } // health: no healthy server (the exchange's close rule applies)
         switch pool.acquire(server: server, owner: self) {
         case .failed:
             switch exchange.connectRefused(servers: pool.target.addresses.count) {
@@ -102,6 +102,7 @@ extension ClientConnection {
                 return false
             case .error:
                 // A malformed or smuggling response head never reaches the client.
+                u.pool.logInvalidResponse(server: u.serverIndex, owner: self)
                 respondError(502, close: true)
                 return true
             case .complete:
@@ -171,9 +172,9 @@ extension ClientConnection {
         let (server, reused) = (u.serverIndex, u.reused)
         u.pool.abandon(u)
         switch exchange.upstreamFailed(connectFailed: connectFailed, reused: reused) {
-        case .abort: abortBoth()
+        case .abort: u.pool.logBroken(server: server, owner: self, responseStarted: true); abortBoth()
         case .retry(let sameServer): connectUpstream(excluding: sameServer ? -1 : server)
-        case .respond502: respondError(502, close: false)
+        case .respond502: if !connectFailed { u.pool.logBroken(server: server, owner: self, responseStarted: false) }; respondError(502, close: false)
         }
     }
 

@@ -117,7 +117,7 @@ final class ClientConnection {
             return true
         case .wantRead: handshakeWantsWrite = false; return false
         case .wantWrite: handshakeWantsWrite = true; return false
-        case .failed: worker.metrics.handshake(transport.ssl, ok: false); close(); return false // metrics:
+        case .failed: worker.metrics.handshake(transport.ssl, ok: false); logHandshakeFailure(); close(); return false // metrics:
         }
     }
 
@@ -338,6 +338,7 @@ final class ClientConnection {
         case .close: close()
         case .abort: abortBoth()
         case .respond(let status, let upstreamFailed):
+            if status == 504, let u = upstream { u.pool.logTimeout(u, connecting: upstreamFailed) }
             if upstreamFailed, let u = upstream { u.pool.markFailed(u.serverIndex) }
             if exchange.phase == .awaitingHead { refuseHead(status) } else { respondError(status, close: true) }
             drive()

@@ -15,7 +15,10 @@ public final class Gateway {
     private var workers: [Worker] = []
     private var threads: [pthread_t] = []
     private var generation = 1
+    /// Where lines go before the error log is open (stderr, as text); then `note` writes there.
     private let log: @Sendable (String) -> Void
+    /// The error and event log (`errorLog`), open from `run` on.
+    private var errorLog: ErrorLog?
     /// Mode cut-offs that apply in memory but could not be saved yet (retried every few seconds).
     private var unsavedCutoffs: AuthRuntime?
     private var sinks: [LogSink] = []
@@ -90,7 +93,7 @@ public final class Gateway {
     /// Log files that are symbolic links (opened with O_NOFOLLOW, they would fail at start).
     private static func logProblems(_ config: GatewayConfig) -> [String] {
         var problems: [String] = []
-        for (what, target) in [("accessLog", config.accessLog), ("auth.auditLog", config.auth?.auditLog ?? .off)] {
+        for (what, target) in [("accessLog", config.accessLog), ("errorLog", config.errorLog), ("auth.auditLog", config.auth?.auditLog ?? .off)] {
             guard case .file(let path) = target else { continue }
             var st = stat()
             if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
@@ -104,11 +107,11 @@ public final class Gateway {
     private func saveCutoffs(_ auth: AuthRuntime) {
         do {
             try auth.saveCutoffs()
-            if unsavedCutoffs != nil { log("drawbridge: \(auth.stateFile): mode cut-offs saved") }
+            if unsavedCutoffs != nil { note("state", "drawbridge: \(auth.stateFile): mode cut-offs saved") }
             unsavedCutoffs = nil
         } catch {
             if unsavedCutoffs == nil {
-                log("drawbridge: error: mode cut-offs not saved (\(error)); they apply in memory, and are retried every "
+                note("state", "drawbridge: error: mode cut-offs not saved (\(error)); they apply in memory, and are retried every "
                     + "\(Self.maintenanceSeconds)s: until then a restart would forget them")
             }
             unsavedCutoffs = auth
@@ -125,22 +128,26 @@ public final class Gateway {
         let config = snapshot.config
         let n = config.resolvedWorkers
         let accessLog = LogSink(fd: try openLog(config.accessLog), name: "access log \(Self.describe(config.accessLog))")
+        // The error log target is read at start (a change takes a restart); its level at each reload.
+        let errorSink = LogSink(fd: try openLog(config.errorLog, what: "errorLog"), name: "error log \(Self.describe(config.errorLog))")
+        let errorLog = ErrorLog(sink: errorSink, level: config.errorLogLevel)
+        self.errorLog = errorLog
         // The audit log target is read at start; changing it takes a restart.
         let auditTarget = config.auth?.auditLog ?? .off
         let auditLog = LogSink(fd: try openLog(auditTarget, what: "auth.auditLog"), name: "audit log \(Self.describe(auditTarget))")
-        sinks = [accessLog, auditLog].filter(\.enabled)
+        sinks = [errorSink, accessLog, auditLog].filter(\.enabled)
         sinkReports = sinks.map { _ in LogSink.ReportState() }
         let services = AuthServices(audit: AuditLog(sink: auditLog), queues: config.auth?.workQueues ?? WorkQueuesConfig())
         if let auth = snapshot.auth {
             let store = try FileRevocationStore(path: StateFiles.signOutsFile(auth.config), readers: n, wallNow: unixNow(),
-                                                monotonicNs: CLinux_monotonic_ns(), log: log)
+                                                monotonicNs: CLinux_monotonic_ns(), log: errorLog.logger("signouts"))
             services.revocations = store
             revocations = store
         }
         let httpsAddresses = try config.httpsListen.map(Self.resolve)
         let redirectAddresses = try config.httpRedirectListen.map(Self.resolve)
         if instanceLocks.isEmpty { instanceLocks = try InstanceLock.acquire(httpsAddresses + redirectAddresses) }
-        let tokens = UpstreamTokenFetcher(readers: n, log: log)
+        let tokens = UpstreamTokenFetcher(readers: n, log: errorLog.logger("upstream_token"))
         tokens.start()
         tokens.follow(snapshot.tokenClients) // a first token before the first request (bounded wait)
         services.upstreamTokens = tokens.published
@@ -157,7 +164,7 @@ public final class Gateway {
         }
         try onListening?()
         for i in 0..<n {
-            let w = Worker(index: i, snapshot: snapshot, accessLog: AccessLog(sink: accessLog), services: services,
+            let w = Worker(index: i, snapshot: snapshot, accessLog: AccessLog(sink: accessLog), errorLog: ErrorLogBuffer(log: errorLog), services: services,
                            httpsListeners: listenerSets[i].0, redirectListeners: listenerSets[i].1)
             workers.append(w)
         }
@@ -165,16 +172,20 @@ public final class Gateway {
         for w in workers { threads.append(Threads.start(detached: false) { w.run() }) }
         MetricsRegistry.shared.serving(snapshot, listening: true)
         admin?.start()
-        let checker = HealthChecker(log: log)
+        let checker = HealthChecker(log: errorLog)
         checker.follow(snapshot)
         checker.start()
         healthChecker = checker
-        if let admin { log("drawbridge: admin endpoints (/metrics, /healthz, /readyz) on http://\(admin.address)") }
-        log("drawbridge: serving https on \(config.httpsListen.map(\.description).joined(separator: ", "))"
+        if let admin { note("start", "drawbridge: admin endpoints (/metrics, /healthz, /readyz) on http://\(admin.address)") }
+        let serving = "drawbridge: serving https on \(config.httpsListen.map(\.description).joined(separator: ", "))"
             + (config.httpRedirectListen.isEmpty ? "" : ", redirecting http on \(config.httpRedirectListen.map(\.description).joined(separator: ", "))")
-            + " with \(n) worker\(n == 1 ? "" : "s")")
+            + " with \(n) worker\(n == 1 ? "" : "s")"
+        note("start", serving)
+        // An error log elsewhere: whoever started the gateway (a shell, a supervisor) still sees
+        // on stderr that it serves, and where the rest of its log goes.
+        if config.errorLog != .stderr { log(serving + "; error log: \(Self.describe(config.errorLog))") }
 
-        let backups = BackupScheduler(configDirectory: configDirectory, log: log)
+        let backups = BackupScheduler(configDirectory: configDirectory, log: errorLog.logger("backup"))
         var nextRotation = CLinux_monotonic_ns() + UInt64(config.tls.ticketKeyRotationSeconds) * 1_000_000_000
         var nextMaintenance = CLinux_monotonic_ns() + Self.maintenanceSeconds * 1_000_000_000
         while true {
@@ -185,7 +196,9 @@ public final class Gateway {
                 nextRotation = now + UInt64(snapshot.config.tls.ticketKeyRotationSeconds) * 1_000_000_000
             }
             reportLogFailures(nowSeconds: now / 1_000_000_000)
-            if let line = AcceptPauseReport.shared.report(&acceptReport, nowSeconds: now / 1_000_000_000) { log(line) }
+            if let (paused, line) = AcceptPauseReport.shared.report(&acceptReport, nowSeconds: now / 1_000_000_000) {
+                if paused { note("accept_paused", line) } else { note("accept_resumed", line) }
+            }
             if now >= nextMaintenance {
                 nextMaintenance = now + Self.maintenanceSeconds * 1_000_000_000
                 maintain(monotonicNs: now)
@@ -193,19 +206,21 @@ public final class Gateway {
             backups.tick(snapshot.config, now: unixNow())
             switch sig {
             case SIGHUP:
+                note("signal", "drawbridge: SIGHUP received: reloading the configuration")
                 reload()
             case SIGUSR1:
+                note("signal", "drawbridge: SIGUSR1 received: reopening the log files")
                 // logrotate has renamed the files (nginx's USR1): new writes go to new files.
-                for line in logFiles.reopen() { log(line) }
+                for line in logFiles.reopen() { note("log_reopen", line) }
             case SIGUSR2:
                 // nginx upgrades its binary on USR2; the gateway has no such upgrade: the signal
                 // must not end it (its default action), so it is named and ignored.
-                log("drawbridge: SIGUSR2 ignored (SIGHUP reloads, SIGUSR1 reopens the log files; docs/OPERATIONS.md)")
+                note("signal", "drawbridge: SIGUSR2 ignored (SIGHUP reloads, SIGUSR1 reopens the log files; docs/OPERATIONS.md)")
             case SIGTERM, SIGINT, SIGQUIT:
                 // TERM/INT: in-flight requests finish (up to drainSeconds); QUIT: connections close now.
                 let drain = sig == SIGQUIT ? 0 : snapshot.config.timeouts.drainSeconds
-                log(sig == SIGQUIT ? "drawbridge: stopping now (SIGQUIT): closing every connection"
-                    : "drawbridge: stopping: finishing in-flight requests (up to \(drain)s)")
+                note("stop", sig == SIGQUIT ? "drawbridge: stopping now (SIGQUIT): closing every connection"
+                    : "drawbridge: stopping (\(sig == SIGTERM ? "SIGTERM" : "SIGINT") received): finishing in-flight requests (up to \(drain)s)")
                 for w in workers { w.mailbox.postStop(drainNs: Snapshot.ns(drain)) }
                 // The listeners close now: a new gateway on the same addresses may start meanwhile.
                 for fd in instanceLocks { close(fd) }
@@ -213,7 +228,7 @@ public final class Gateway {
                 for t in threads { pthread_join(t, nil) }
                 upstreamTokens?.stop()
                 backups.finish()   // even on QUIT: a backup under way is finished, never left half-written
-                log("drawbridge: stopped")
+                note("stop", "drawbridge: stopped")
                 return 0
             default:
                 break
@@ -221,16 +236,23 @@ public final class Gateway {
         }
     }
 
+    /// A line for the error log once it is open; before, on stderr as text ("drawbridge: ...").
+    private func note(_ event: StaticString, _ line: String) {
+        if let errorLog { errorLog.text(event, line) } else { log(line) }
+    }
+
     /// Log write failures, at most once per interval per log (the workers only count them).
     private func reportLogFailures(nowSeconds: UInt64) {
         for i in sinks.indices {
-            if let line = sinks[i].failureReport(&sinkReports[i], nowSeconds: nowSeconds) { log(line) }
+            guard let line = sinks[i].failureReport(&sinkReports[i], nowSeconds: nowSeconds) else { continue }
+            // The error log's own failures go to stderr (where else), the others to the error log.
+            if sinks[i] === errorLog?.sink && sinks[i].fd != 2 { log(line) } else { note("log_write", line) }
         }
     }
 
     /// Prunes and compacts the sign-out list, retries what could not be saved.
     private func maintain(monotonicNs: UInt64) {
-        for line in revocations?.maintain(wallNow: unixNow(), monotonicNs: monotonicNs) ?? [] { log(line) }
+        for line in revocations?.maintain(wallNow: unixNow(), monotonicNs: monotonicNs) ?? [] { note("signouts", line) }
         if let pending = unsavedCutoffs { saveCutoffs(pending) }
     }
 
@@ -245,13 +267,13 @@ public final class Gateway {
 
     /// Names that grant nothing: worth an operator's look, not a refusal.
     private func logWarnings(_ s: Snapshot) {
-        for w in s.warnings { log("drawbridge: warning: \(w) (it grants nothing)") }
+        for w in s.warnings { note("config_warning", "drawbridge: warning: \(w) (it grants nothing)") }
     }
 
     /// Builds a complete new snapshot off the loops; only a fully valid one replaces the old.
     private func reload() {
         do {
-            if try StateRestore.completeInterrupted(configDirectory: configDirectory) { log("drawbridge: completed an interrupted restore") }
+            if try StateRestore.completeInterrupted(configDirectory: configDirectory) { note("state", "drawbridge: completed an interrupted restore") }
             let config = try ConfigLoader.load(directory: configDirectory)
             try Self.checkPermissions(configDirectory: configDirectory, config: config)
             generation += 1
@@ -261,21 +283,26 @@ public final class Gateway {
             if let auth = next.auth, auth.cutoffsChanged || unsavedCutoffs != nil { saveCutoffs(auth) }
             if config.httpsListen != snapshot.config.httpsListen || config.httpRedirectListen != snapshot.config.httpRedirectListen
                 || config.resolvedWorkers != snapshot.config.resolvedWorkers {
-                log("drawbridge: reload: listen addresses and worker count apply at the next restart")
+                note("reload", "drawbridge: warning: reload: listen addresses and worker count apply at the next restart")
             }
+            if config.errorLog != snapshot.config.errorLog {
+                note("reload", "drawbridge: warning: reload: errorLog applies at the next restart (errorLogLevel applies now)")
+            }
+            errorLog?.setLevel(config.errorLogLevel)
             upstreamTokens?.follow(next.tokenClients)
             snapshot = next
             for w in workers { w.mailbox.post(next) }
             MetricsRegistry.shared.reloaded(next)
             healthChecker?.follow(next)
-            log("drawbridge: reloaded configuration (generation \(generation))")
+            note("reload", "drawbridge: reloaded configuration (generation \(generation))")
             logWarnings(next)
         } catch let e as ConfigErrors {
             MetricsRegistry.shared.reloaded(nil)
-            log("drawbridge: reload rejected, still serving the previous configuration:\n" + e.issues.map { "  \($0.description)" }.joined(separator: "\n"))
+            note("reload_rejected", "drawbridge: error: reload rejected, still serving the previous configuration: "
+                 + e.issues.map(\.description).joined(separator: "; "))
         } catch {
             MetricsRegistry.shared.reloaded(nil)
-            log("drawbridge: reload rejected, still serving the previous configuration:\n  \(error)")
+            note("reload_rejected", "drawbridge: error: reload rejected, still serving the previous configuration: \(error)")
         }
     }
 

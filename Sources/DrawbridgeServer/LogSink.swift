@@ -58,6 +58,26 @@ final class LogSink: Sendable {
         return writeOnce(chunk)
     }
 
+    /// Writes a buffer of whole lines in writes of less than `maxWrite` bytes (room for the newline
+    /// that ends a torn line), each made of whole lines (every line is shorter than that), so lines
+    /// of several writers never interleave. Lines that could not be written are counted as lost.
+    func writeLines(_ buf: [UInt8]) {
+        buf.withUnsafeBytes { raw in
+            var start = 0
+            while start < raw.count {
+                var end = min(raw.count, start + LogSink.maxWrite - 1)
+                if end < raw.count {
+                    var cut = end
+                    while cut > start && raw[cut - 1] != 10 { cut -= 1 }
+                    end = cut > start ? cut : end   // (a line longer than maxWrite cannot be built)
+                }
+                let chunk = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+                if !write(chunk) { lost(lines: chunk.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }) }
+                start = end
+            }
+        }
+    }
+
     /// Lines that a failed `write` did not deliver.
     func lost(lines: Int) { lostLines.add(UInt64(lines), ordering: .relaxed) }
 
@@ -115,7 +135,7 @@ final class LogSink: Sendable {
                 let p = -problem
                 what = "write() was incomplete: \(p >> 32) of \(p & 0xFFFF_FFFF) bytes"
             }
-            return "drawbridge: \(name): \(what); \(newFailures) failed write\(newFailures == 1 ? "" : "s"), "
+            return "drawbridge: error: \(name): \(what); \(newFailures) failed write\(newFailures == 1 ? "" : "s"), "
                 + "\(newLost) line\(newLost == 1 ? "" : "s") lost since the last report (\(failures) failed writes since start)"
         }
         if state.failing && !failing.load(ordering: .relaxed) {

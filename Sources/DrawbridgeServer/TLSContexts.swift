@@ -21,7 +21,7 @@ final class TLSContexts {
         let map = CTLS_sni_map_new()
         do {
             for (i, c) in config.tls.certificates.enumerated() {
-                let ctx = try TLSContexts.serverContext(c, tickets: config.tls.sessionTickets, field: "tls.certificates[\(i)]")
+                let ctx = try TLSContexts.serverContext(c, tickets: config.tls.sessionTickets, file: config.file, field: "tls.certificates[\(i)]")
                 built.append(ctx)
                 if c.isDefault { defaultIndex = i }
                 if c.serverNames.isEmpty {
@@ -73,24 +73,29 @@ final class TLSContexts {
         for (_, c) in upstreamClients { SSL_CTX_free(c) }
     }
 
-    private static func serverContext(_ c: CertificateConfig, tickets: Bool, field: String) throws -> OpaquePointer {
-        guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw TLSSetupError(description: "\(field): cannot create TLS context") }
-        guard CTLS_configure_server(ctx) == 1 else {
+    /// A certificate's context. Its key problems name the configuration file, the field and the
+    /// files, in words (nginx: "SSL_CTX_use_PrivateKey_file(...) failed (SSL: ... key values mismatch)").
+    private static func serverContext(_ c: CertificateConfig, tickets: Bool, file: String, field: String) throws -> OpaquePointer {
+        func refuse(_ ctx: OpaquePointer, _ path: String, _ message: String) -> ConfigErrors {
             SSL_CTX_free(ctx)
-            throw TLSSetupError(description: "\(field): TLS profile rejected: \(lastError())")
+            return ConfigErrors(issues: [ConfigIssue(file: file.isEmpty ? ConfigLoader.mainFileName : file, path: path, message: message)])
         }
+        guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw TLSSetupError(description: "\(field): cannot create TLS context") }
+        guard CTLS_configure_server(ctx) == 1 else { throw refuse(ctx, field, "TLS profile rejected: \(lastError())") }
         if !tickets { CTLS_disable_tickets(ctx) }
         if SSL_CTX_use_certificate_chain_file(ctx, c.certFile) != 1 {
-            SSL_CTX_free(ctx)
-            throw TLSSetupError(description: "\(field).cert: cannot load certificate chain \(c.certFile): \(lastError())")
+            throw refuse(ctx, field + ".cert", "cannot load the certificate chain \(c.certFile): not a PEM certificate OpenSSL accepts (\(lastError()))")
         }
         if SSL_CTX_use_PrivateKey_file(ctx, c.keyFile, SSL_FILETYPE_PEM) != 1 {
-            SSL_CTX_free(ctx)
-            throw TLSSetupError(description: "\(field).key: cannot load private key \(c.keyFile): \(lastError())")
+            let reason = lastError()
+            // OpenSSL checks the pair while loading the key: a mismatch surfaces here already.
+            if reason.contains("mismatch") {
+                throw refuse(ctx, field + ".key", "the key \(c.keyFile) does not match the certificate \(c.certFile) (\(reason))")
+            }
+            throw refuse(ctx, field + ".key", "cannot load the private key \(c.keyFile): not a PEM private key OpenSSL can read (\(reason))")
         }
         if SSL_CTX_check_private_key(ctx) != 1 {
-            SSL_CTX_free(ctx)
-            throw TLSSetupError(description: "\(field).key: private key does not match the certificate: \(lastError())")
+            throw refuse(ctx, field + ".key", "the key \(c.keyFile) does not match the certificate \(c.certFile) (\(lastError()))")
         }
         return ctx
     }

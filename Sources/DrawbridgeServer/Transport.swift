@@ -16,6 +16,9 @@ struct Transport {
     /// TLS may need the other direction to make progress (TLS 1.3 key updates, close_notify).
     var readNeedsWritable = false
     var writeNeedsReadable = false
+    /// Why the handshake failed, for the error log: OpenSSL's error code, or errno (0, 0: the peer
+    /// closed the connection). Read before the error queue is cleared.
+    private(set) var handshakeFailure: (code: UInt, errno: Int32) = (0, 0)
 
     init(fd: Int32, ssl: OpaquePointer?) {
         self.fd = fd
@@ -33,8 +36,19 @@ struct Transport {
         let e = SSL_get_error(ssl, r)
         if e == COpenSSL_ERROR_WANT_READ() { return .wantRead }
         if e == COpenSSL_ERROR_WANT_WRITE() { return .wantWrite }
+        handshakeFailure = (ERR_peek_error(), e == COpenSSL_ERROR_SYSCALL() ? CLinux_errno() : 0)
         ERR_clear_error()
         return .failed
+    }
+
+    /// The handshake failure in words: OpenSSL's reason ("unsupported protocol", "http request",
+    /// "no shared cipher"...), the system error, or that the peer closed the connection.
+    var handshakeFailureReason: String {
+        let (code, e) = handshakeFailure
+        if code != 0, let r = ERR_reason_error_string(code) { return String(cString: r) }
+        if code != 0 { return "OpenSSL error \(code)" }
+        if e != 0 { return "\(e): \(String(cString: strerror(e)))" }
+        return "the peer closed the connection during the handshake"
     }
 
     @inline(__always)

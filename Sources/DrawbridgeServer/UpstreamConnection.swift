@@ -46,7 +46,7 @@ final class UpstreamConnection {
     func advanceSetup() -> Bool {
         if state == .connecting {
             let err = Sockets.pendingError(fd)
-            if err != 0 { return false }
+            if err != 0 { pool.logConnectFailed(server: serverIndex, errno: err, owner: owner); return false }
             // Still in progress if the socket is not yet writable: the caller only calls this on events.
             state = transport.isTLS ? .handshaking : .ready
         }
@@ -55,7 +55,7 @@ final class UpstreamConnection {
             case .done: state = .ready
             case .wantRead: handshakeWantsWrite = false; return true
             case .wantWrite: handshakeWantsWrite = true; return true
-            case .failed: return false
+            case .failed: pool.logTLSFailed(self); return false
             }
         }
         return true

@@ -60,8 +60,9 @@ final class UpstreamPool {
             active[server] += 1
             return .connection(c)
         }
-        let (fd, connected, _) = Sockets.connect(target.addresses[server])
+        let (fd, connected, e) = Sockets.connect(target.addresses[server])
         if fd < 0 {
+            logConnectFailed(server: server, errno: e, owner: owner)
             markFailed(server)
             return .failed
         }
@@ -85,7 +86,7 @@ final class UpstreamPool {
     }
 
     func markFailed(_ server: Int) {
-        target.health.failed(server, now: worker.now)
+        if target.health.failed(server, now: worker.now) { logMarkedDown(server: server) }
     }
 
     /// The owner is done with a clean connection (`ClientExchange.responseComplete` said so): keep

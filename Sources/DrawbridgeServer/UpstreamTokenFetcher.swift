@@ -139,7 +139,7 @@ final class UpstreamTokenFetcher: @unchecked Sendable {
             s.nextAttempt = now + backoff * 1_000_000_000
             let still = s.line != nil && now < s.usableUntil
             // The reason names the step and the server's answer; OIDCError never carries the secret or a token.
-            log("drawbridge: upstream token for \(c.label): \(error); retrying in \(backoff)s"
+            log("drawbridge: error: upstream token for \(c.label): \(error); retrying in \(backoff)s"
                 + (still ? " (the current token stays in use until it expires)" : " (requests on its routes get 502 until then)"))
         }
         states[c.id] = s

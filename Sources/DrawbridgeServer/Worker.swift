@@ -28,6 +28,8 @@ final class Worker {
     private var retiredPools: [UpstreamPool] = []
     var buffers: BufferPool
     let accessLog: AccessLog
+    /// Upstream failures, timeouts, TLS handshake failures, limits (see `ErrorLogBuffer`).
+    let errorLog: ErrorLogBuffer
     let metrics = WorkerMetrics() // metrics:
     let services: AuthServices
     /// This worker's opened session cookies (see `SessionCache`).
@@ -68,12 +70,13 @@ final class Worker {
     private var drainDeadline: UInt64 = 0
     private(set) var draining = false
 
-    init(index: Int, snapshot: Snapshot, accessLog: AccessLog, services: AuthServices,
+    init(index: Int, snapshot: Snapshot, accessLog: AccessLog, errorLog: ErrorLogBuffer, services: AuthServices,
          httpsListeners: [Int32], redirectListeners: [Int32]) {
         self.index = index
         self.services = services
         self.snapshot = snapshot
         self.accessLog = accessLog
+        self.errorLog = errorLog
         epfd = CLinux_epoll_create()
         wakeFd = CLinux_eventfd()
         mailbox = SnapshotMailbox(wakeFd: wakeFd)
@@ -161,6 +164,7 @@ final class Worker {
             refreshRevocations()
             upstreamTokens.refresh()
             accessLog.flush()
+            errorLog.flush(now: now)
             metrics.clients(clientCount) // metrics:
             if draining && (clientCount == 0 || now >= drainDeadline) { break }
         }
@@ -223,7 +227,11 @@ final class Worker {
                 return
             }
             AcceptPauseReport.shared.accepted()
-            if clientCount >= limit || draining { close(fd); continue }
+            if clientCount >= limit || draining {
+                if !draining { connectionLimitReached(limit) }
+                close(fd)
+                continue
+            }
             clientCount += 1
             if clientCount > peakClients { peakClients = clientCount }
             make(fd, addr)
@@ -314,6 +322,13 @@ final class Worker {
             }
         }
         accessLog.flush()
+        errorLog.flush(now: now)
+    }
+
+    @inline(never) private func connectionLimitReached(_ limit: Int) {
+        guard errorLog.wants(.warn), errorLog.connectionLimit.admit(now: now) else { return }
+        errorLog.event(.warn, "connection_limit", "limits.maxConnectionsPerWorker (\(limit)) reached: new connections are closed at once "
+                       + "(worker \(index))", ["limit": .number(limit)])
     }
 }
 

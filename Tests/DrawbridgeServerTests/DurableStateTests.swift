@@ -251,6 +251,53 @@ extension FileRevocationStoreTests {
         #expect(paths[1] == "/a\"b\n\u{1B}[31m\u{FF}")
     }
 
+    /// Error log lines: valid JSON under PIPE_BUF however long the message and fields; the
+    /// gateway's text prefix gives the level; a level not logged builds nothing.
+    @Test func errorLogLinesAreValidJSONUnderPipeBufAndLevelled() throws {
+        var built = false
+        let text = try Self.capture { sink in
+            let log = ErrorLog(sink: sink, level: .warn)
+            log.text("reload_rejected", "drawbridge: error: reload rejected: " + String(repeating: "\u{1}\"", count: 3000))
+            log.text("config_warning", "drawbridge: warning: role \"x\" grants nothing")
+            log.text("reload", "drawbridge: reloaded configuration (generation 2)")   // info: not logged at warn
+            let worker = ErrorLogBuffer(log: log)
+            worker.event(.error, "upstream_failed", "m", ["upstream": .text(String(repeating: "u", count: 5000)), "server": .bytes([0xFF]),
+                                                          "errno": .number(111), "a": .text("1"), "b": .text("2"), "c": .text("3"), "d": .text("4")])
+            worker.event(.info, "tls_handshake_failed", { built = true; return "x" }())
+            worker.flush(now: 1)
+        }
+        #expect(!built, "a message was built for a level not logged")
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == 3, "\(text)")
+        var objects: [[String: Any]] = []
+        for line in lines {
+            #expect(line.utf8.count < LogSink.maxWrite)
+            objects.append(try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]))
+        }
+        #expect(objects.map { $0["level"] as? String } == ["error", "warn", "error"])
+        #expect(objects[0]["truncated"] as? Bool == true)
+        #expect((objects[0]["message"] as? String)?.hasPrefix("reload rejected: \u{1}\"") == true)
+        #expect(objects[1]["message"] as? String == "role \"x\" grants nothing")
+        #expect(objects[2]["errno"] as? Int == 111 && objects[2]["server"] as? String == "\u{FF}" && objects[2]["d"] == nil)
+    }
+
+    /// One line per second per worker; the rest counted, said in a summary once the second is over.
+    @Test func rateLimitCountsWhatItDoesNotLog() {
+        var r = RateLimit()
+        let s: UInt64 = 1_000_000_000
+        // (time, admitted?) then (time, summary count) in order.
+        var admitted: [Bool] = []
+        for t in [10 * s, 10 * s + 1, 10 * s + 2] { admitted.append(r.admit(now: t)) }
+        #expect(admitted == [true, false, false])
+        let early = r.summaryDue(now: 10 * s + 3)                 // the second is not over
+        let joins = r.admit(now: 11 * s + 5)                       // a count is pending: it joins it
+        let summary = r.summaryDue(now: 11 * s + 6), none = r.summaryDue(now: 11 * s + 7)
+        let soon = r.admit(now: 11 * s + 8)                        // within a second of the summary
+        let second = r.summaryDue(now: 12 * s + 6)
+        let later = r.admit(now: 13 * s + 7)
+        #expect(early == nil && !joins && summary == 3 && none == nil && !soon && second == 1 && later)
+    }
+
     @Test func auditLinesStayUnderPipeBufWhateverTheFields() throws {
         let text = try Self.capture { sink in
             let audit = AuditLog(sink: sink)

@@ -275,11 +275,11 @@ final class BackupWorld {
         try gw.waitFor("backup: created 20250107", timeout: 120)
         gw.signal(SIGTERM)
         #expect(gw.waitExit() == 0)
-        let log = gw.stderr
-        let created = log.split(separator: "\n").filter { $0.contains("backup: created ") }
-            .map { String($0.split(separator: " ")[3]) }
-        let destroyed = log.split(separator: "\n").filter { $0.contains("backup: destroyed ") }
-            .map { String($0.split(separator: " ")[3]) }
+        let log = errorLogText(gw.stderr)   // "backup: created ID (...)"
+        let created = log.split(separator: "\n").filter { $0.hasPrefix("backup: created ") }
+            .map { String($0.split(separator: " ")[2]) }
+        let destroyed = log.split(separator: "\n").filter { $0.hasPrefix("backup: destroyed ") }
+            .map { String($0.split(separator: " ")[2]) }
         func time(_ id: String) -> Int {
             let f = DateFormatter()
             f.locale = Locale(identifier: "en_US_POSIX")

@@ -174,7 +174,7 @@ import Testing
         #expect(w.seen.count == 5)
         #expect(w.audit.contains("\"event\":\"access_denied\"") == false)
         #expect(try w.raw(Self.get("/users/acme/u_sam/profile", alice)).status == 403)
-        #expect(w.gw.process.stderr.contains("role \"reeder\" is not defined in roles"))
+        #expect(errorLogText(w.gw.process.stderr).contains("role \"reeder\" is not defined in roles"))
         #expect(try w.raw(Self.get("/orgs/acme/doc", try w.session("dan@acme.test"))).status == 403)
         #expect(w.audit.contains("\"event\":\"access_denied\""))
         let denial = w.audit.split(separator: "\n").first { $0.contains("access_denied") } ?? ""

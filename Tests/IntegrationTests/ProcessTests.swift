@@ -65,7 +65,7 @@ import Testing
         let r = try c.readResponse()
         #expect(r.status == 200 && r.header("Connection") == "close")
         #expect(gw.process.waitExit(timeout: 20) == 0)
-        #expect(gw.process.stderr.contains("drawbridge: stopped"))
+        #expect(errorLogLines(gw.process.stderr, event: "stop").contains { $0["message"] as? String == "stopped" })
     }
 
     @Test func quitStopsAtOnceWithoutWaitingForInFlightRequests() throws {

@@ -156,7 +156,7 @@ import Testing
         #expect(retryAfter >= 1 && retryAfter <= 60)
         #expect(w.upstream.requestCount == 0)
         let stderr = w.gw.process.stderr
-        #expect(stderr.contains("upstream token for client \"gw-basic\" at https://127.0.0.1:\(port)/token: token endpoint: network"), "\(stderr)")
+        #expect(errorLogText(stderr).contains("upstream token for client \"gw-basic\" at https://127.0.0.1:\(port)/token: token endpoint: network"), "\(stderr)")
         #expect(stderr.contains("retrying in"))
         #expect(!stderr.contains(UpstreamOAuth2Tests.clientSecret))
         // Other routes are unaffected.
@@ -171,7 +171,7 @@ import Testing
         }
         #expect(status == 200)
         #expect(try server.issued(to: "gw-basic").count == 1)
-        #expect(w.gw.process.stderr.contains("upstream token for client \"gw-basic\" at https://127.0.0.1:\(port)/token: obtained again after"))
+        #expect(errorLogText(w.gw.process.stderr).contains("upstream token for client \"gw-basic\" at https://127.0.0.1:\(port)/token: obtained again after"))
     }
 
     /// A refused client (wrong secret): the server's OAuth error code is logged, the request gets 502.
@@ -183,7 +183,7 @@ import Testing
         try w.gw.reload(expect: "reloaded configuration")
         let r = try w.get("/basic/x")
         #expect(r.status == 502 && r.header("retry-after") != nil)
-        #expect(w.gw.process.stderr.contains("client \"gw-unknown\" at \(server.url)/token: token endpoint: HTTP 401 invalid_client"), "\(w.gw.process.stderr)")
+        #expect(errorLogText(w.gw.process.stderr).contains("client \"gw-unknown\" at \(server.url)/token: token endpoint: HTTP 401 invalid_client"), "\(w.gw.process.stderr)")
         // The unchanged client kept its token across the reload: no second fetch.
         #expect(try w.get("/post/x").status == 200)
         #expect(try server.issued(to: "gw-post").count == 1)

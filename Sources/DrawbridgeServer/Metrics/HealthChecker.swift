@@ -12,12 +12,12 @@ final class HealthChecker: @unchecked Sendable {
     private var lock = pthread_mutex_t()
     /// The snapshot in force: held for a whole round, so its TLS client contexts (freed with it) outlive every probe.
     private var snapshot: Snapshot?
-    private let log: @Sendable (String) -> Void
+    private let log: ErrorLog
 
     private struct ServerState { var due: UInt64 = 0; var passes = 0; var fails = 0; var down = false }
     private var states: [ObjectIdentifier: [ServerState]] = [:]   // checker thread only
 
-    init(log: @escaping @Sendable (String) -> Void) {
+    init(log: ErrorLog) {
         self.log = log
         pthread_mutex_init(&lock, nil)
     }
@@ -51,11 +51,13 @@ final class HealthChecker: @unchecked Sendable {
                     if !list[i].down && list[i].fails >= check.unhealthy {
                         list[i].down = true
                         t.health.setCheckedDown(i, true)
-                        log("drawbridge: upstream \(t.name) server \(t.health.servers[i]) is down (\(check.unhealthy) failed health checks of \(check.path))")
+                        log.write(.warn, "upstream_down", "upstream \(t.name) server \(t.health.servers[i]) is down (\(check.unhealthy) failed health checks of \(check.path))",
+                                  ["upstream": .text(t.name), "server": .text(t.health.servers[i])])
                     } else if list[i].down && list[i].passes >= check.healthy {
                         list[i].down = false
                         t.health.setCheckedDown(i, false)
-                        log("drawbridge: upstream \(t.name) server \(t.health.servers[i]) is up again (\(check.healthy) passed health checks)")
+                        log.write(.info, "upstream_up", "upstream \(t.name) server \(t.health.servers[i]) is up again (\(check.healthy) passed health checks)",
+                                  ["upstream": .text(t.name), "server": .text(t.health.servers[i])])
                     }
                 }
                 states[id] = list

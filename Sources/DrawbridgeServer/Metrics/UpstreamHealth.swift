@@ -36,9 +36,10 @@ final class UpstreamHealth: @unchecked Sendable {
         return !passive || CLinux_relaxed_load(w + 2) <= now
     }
 
-    /// A connect error or timeout, or a 5xx response.
-    func failed(_ server: Int, now: UInt64) {
-        guard passive else { return }
+    /// A connect error or timeout, or a 5xx response. True: this failure marked the server down.
+    @discardableResult
+    func failed(_ server: Int, now: UInt64) -> Bool {
+        guard passive else { return false }
         let w = words + server * Self.stride
         // Failures older than failTimeout no longer count (nginx counts within the window).
         if now &- CLinux_relaxed_load(w + 1) > failTimeoutNs { CLinux_relaxed_store(w, 0) }
@@ -46,7 +47,9 @@ final class UpstreamHealth: @unchecked Sendable {
         if CLinux_relaxed_add(w, 1) >= UInt64(config.maxFails) {
             CLinux_relaxed_store(w + 2, now + failTimeoutNs)
             CLinux_relaxed_store(w, 0)
+            return true
         }
+        return false
     }
 
     /// A response under 500: the failure count starts over (read first: no write per request).

@@ -52,7 +52,7 @@ struct DeletionHorizon: Sendable {
         return nil
     }
 
-    static func describe(_ t: UInt64) -> String { AccessLog.civil(Int(clamping: t)) + "Z" }
+    static func describe(_ t: UInt64) -> String { LogClock.civil(Int(clamping: t)) + "Z" }
 
     static func duration(_ s: UInt64) -> String {
         if s >= 2 * 86_400 { return "\(s / 86_400) days" }

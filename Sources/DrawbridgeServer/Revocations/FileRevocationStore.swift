@@ -102,7 +102,7 @@ final class FileRevocationStore: RevocationStore, @unchecked Sendable {
             pending += 1
             failures += 1
             let reason = "\(error)"
-            log("drawbridge: sign-out not saved (\(reason)); it applies in memory only until it is "
+            log("drawbridge: error: sign-out not saved (\(reason)); it applies in memory only until it is "
                 + "(\(pending) pending, \(failures) failed since start); retrying")
             throw RevocationNotSaved(description: reason)
         }

@@ -118,13 +118,14 @@ final class GatewayFixture {
 
     var accessLog: String { (try? String(contentsOfFile: dir + "/access.log", encoding: .utf8)) ?? "" }
 
-    /// Sends SIGHUP and waits for the gateway to report the outcome.
+    /// Sends SIGHUP and waits for the gateway to report the outcome (`expect`, in the error log's
+    /// messages as written).
     func reload(expect: String) throws {
-        let before = process.stderr.components(separatedBy: expect).count
+        let before = errorLogText(process.stderr).components(separatedBy: expect).count
         process.signal(SIGHUP)
         let end = Date().addingTimeInterval(10)
         while Date() < end {
-            if process.stderr.components(separatedBy: expect).count > before { return }
+            if errorLogText(process.stderr).components(separatedBy: expect).count > before { return }
             usleep(20_000)
         }
         throw TestFailure("no '\(expect)' after SIGHUP: \(process.stderr)")

@@ -76,11 +76,12 @@ final class ChildProcess: @unchecked Sendable {
     var stderr: String { (try? String(contentsOf: errURL, encoding: .utf8)) ?? "" }
     var pid: Int32 { process.processIdentifier }
 
-    /// Waits until `text` appears in stdout or stderr.
+    /// Waits until `text` appears in stdout or stderr (or in a message of the error log's JSON
+    /// lines there, as written: quotes unescaped).
     func waitFor(_ text: String, timeout: Double = 20) throws {
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {
-            if stdout.contains(text) || stderr.contains(text) { return }
+            if stdout.contains(text) || stderr.contains(text) || errorLogText(stderr).contains(text) { return }
             if !process.isRunning { throw TestFailure("process exited (\(process.terminationStatus)) before '\(text)': \(stderr)") }
             usleep(20_000)
         }
