@@ -2,6 +2,11 @@
 ///
 /// All ranges are offsets into `bytes`.
 public struct ResponseHead: Sendable {
+    /// Interim (1xx) responses accepted before a final one; one more is a malformed answer. Real
+    /// servers send one or two (100, 103); a stream of them would hold the exchange (and the
+    /// connection) open. One bound for the proxy (`ClientExchange`) and the gateway's own client.
+    public static let maxInterimResponses = 16
+
     /// Copy of the head's bytes, status line through the final CRLFCRLF.
     public var bytes: [UInt8]
     /// Bytes of the input consumed (equals `bytes.count`).

@@ -136,6 +136,7 @@ enum HTTPSClient {
         var chunkOffset = 0
         var eof = false
         var headers: [(name: String, value: String)] = []
+        var interim = 0
 
         func bad(_ why: String) -> OIDCError { .invalidResponse(context: context, reason: why) }
 
@@ -150,6 +151,9 @@ enum HTTPSClient {
                     throw bad("malformed HTTP response: \(e.detail)")
                 case .complete:
                     if head.status >= 100 && head.status < 200 && head.status != 101 {
+                        // A drip of interim responses must not hold a provider job thread (same bound as the proxy).
+                        interim += 1
+                        if interim > ResponseHead.maxInterimResponses { throw bad("more than \(ResponseHead.maxInterimResponses) interim responses") }
                         buf.removeFirst(head.headLength)   // interim response: the final one follows
                         parser.reset()
                         continue

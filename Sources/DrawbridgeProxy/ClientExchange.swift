@@ -10,9 +10,8 @@ import DrawbridgeHTTP
 /// `BodyFraming.declared`), pooled-connection reuse (`responseComplete`), idempotent-only
 /// retries (`upstreamFailed`), interim responses bounded and under the response deadline.
 public struct ClientExchange: Sendable {
-    /// Interim (1xx) responses accepted before a final one; past it, 502. Real servers send one or
-    /// two (100, 103); a stream of them would hold the exchange and its upstream connection.
-    public static let maxInterimResponses = 16
+    /// Interim (1xx) responses accepted before a final one; past it, 502 (`ResponseHead`'s bound).
+    public static let maxInterimResponses = ResponseHead.maxInterimResponses
 
     /// Without payloads: phases compare as integers on the hot path.
     public enum Phase: Sendable, Equatable {

@@ -48,6 +48,15 @@ func readResponse(_ text: String, step: Int = 7) throws(OIDCError) -> HTTPSClien
         #expect(throws: OIDCError.self) { try readResponse(text) }
     }
 
+    @Test func interimResponsesAreBounded() throws {
+        let early = "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+        let final = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+        #expect(try readResponse(String(repeating: early, count: 16) + final, step: 4096).status == 200)
+        #expect(throws: OIDCError.invalidResponse(context: "test", reason: "more than 16 interim responses")) {
+            try readResponse(String(repeating: early, count: 17) + final, step: 4096)
+        }
+    }
+
     @Test func bodyCap() {
         let big = String(repeating: "a", count: HTTPSClient.maxBody + 1)
         #expect(throws: OIDCError.invalidResponse(context: "test", reason: "response body too large")) {
