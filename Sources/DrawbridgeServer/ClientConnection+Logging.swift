@@ -1,10 +1,7 @@
 /// What a client connection records about each request: the access-log line and, with the admin
 /// listener on, the workers' counters. Once per request (`ClientExchange.takeLogTurn`).
 extension ClientConnection {
-    var clientAddress: String {
-        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
-        return String(decoding: peerIP, as: UTF8.self)
-    }
+    var clientAddress: String { String(decoding: peerIP, as: UTF8.self) }
 
     func logRequest() {
         guard exchange.takeLogTurn() else { return }
@@ -15,7 +12,6 @@ extension ClientConnection {
                                        upstreamNs: r.upstreamHeadAt > 0 && r.upstreamStart > 0 ? r.upstreamHeadAt - r.upstreamStart : nil)
         }
         guard worker.accessLog.enabled else { return }
-        if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
         worker.accessLog.log(request, requestId: requestId.hex, client: peerIP, status: r.status, bytes: r.bytesSent,
                              durationNs: worker.now - r.started, upstream: r.upstreamStart == 0 ? nil : upstreamLabel,
                              upstreamNs: r.upstreamHeadAt > 0 ? r.upstreamHeadAt - r.upstreamStart : nil)

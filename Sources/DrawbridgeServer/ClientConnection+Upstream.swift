@@ -37,7 +37,6 @@ extension ClientConnection {
                 respondError(431, close: true)
                 return
             }
-            if peerIP.isEmpty { peer.ipBytes(into: &peerIP) }
             upstreamHead.write(u.outBuf!, request, plan, credential: credential, assertion: assertion, snapshot: snapshot,
                                clientIP: peerIP, requestId: requestId.hex, pseudonyms: &worker.pseudonyms)
             if exchange.forwarding(upstreamReady: u.state == .ready, now: worker.now) {

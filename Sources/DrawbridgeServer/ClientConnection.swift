@@ -13,7 +13,12 @@ final class ClientConnection {
     unowned(unsafe) let worker: Worker // workers outlive their connections
     var transport: Transport
     let peer: SocketAddress
-    var peerIP: [UInt8] = []
+    /// The client's address as text, formatted on first use (access log, forwarded fields, error log).
+    var peerIP: [UInt8] {
+        if peerIPText.isEmpty { peer.ipBytes(into: &peerIPText) }
+        return peerIPText
+    }
+    private var peerIPText: [UInt8] = []
     var registered: UInt32 = CLinux_EPOLLIN
     /// EPOLLIN stays registered while we don't read (saving two epoll_ctl calls per request) until
     /// an event shows that it fires for nothing; then it is removed.

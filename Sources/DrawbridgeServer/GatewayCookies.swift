@@ -91,7 +91,13 @@ struct GatewayCookies {
     /// sign-in, on sliding renewal (the same `Max-Age`: the session's absolute end) and, emptied
     /// with `Max-Age=0`, at sign-out.
     static func sessionSetCookie(_ token: String, maxAge: UInt64) -> String {
-        "\(AuthRuntime.sessionCookie)=\(token); Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=\(maxAge)"
+        setCookie(AuthRuntime.sessionCookie, token, sameSite: "Lax", maxAge: maxAge)
+    }
+
+    /// The one writer of the gateway's `Set-Cookie` values: every cookie of its namespace is
+    /// host-only on `/`, Secure and HttpOnly; `maxAge` nil: until the browser closes; 0: removed.
+    static func setCookie(_ name: String, _ value: String, sameSite: StaticString, maxAge: UInt64?) -> String {
+        "\(name)=\(value); Path=/; Secure; HttpOnly; SameSite=\(sameSite)" + (maxAge.map { "; Max-Age=\($0)" } ?? "")
     }
 
     /// Whether an upstream's `Set-Cookie` value `raw[value]` sets a cookie of the gateway's

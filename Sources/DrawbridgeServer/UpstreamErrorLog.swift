@@ -71,10 +71,8 @@ extension UpstreamPool {
         var f: LogFields = ["upstream": .text(target.name)]
         if i >= 0 { f.add("server", .text(server(i))) }
         if let owner {
-            var ip: [UInt8] = []
-            owner.peer.ipBytes(into: &ip)
             f.add("request_id", .bytes(owner.requestId.hex))
-            f.add("client", .bytes(ip))
+            f.add("client", .bytes(owner.peerIP))
         }
         f.items += extra.items
         return f
@@ -87,10 +85,8 @@ extension ClientConnection {
     func logHandshakeFailure() {
         let log = worker.errorLog
         guard log.wants(.info), log.handshakeFailures.admit(now: worker.now) else { return }
-        var ip: [UInt8] = []
-        peer.ipBytes(into: &ip)
-        log.event(.info, "tls_handshake_failed",
-                  "TLS handshake with client \(String(decoding: ip, as: UTF8.self)) failed: \(transport.handshakeFailureReason)",
-                  ["client": .bytes(ip), "reason": .text(transport.handshakeFailureReason)])
+        let reason = transport.handshakeFailureReason
+        log.event(.info, "tls_handshake_failed", "TLS handshake with client \(clientAddress) failed: \(reason)",
+                  ["client": .bytes(peerIP), "reason": .text(reason)])
     }
 }

@@ -66,7 +66,7 @@ struct LoginEndpoints {
     static func csrfToken(_ request: LocalRequest) -> (value: String, setCookie: [(String, String)]) {
         if let v = request.cookies[Self.csrfCookie], v.utf8.count == 43 { return (v, []) }
         let v = Base64URL.encode(SecureRandom.bytes(32))
-        return (v, [("Set-Cookie", "\(Self.csrfCookie)=\(v); Path=/; Secure; HttpOnly; SameSite=Strict")])
+        return (v, [("Set-Cookie", GatewayCookies.setCookie(Self.csrfCookie, v, sameSite: "Strict", maxAge: nil))])
     }
 
     /// A form post must come from our own page: same Origin when the browser says, and the form's
@@ -201,7 +201,7 @@ struct LoginEndpoints {
                                   expiresAt: now + 300, ring: auth.ring)
         let t = csrfToken
         return .html(200, LoginPages.totp(csrf: t.value),
-                     headers: t.setCookie + [("Set-Cookie", "\(Self.mfaCookie)=\(pending); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=300")])
+                     headers: t.setCookie + [("Set-Cookie", GatewayCookies.setCookie(Self.mfaCookie, pending, sameSite: "Strict", maxAge: 300))])
     }
 
     /// Step-up: a signed-in user without a second factor on this session reached a route that
@@ -272,7 +272,7 @@ struct LoginEndpoints {
             try? services.revoke(.session(old.sessionId, expiresAt: old.expiresAt))
         }
         return issueSession(user: user, org: org, mode: mode, mfa: true, returnTo: rd,
-                            extraCookies: [("Set-Cookie", "\(Self.mfaCookie)=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")])
+                            extraCookies: [("Set-Cookie", GatewayCookies.setCookie(Self.mfaCookie, "", sameSite: "Strict", maxAge: 0))])
     }
 
     private func wrongCode(email: String, user: String) -> LocalResponse {
