@@ -123,7 +123,7 @@ extension ClientConnection {
                     respondError(502, close: true)
                     return true
                 case .forwardHead, .forwardHeadAndFinish, .startTunnel:
-                    u.pool.target.health.observed(status: respHead.status, server: u.serverIndex, now: worker.now) // health: 5xx counts as a failure
+                    u.pool.observed(status: respHead.status, server: u.serverIndex) // health: 5xx counts as a failure
                     let r = exchange.request
                     if ClientResponseHead.write(ob, &respHead, chunkToClient: r.chunkToClient, keepAlive: r.keepAlive, http10: r.summary.http10,
                                                 hsts: snapshot.hstsLine, requestId: requestId.hex, renewedSession: plan?.renewedSession) {

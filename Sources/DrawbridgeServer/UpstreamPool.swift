@@ -85,8 +85,15 @@ final class UpstreamPool {
         return .connection(c)
     }
 
+    /// Passive health: a connect error or timeout. Either way a server is marked down (here or
+    /// by `observed`), the error log says so.
     func markFailed(_ server: Int) {
         if target.health.failed(server, now: worker.now) { logMarkedDown(server: server) }
+    }
+
+    /// Passive health: a response's status (a 5xx counts as a failure).
+    @inline(__always) func observed(status: Int, server: Int) {
+        if target.health.observed(status: status, server: server, now: worker.now) { logMarkedDown(server: server) }
     }
 
     /// The owner is done with a clean connection (`ClientExchange.responseComplete` said so): keep

@@ -42,6 +42,21 @@ import Testing
         #expect((down[0]["message"] as? String)?.contains("marked down for 60") == true)
     }
 
+    /// Passive health counts 5xx answers too: a server taken out by them is logged the same way.
+    @Test func aServerMarkedDownByItsErrorsIsLogged() throws {
+        let failing = try Upstream(name: "failing")   // whoami: /status/500 answers 500
+        let healthy = try ScriptedUpstream(name: "healthy")   // answers 200 to anything
+        defer { healthy.stop() }
+        let ups = "{ app: { servers: [\"127.0.0.1:\(failing.port)\", \"127.0.0.1:\(healthy.port)\"], failTimeoutSeconds: 60 } }"
+        let gw = try GatewayFixture(upstreams: [failing], upstreamsJSON: ups)
+        let statuses = try (0..<4).map { _ in try gw.get("/status/500").status }
+        #expect(statuses.contains(500) && statuses.contains(200))
+        let down = try waitForErrorLog("upstream_down") { gw.process.stderr }
+        #expect(down.count == 1)
+        #expect(down[0]["server"] as? String == "127.0.0.1:\(failing.port)")
+        #expect((down[0]["message"] as? String)?.contains("marked down for 60") == true)
+    }
+
     /// nginx: `upstream timed out (110: Connection timed out) while reading response header`.
     @Test func anUpstreamThatNeverAnswersIsLoggedAsATimeout() throws {
         let silent = try ScriptedUpstream(name: "silent")

@@ -59,8 +59,11 @@ final class UpstreamHealth: @unchecked Sendable {
     }
 
     /// What the upstream answered (the status of its response head).
-    @inline(__always) func observed(status: Int, server: Int, now: UInt64) {
-        if status >= 500 { failed(server, now: now) } else { succeeded(server) }
+    /// True: this response (a 5xx) marked the server down.
+    @discardableResult @inline(__always) func observed(status: Int, server: Int, now: UInt64) -> Bool {
+        if status >= 500 { return failed(server, now: now) }
+        succeeded(server)
+        return false
     }
 
     func setCheckedDown(_ server: Int, _ down: Bool) {
