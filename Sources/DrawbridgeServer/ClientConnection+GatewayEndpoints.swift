@@ -47,10 +47,7 @@ extension ClientConnection {
         }
         // Expect: 100-continue: the client waits for it before sending the body (RFC 9110 §10.1.1);
         // a refusal above answered the final status instead, and the body is never read.
-        if exchange.gatewayEndpointStarted(now: worker.now) {
-            let ob = ensureOut()
-            if ob.reserve(32) { ob.append("HTTP/1.1 100 Continue\r\n\r\n") }
-        }
+        if exchange.gatewayEndpointStarted(now: worker.now) { sendContinue() }
     }
 
     func stepLocal() -> Bool {

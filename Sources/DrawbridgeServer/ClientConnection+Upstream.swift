@@ -39,10 +39,7 @@ extension ClientConnection {
             }
             upstreamHead.write(u.outBuf!, request, plan, credential: credential, assertion: assertion, snapshot: snapshot,
                                clientIP: peerIP, requestId: requestId.hex, pseudonyms: &worker.pseudonyms)
-            if exchange.forwarding(upstreamReady: u.state == .ready, now: worker.now) {
-                let ob = ensureOut()
-                if ob.reserve(32) { ob.append("HTTP/1.1 100 Continue\r\n\r\n") }
-            }
+            if exchange.forwarding(upstreamReady: u.state == .ready, now: worker.now) { sendContinue() }
             respHead.reset()
             respParser.reset() // a retry must not inherit a half-scanned head of a failed connection
             if u.state == .handshaking, u.advanceSetup(), u.state == .ready { exchange.upstreamReady() }

@@ -14,10 +14,7 @@ final class ClientConnection {
     var transport: Transport
     let peer: SocketAddress
     /// The client's address as text, formatted on first use (access log, forwarded fields, error log).
-    var peerIP: [UInt8] {
-        if peerIPText.isEmpty { peer.ipBytes(into: &peerIPText) }
-        return peerIPText
-    }
+    var peerIP: [UInt8] { if peerIPText.isEmpty { peer.ipBytes(into: &peerIPText) }; return peerIPText }
     private var peerIPText: [UInt8] = []
     var registered: UInt32 = CLinux_EPOLLIN
     /// EPOLLIN stays registered while we don't read (saving two epoll_ctl calls per request) until
@@ -207,6 +204,9 @@ final class ClientConnection {
         outBuf = b
         return b
     }
+
+    /// `100 Continue` for a client that sent `Expect: 100-continue` (the exchange said to ask for the body).
+    func sendContinue() { let ob = ensureOut(); if ob.reserve(32) { ob.append("HTTP/1.1 100 Continue\r\n\r\n") } }
 
     /// Idle or lingering: the buffers go back to the worker's pool (an idle connection holds none).
     func releaseBuffers() {
