@@ -123,15 +123,7 @@ struct Validator {
                        + "errorLogLevel: \"error\" keeps it to failures)")
             target = .stderr
         }
-        var level = LogLevel.info
-        if let text = top.string("errorLogLevel") {
-            if let parsed = LogLevel.allCases.first(where: { $0.name == text }) {
-                level = parsed
-            } else {
-                let allowed = LogLevel.allCases.map { "\"\($0.name)\"" }.joined(separator: ", ")
-                issues.add(top.fieldPath("errorLogLevel"), "unknown level \"\(text)\" (allowed: \(allowed))")
-            }
-        }
+        let level = top.choice("errorLogLevel", LogLevel.allCases, name: \.name, what: "level", default: .info)
         return (target, level)
     }
 
@@ -150,13 +142,7 @@ struct Validator {
 
     /// `underscoreHeaders`: "drop" (default), "forward" or "reject".
     private func underscoreSection(_ top: ObjectReader) -> UnderscoreHeaders {
-        guard let text = top.string("underscoreHeaders") else { return .drop }
-        guard let value = UnderscoreHeaders(rawValue: text) else {
-            let allowed = UnderscoreHeaders.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-            issues.add("underscoreHeaders", "unknown value \"\(text)\" (allowed: \(allowed))")
-            return .drop
-        }
-        return value
+        top.choice("underscoreHeaders", UnderscoreHeaders.allCases, name: \.rawValue, what: "value", default: .drop)
     }
 
     private func stripSection(_ top: ObjectReader) -> [String] {
@@ -404,15 +390,7 @@ struct Validator {
                 }
                 serverName = name.lowercased()
             }
-            var balance = BalanceStrategy.roundRobin
-            if let text = upstream.string("balance") {
-                if let parsed = BalanceStrategy(rawValue: text) {
-                    balance = parsed
-                } else {
-                    let allowed = BalanceStrategy.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
-                    issues.add(upstream.fieldPath("balance"), "unknown strategy \"\(text)\" (allowed: \(allowed))")
-                }
-            }
+            let balance = upstream.choice("balance", BalanceStrategy.allCases, name: \.rawValue, what: "strategy", default: .roundRobin)
             let maxIdle = upstream.int("maxIdleConnections", default: 32, range: 0...10_000)
             let idle = upstream.seconds("idleTimeoutSeconds", default: 60)
             let caseInsensitive = upstream.bool("caseInsensitivePaths", default: false)

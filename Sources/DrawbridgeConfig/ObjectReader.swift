@@ -68,6 +68,15 @@ package struct ObjectReader {
         return i
     }
 
+    /// A string that must name one of `choices` (`name` gives each one's spelling): the choice, or
+    /// `defaultValue` when absent or unknown (reported as "unknown WHAT "x" (allowed: "a", "b")").
+    package func choice<T>(_ key: String, _ choices: [T], name: (T) -> String, what: String, default defaultValue: T) -> T {
+        guard let text = string(key) else { return defaultValue }
+        if let found = choices.first(where: { name($0) == text }) { return found }
+        issues.add(fieldPath(key), "unknown \(what) \"\(text)\" (allowed: \(choices.map { "\"\(name($0))\"" }.joined(separator: ", ")))")
+        return defaultValue
+    }
+
     /// A number of seconds: > 0 and <= `maximum`.
     package func seconds(_ key: String, default defaultValue: Double, maximum: Double = 86400) -> Double {
         guard let value = value(key) else { return defaultValue }
