@@ -43,8 +43,10 @@ final class Upstream {
 
 /// A real drawbridge process on a generated configuration in a temporary directory.
 final class GatewayFixture {
-    let httpsPort = freePort()
-    let redirectPort = freePort()
+    /// Two distinct ports (two calls of `freePort` may return the same one: the first was released).
+    private let ports = freePorts(2)
+    var httpsPort: UInt16 { ports[0] }
+    var redirectPort: UInt16 { ports[1] }
     let dir: String
     var process: ChildProcess!
     var upstreams: [Upstream]
