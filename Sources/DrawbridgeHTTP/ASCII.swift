@@ -10,16 +10,44 @@ public enum ASCII {
     static let slash: UInt8 = 0x2F
 
     /// True if `a` equals `lowercase` ignoring ASCII case; `lowercase` must be lowercase ASCII.
+    /// Eight bytes at a time: where the literal has a letter, `a`'s byte with 0x20 set must equal
+    /// it (only that letter and its upper case do); elsewhere the bytes must be equal.
     public static func equalsCaseInsensitive(_ a: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
         let n = lowercase.utf8CodeUnitCount
         guard a.count == n else { return false }
-        let p = lowercase.utf8Start
+        guard n > 0, let base = a.baseAddress else { return true }
+        let p = UnsafeRawPointer(lowercase.utf8Start)
         var i = 0
+        while i + 8 <= n {
+            let l = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if base.loadUnaligned(fromByteOffset: i, as: UInt64.self) | letterBits(l) != l { return false }
+            i += 8
+        }
         while i < n {
-            if lower(a[i]) != p[i] { return false }
+            if lower(base.load(fromByteOffset: i, as: UInt8.self)) != p.load(fromByteOffset: i, as: UInt8.self) { return false }
             i += 1
         }
         return true
+    }
+
+    /// 0x20 in every byte of `w` that is a lower-case ASCII letter, 0 elsewhere (`w`: ASCII bytes,
+    /// so no byte's sum carries into the next).
+    @inline(__always) static func letterBits(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let atLeastA = w &+ ones &* UInt64(0x80 - 0x61) // high bit set where byte ≥ 'a'
+        let aboveZ = w &+ ones &* UInt64(0x80 - 0x7B)   // high bit set where byte > 'z'
+        return (atLeastA & ~aboveZ & 0x8080_8080_8080_8080) >> 2
+    }
+
+    /// The offset of the first CR in `a` at or after `from`, or `a.count` (eight bytes at a time).
+    @inline(__always) static func indexOfCR(_ a: UnsafeRawBufferPointer, from: Int) -> Int {
+        var i = from
+        let n = a.count
+        if let base = a.baseAddress {
+            while i + 8 <= n && !hasByteBelow(base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ 0x0D0D_0D0D_0D0D_0D0D, 1) { i += 8 }
+        }
+        while i < n && a[i] != cr { i += 1 }
+        return i
     }
 
     /// Appends `value` in decimal ASCII digits.

@@ -5,8 +5,7 @@ enum FieldLines {
                       limits: HTTPLimits) -> HTTPError? {
         var ls = start
         while b[ls] != ASCII.cr {
-            var le = ls
-            while b[le] != ASCII.cr { le += 1 }
+            let le = ASCII.indexOfCR(b, from: ls) // the scanner guarantees a CR before the final one
             if let e = parseLine(b, ls..<le, into: &fields) { return e }
             if fields.count > limits.maxHeaderCount { return .headersTooLarge }
             ls = le + 2

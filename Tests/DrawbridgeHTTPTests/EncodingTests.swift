@@ -1,5 +1,5 @@
 import Testing
-import DrawbridgeHTTP
+@testable import DrawbridgeHTTP
 
 /// Chunk sizes → their header.
 let chunkHeaders: [(Int, String)] = [
@@ -71,6 +71,43 @@ func comparesCaseInsensitively(_ text: String, _ expected: Bool) {
                     bytes[position] = UInt8(v)
                     let w = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
                     #expect(ASCII.hasByteBelow(w, n) == bytes.contains { $0 < n }, "n \(n) filler \(filler) pos \(position) v \(v)")
+                }
+            }
+        }
+    }
+
+    /// `equalsCaseInsensitive` compares eight bytes at a time: every byte value in every position
+    /// of literals of several lengths (letters, digits, punctuation next to the letter range).
+    @Test func caseInsensitiveCompareMatchesTheBytewiseRule() {
+        func bytewise(_ a: [UInt8], _ l: [UInt8]) -> Bool {
+            a.count == l.count && zip(a, l).allSatisfy { ASCII.lower($0) == $1 }
+        }
+        let literals: [StaticString] = ["authorization", "strict-transport-security", "x-forwarded-proto", "cookie", "te",
+                                        "100-continue", "@[`{az09-_", "abcdefgh", "abcdefghi"]
+        for literal in literals {
+            let l = Array(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+            for position in l.indices {
+                for v in 0...255 {
+                    for base in [l, l.map { (0x61...0x7A).contains($0) ? $0 - 0x20 : $0 }] {
+                        var a = base
+                        a[position] = UInt8(v)
+                        #expect(a.withUnsafeBytes { ASCII.equalsCaseInsensitive($0, literal) } == bytewise(a, l), "\(literal) pos \(position) v \(v)")
+                    }
+                }
+            }
+            let shorter = Array(l.dropLast()), longer = l + [l[0]]
+            #expect(!shorter.withUnsafeBytes { ASCII.equalsCaseInsensitive($0, literal) })
+            #expect(!longer.withUnsafeBytes { ASCII.equalsCaseInsensitive($0, literal) })
+        }
+    }
+
+    @Test func indexOfCRFindsTheFirst() {
+        for n in 0..<20 {
+            for cr in 0...n {
+                var a = [UInt8](repeating: 0x0C, count: n)
+                if cr < n { a[cr] = 0x0D; if cr + 1 < n { a[cr + 1] = 0x0D } }
+                for from in 0...min(cr, n) {
+                    #expect(a.withUnsafeBytes { ASCII.indexOfCR($0, from: from) } == cr, "n \(n) cr \(cr) from \(from)")
                 }
             }
         }
