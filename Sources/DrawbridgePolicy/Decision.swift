@@ -33,6 +33,26 @@ public enum Decision: Sendable, Equatable {
     }
 }
 
+/// The outcome of `PolicySnapshot.check`: `Decision` with the grant left as numbers.
+public enum Check: Sendable, Equatable {
+    case allow(Allowance)
+    case deny(Denial)
+}
+
+/// An allowed request as `PolicySnapshot.check` found it: indices into the snapshot, no strings
+/// (`PolicySnapshot.grant` spells it out as a `Grant`). Valid for the snapshot that made it.
+public struct Allowance: Sendable, Equatable {
+    let route: Int32
+    /// The compiled rule, or a negative value on a public route.
+    let rule: Int32
+    /// Permission id; -1 on a public route.
+    let permission: Int32
+    /// See `Grant.viaOwnerOverride`.
+    public let viaOwnerOverride: Bool
+    /// See `Grant.sensitive`.
+    public let sensitive: Bool
+}
+
 /// An allowed request: what to tell the upstream and the audit log. All strings are shared with
 /// the snapshot or the credential (no copies are made while deciding).
 public struct Grant: Sendable, Equatable {

@@ -193,6 +193,17 @@ public struct PolicySnapshot: Sendable {
     /// the permission → the second factor (`mfa`).
     public func decide(route: Int, method: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
                        query: UnsafeRawBufferPointer, credential: Credential, now: UInt64) -> Decision {
+        switch check(route: route, method: method, path: path, query: query, credential: credential, now: now) {
+        case .allow(let a): return .allow(grant(a, credential: credential))
+        case .deny(let d): return .deny(d)
+        }
+    }
+
+    /// `decide` without spelling out the grant: the request path reads only whether it is
+    /// allowed, audited or via the owner override, so no string of the snapshot or the credential
+    /// is copied (`grant` and `permissionName` give them when asked). Same checks, same order.
+    public func check(route: Int, method: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
+                      query: UnsafeRawBufferPointer, credential: Credential, now: UInt64) -> Check {
         guard route >= 0 && route < routeRules.count else { return Self.forbidden(.unknownRoute) }
         // One spelling per method (the request parser refuses the same; a caller may not have parsed).
         if let refusal = RequestMethod.refusal(method) {
@@ -200,19 +211,39 @@ public struct PolicySnapshot: Sendable {
         }
         let r = routeRules[route]
         if r == Self.publicRoute {
-            return .allow(Grant(credential: nil, subject: "", orgId: "", permission: nil, viaOwnerOverride: false,
-                                audience: routeUpstreams[route], sensitive: false))
+            return .allow(Allowance(route: Int32(route), rule: Self.publicRoute, permission: -1, viaOwnerOverride: false, sensitive: false))
         }
         switch credential {
         case .none:
             return .deny(Denial(status: 401, reason: .noCredential))
         case .session(let identity):
-            return decide(rule: r, method: method, path: path, query: query, kind: .session, subject: identity.userId,
-                          orgId: identity.orgId, roles: identity.roles, groups: identity.groups, mfa: identity.mfa)
+            return check(route: route, rule: r, method: method, path: path, query: query, kind: .session, subject: identity.userId,
+                         orgId: identity.orgId, roles: identity.roles, groups: identity.groups, mfa: identity.mfa)
         case .apiKey(let keyId, let orgId, let roles):
-            return decide(rule: r, method: method, path: path, query: query, kind: .apiKey, subject: keyId,
-                          orgId: orgId, roles: roles, groups: [], mfa: false)
+            return check(route: route, rule: r, method: method, path: path, query: query, kind: .apiKey, subject: keyId,
+                         orgId: orgId, roles: roles, groups: [], mfa: false)
         }
+    }
+
+    /// The grant of an allowance `check` gave for `credential` (the same credential).
+    public func grant(_ a: Allowance, credential: Credential) -> Grant {
+        guard a.rule >= 0 else {
+            return Grant(credential: nil, subject: "", orgId: "", permission: nil, viaOwnerOverride: false,
+                         audience: routeUpstreams[Int(a.route)], sensitive: false)
+        }
+        let kind: CredentialKind, subject: String, orgId: String
+        switch credential {
+        case .session(let i): kind = .session; subject = i.userId; orgId = i.orgId
+        case .apiKey(let keyId, let org, _): kind = .apiKey; subject = keyId; orgId = org
+        case .none: kind = .session; subject = ""; orgId = "" // not reached: no credential is never allowed on a rule
+        }
+        return Grant(credential: kind, subject: subject, orgId: orgId, permission: permissionName(a),
+                     viaOwnerOverride: a.viaOwnerOverride, audience: audiences[Int(a.rule)], sensitive: a.sensitive)
+    }
+
+    /// The permission an allowance was given with; nil on a public route.
+    public func permissionName(_ a: Allowance) -> String? {
+        a.permission >= 0 ? permissionNames[Int(a.permission)] : nil
     }
 
     /// `decide` for Strings; for tests and tools (the request path has bytes). `query` as above
@@ -230,9 +261,9 @@ public struct PolicySnapshot: Sendable {
         }
     }
 
-    private func decide(rule r: Int32, method: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
-                        query: UnsafeRawBufferPointer, kind: CredentialKind, subject: String, orgId: String,
-                        roles: [String], groups: [String], mfa: Bool) -> Decision {
+    private func check(route: Int, rule r: Int32, method: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer,
+                       query: UnsafeRawBufferPointer, kind: CredentialKind, subject: String, orgId: String,
+                       roles: [String], groups: [String], mfa: Bool) -> Check {
         guard r >= 0 else { return Self.forbidden(.noAccessRule) }
         let rule = rules[Int(r)]
         guard kind == .session ? rule.acceptsSession : rule.acceptsAPIKey else {
@@ -314,12 +345,12 @@ public struct PolicySnapshot: Sendable {
         if rule.mfa && !mfa {
             return .deny(Denial(status: 403, stepUp: kind == .session, reason: .mfaRequired))
         }
-        return .allow(Grant(credential: kind, subject: subject, orgId: orgId, permission: permissionNames[Int(permission)],
-                            viaOwnerOverride: viaOwnerOverride, audience: audiences[Int(r)], sensitive: rule.sensitive))
+        return .allow(Allowance(route: Int32(route), rule: r, permission: permission, viaOwnerOverride: viaOwnerOverride,
+                                sensitive: rule.sensitive))
     }
 
     @inline(__always)
-    private static func forbidden(_ reason: DenyReason) -> Decision {
+    private static func forbidden(_ reason: DenyReason) -> Check {
         .deny(Denial(status: 403, reason: reason))
     }
 

@@ -1,4 +1,5 @@
 import DrawbridgeIdentity
+import DrawbridgePolicy
 import Glibc
 
 /// A session that checked out: who it is, and the X-Drawbridge-* fields for the upstream,
@@ -6,6 +7,8 @@ import Glibc
 /// same cookie (and to the login endpoints' job threads).
 final class AuthenticatedSession: Sendable {
     let identity: Identity
+    /// `identity` as the policy sees it (made once: not copied per request).
+    let credential: Credential
     /// The identity's upstream fields ("X-Drawbridge-User: …\r\n" …), see `IdentityFields`.
     let upstreamFields: [UInt8]
     /// The token's own absolute expiry: a sign-out is kept until then (not until the timeout in
@@ -14,6 +17,7 @@ final class AuthenticatedSession: Sendable {
 
     init(_ identity: Identity, expiresAt: UInt64) {
         self.identity = identity
+        credential = .session(identity)
         self.expiresAt = expiresAt
         upstreamFields = IdentityFields.render(identity)
     }

@@ -62,32 +62,30 @@ final class DecisionTable {
         return .unauthenticated(route: route, rejected: Verdict.Rejection(reason: reason, kind: kind, subject: subject))
     }
     // Authorised on the path exactly as the upstream will receive it.
-    let decision = request.head.bytes.withUnsafeBytes { h in
-        request.target.withUnsafeBytes { t in
-            table.policy.decide(route: route.policyRule, method: UnsafeRawBufferPointer(rebasing: h[request.head.method]),
-                                path: UnsafeRawBufferPointer(rebasing: t[0..<request.pathLength]),
-                                query: UnsafeRawBufferPointer(rebasing: t[request.pathLength...]),
-                                credential: identity.policyCredential, now: now)
+    func check(_ credential: Credential) -> Check {
+        request.head.bytes.withUnsafeBytes { h in
+            request.target.withUnsafeBytes { t in
+                table.policy.check(route: route.policyRule, method: UnsafeRawBufferPointer(rebasing: h[request.head.method]),
+                                   path: UnsafeRawBufferPointer(rebasing: t[0..<request.pathLength]),
+                                   query: UnsafeRawBufferPointer(rebasing: t[request.pathLength...]),
+                                   credential: credential, now: now)
+            }
         }
+    }
+    // The credentials rendered once per verified key or opened session: passed, not copied.
+    let decision: Check
+    switch identity {
+    case .user(let i): decision = check(i.credential)
+    case .apiKey(let k): decision = check(k.credential)
     }
     switch decision {
     case .allow(let grant):
         let audit = grant.sensitive || grant.viaOwnerOverride
-            ? ForwardPlan.AllowedAudit(rule: grant.permission ?? "", viaOwnerOverride: grant.viaOwnerOverride) : nil
+            ? ForwardPlan.AllowedAudit(rule: table.policy.permissionName(grant) ?? "", viaOwnerOverride: grant.viaOwnerOverride) : nil
         // The assertion's audience is the route's (`CompiledRoute.audience`, the grant's too).
         return .forward(ForwardPlan(route: route, identity: identity, renewedSession: renewal, audit: audit))
     case .deny(let d):
         return .denied(Verdict.Refusal(route: route, identity: identity, denial: d))
-    }
-}
-
-extension RequestIdentity {
-    /// The credential as the policy sees it.
-    var policyCredential: Credential {
-        switch self {
-        case .user(let i): return .session(i.identity)
-        case .apiKey(let k): return k.credential
-        }
     }
 }
 
