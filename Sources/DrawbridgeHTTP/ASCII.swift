@@ -17,16 +17,22 @@ public enum ASCII {
         guard a.count == n else { return false }
         guard n > 0, let base = a.baseAddress else { return true }
         let p = UnsafeRawPointer(lowercase.utf8Start)
-        var i = 0
-        while i + 8 <= n {
-            let l = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            if base.loadUnaligned(fromByteOffset: i, as: UInt64.self) | letterBits(l) != l { return false }
-            i += 8
+        @inline(__always) func same(_ a: UInt64, _ l: UInt64) -> Bool { a | letterBits(l) == l }
+        if n >= 8 {
+            var i = 0
+            while i + 8 <= n {
+                if !same(base.loadUnaligned(fromByteOffset: i, as: UInt64.self), p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return false }
+                i += 8
+            }
+            // The last eight bytes (overlapping ones compared again).
+            return i == n || same(base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self), p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self))
         }
-        while i < n {
-            if lower(base.load(fromByteOffset: i, as: UInt8.self)) != p.load(fromByteOffset: i, as: UInt8.self) { return false }
-            i += 1
+        if n >= 4 {
+            // Four bytes at each end (overlapping when n < 8); zero upper bytes have no letter bits.
+            @inline(__always) func four(_ q: UnsafeRawPointer, _ at: Int) -> UInt64 { UInt64(q.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+            return same(four(base, 0), four(p, 0)) && same(four(base, n - 4), four(p, n - 4))
         }
+        for i in 0..<n where lower(base.load(fromByteOffset: i, as: UInt8.self)) != p.load(fromByteOffset: i, as: UInt8.self) { return false }
         return true
     }
 
@@ -37,17 +43,6 @@ public enum ASCII {
         let atLeastA = w &+ ones &* UInt64(0x80 - 0x61) // high bit set where byte ≥ 'a'
         let aboveZ = w &+ ones &* UInt64(0x80 - 0x7B)   // high bit set where byte > 'z'
         return (atLeastA & ~aboveZ & 0x8080_8080_8080_8080) >> 2
-    }
-
-    /// The offset of the first CR in `a` at or after `from`, or `a.count` (eight bytes at a time).
-    @inline(__always) static func indexOfCR(_ a: UnsafeRawBufferPointer, from: Int) -> Int {
-        var i = from
-        let n = a.count
-        if let base = a.baseAddress {
-            while i + 8 <= n && !hasByteBelow(base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ 0x0D0D_0D0D_0D0D_0D0D, 1) { i += 8 }
-        }
-        while i < n && a[i] != cr { i += 1 }
-        return i
     }
 
     /// Appends `value` in decimal ASCII digits.
