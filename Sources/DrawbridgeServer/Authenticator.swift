@@ -23,25 +23,33 @@ enum AuthResult {
 /// or the session cookie `__Host-drawbridge` (found by `GatewayCookies`, which has already refused
 /// a request carrying it twice). Runs for every request to a protected route.
 enum Authenticator {
-    static func authenticate(head: RequestHead, sessionCookie cookie: Range<Int>?, auth: AuthRuntime, revocations: Revocations,
-                             now: UInt64) -> AuthResult {
+    /// The request's head and session cookie (`request.cookies`), read in place (nothing copied).
+    static func authenticate(_ request: RequestView, auth: AuthRuntime, revocations: Revocations, now: UInt64) -> AuthResult {
+        request.head.bytes.withUnsafeBytes { raw in
+            request.head.fields.withUnsafeBufferPointer { fields in
+                authenticate(raw, fields: fields, sessionCookie: request.cookies.session, auth: auth, revocations: revocations, now: now)
+            }
+        }
+    }
+
+    /// `raw`: the head's bytes, which `fields` and `cookie` index.
+    static func authenticate(_ raw: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>, sessionCookie cookie: Range<Int>?,
+                             auth: AuthRuntime, revocations: Revocations, now: UInt64) -> AuthResult {
         var bearer: Range<Int>? = nil
         var authorizationCount = 0
-        head.bytes.withUnsafeBytes { raw in
-            for f in head.fields where f.kind == .other && f.name.count == 13 {
-                if ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "authorization") {
-                    authorizationCount += 1
-                    bearer = bearerToken(raw, f.value)
-                }
+        for f in fields where f.kind == .other && f.name.count == 13 {
+            if ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[f.name]), "authorization") {
+                authorizationCount += 1
+                bearer = bearerToken(raw, f.value)
             }
         }
         // Two credentials of one kind: which one counts would depend on the parser (smuggling).
         if authorizationCount > 1 { return .rejected(reason: "several Authorization fields", kind: "credential", subject: "") }
         if let bearer {
+            let token = UnsafeRawBufferPointer(rebasing: raw[bearer])
             // A key verified before under this snapshot: every input of the checks below is the same.
-            let cached = head.bytes.withUnsafeBytes { revocations.verifiedKeys.lookup(UnsafeRawBufferPointer(rebasing: $0[bearer]), auth: auth) }
-            if let cached { return .apiKey(cached) }
-            let presented = String(decoding: head.bytes[bearer], as: UTF8.self)
+            if let cached = revocations.verifiedKeys.lookup(token, auth: auth) { return .apiKey(cached) }
+            let presented = String(decoding: token, as: UTF8.self)
             switch APIKey.verify(presented, directory: auth.directory, global: auth.global) {
             case .success(let key):
                 // Minted before its mode was last switched off for the org: switching it on again restores nothing.
@@ -50,7 +58,7 @@ enum Authenticator {
                     return .rejected(reason: "api key: created before api_key was last disabled for \(key.orgId)", kind: "api_key", subject: key.keyId)
                 }
                 let verified = AuthenticatedAPIKey(key)
-                head.bytes.withUnsafeBytes { revocations.verifiedKeys.insert(UnsafeRawBufferPointer(rebasing: $0[bearer]), verified, auth: auth) }
+                revocations.verifiedKeys.insert(token, verified, auth: auth)
                 return .apiKey(verified)
             case .failure(let why):
                 let keyId = APIKey.parse(presented)?.keyId ?? ""
@@ -58,9 +66,7 @@ enum Authenticator {
             }
         }
         guard let cookie else { return .missing }
-        return head.bytes.withUnsafeBytes { raw in
-            session(UnsafeRawBufferPointer(rebasing: raw[cookie]), auth: auth, revocations: revocations, now: now)
-        }
+        return session(UnsafeRawBufferPointer(rebasing: raw[cookie]), auth: auth, revocations: revocations, now: now)
     }
 
     /// The session cookie's value: opened (or found among this worker's recently opened cookies,

@@ -66,8 +66,7 @@ extension ClientConnection {
         guard let auth = snapshot.auth else { respondError(404, close: true); return true }
         let now = unixNow()
         let local = LocalRequest(request, body: body, clientAddress: clientAddress, requestId: requestId.text)
-        let session = Authenticator.authenticate(head: request.head, sessionCookie: request.cookies.session, auth: auth,
-                                                 revocations: worker.revocations, now: now)
+        let session = Authenticator.authenticate(request, auth: auth, revocations: worker.revocations, now: now)
         let endpoints = LoginEndpoints(auth: auth, services: worker.services, request: local, session: session, now: now, jwks: snapshot.jwks)
         switch endpoints.handle() {
         case .now(let response):

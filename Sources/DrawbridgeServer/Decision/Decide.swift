@@ -53,8 +53,7 @@ final class DecisionTable {
     guard let auth = table.auth else { return .notFound(alwaysClose: true) }
     let now = clock()
     let identity: RequestIdentity, renewal: String?
-    switch Authenticator.authenticate(head: request.head, sessionCookie: request.cookies.session, auth: auth,
-                                      revocations: credentials(), now: now) {
+    switch Authenticator.authenticate(request, auth: auth, revocations: credentials(), now: now) {
     case .user(let i, let r): identity = .user(i); renewal = r
     case .apiKey(let k): identity = .apiKey(k); renewal = nil
     case .missing: return .unauthenticated(route: route, rejected: nil)
