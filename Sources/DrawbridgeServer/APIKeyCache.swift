@@ -27,50 +27,59 @@ final class AuthenticatedAPIKey: Sendable {
 /// a reload empties the cache.
 ///
 /// - Key: the exact presented bytes, compared in full in constant time (`SessionCache.equal`);
-///   the slot only picks where to look. Only keys that passed every check are stored.
+///   the slot only picks where to look. Only keys that passed every check are stored (every valid
+///   key is `APIKey.length` bytes: the slots hold that many, side by side in one array, so a
+///   lookup copies and retains nothing but the key it returns).
 /// - A bounded table (256 entries in 4-way sets); one per worker thread (no locks).
 final class APIKeyCache {
     static let capacity = 256
     static let ways = 4
-    private struct Entry {
-        let presented: [UInt8]
-        let key: AuthenticatedAPIKey
-    }
-    private var slots: [Entry?] = []
+    static let keyLength = APIKey.length
+    /// Slot i's presented bytes: `presented[i * keyLength ..< (i + 1) * keyLength]` when `keys[i]` is set.
+    private var presented: [UInt8] = []
+    private var keys: [AuthenticatedAPIKey?] = []
     private(set) var owner: AuthRuntime?
     private var victim = 0
     private(set) var hits = 0
 
-    func lookup(_ presented: UnsafeRawBufferPointer, auth: AuthRuntime) -> AuthenticatedAPIKey? {
-        guard owner === auth, presented.count >= 8, !slots.isEmpty else {
+    func lookup(_ p: UnsafeRawBufferPointer, auth: AuthRuntime) -> AuthenticatedAPIKey? {
+        guard owner === auth, p.count == Self.keyLength, !keys.isEmpty else {
             if owner != nil && owner !== auth { clear() } // another snapshot now: nothing verified under the old one counts
             return nil
         }
-        let base = Self.set(presented) * Self.ways
-        for w in 0..<Self.ways {
-            if let e = slots[base + w], e.presented.count == presented.count,
-               e.presented.withUnsafeBytes({ SessionCache.equal($0, presented) }) {
-                hits &+= 1
-                return e.key
+        let base = Self.set(p) * Self.ways
+        let slot = presented.withUnsafeBytes { all in
+            keys.withUnsafeBufferPointer { keys in
+                for w in 0..<Self.ways where keys[base + w] != nil {
+                    let start = (base + w) * Self.keyLength
+                    if SessionCache.equal(UnsafeRawBufferPointer(rebasing: all[start..<start + Self.keyLength]), p) { return base + w }
+                }
+                return -1
             }
         }
-        return nil
+        guard slot >= 0 else { return nil }
+        hits &+= 1
+        return keys[slot]
     }
 
-    func insert(_ presented: UnsafeRawBufferPointer, _ key: AuthenticatedAPIKey, auth: AuthRuntime) {
-        guard presented.count >= 8 else { return }
-        if owner !== auth || slots.isEmpty {
-            slots = [Entry?](repeating: nil, count: Self.capacity)
+    func insert(_ p: UnsafeRawBufferPointer, _ key: AuthenticatedAPIKey, auth: AuthRuntime) {
+        guard p.count == Self.keyLength else { return }
+        if owner !== auth || keys.isEmpty {
+            presented = [UInt8](repeating: 0, count: Self.capacity * Self.keyLength)
+            keys = [AuthenticatedAPIKey?](repeating: nil, count: Self.capacity)
             owner = auth
         }
-        let base = Self.set(presented) * Self.ways
-        var way = (0..<Self.ways).first { slots[base + $0] == nil } ?? -1
+        let base = Self.set(p) * Self.ways
+        var way = (0..<Self.ways).first { keys[base + $0] == nil } ?? -1
         if way < 0 { victim &+= 1; way = victim & (Self.ways - 1) }
-        slots[base + way] = Entry(presented: Array(presented), key: key)
+        let start = (base + way) * Self.keyLength
+        presented.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: start).copyMemory(from: p.baseAddress!, byteCount: Self.keyLength) }
+        keys[base + way] = key
     }
 
     func clear() {
-        slots = []
+        presented = []
+        keys = []
         owner = nil
     }
 

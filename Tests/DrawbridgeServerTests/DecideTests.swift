@@ -35,13 +35,13 @@ import Testing
             """, file: "drawbridge.json5", baseDirectory: dir)
     }
 
-    static func table(auth: Bool = true) throws -> DecisionTable {
+    static func table(auth: Bool = true, apiKeys: [APIKeyRecord] = [key.record]) throws -> DecisionTable {
         let config = try config(auth: true) // the loader refuses protected routes without auth: the table is built without it
         let upstream = UpstreamTarget(index: 0, name: "app", addresses: [SocketAddress.resolve(host: "127.0.0.1", port: 9000).first!],
                                       labels: [Array("127.0.0.1:9000".utf8)], tlsContext: nil, serverName: ["127.0.0.1"],
                                       balance: .roundRobin, maxIdleConnections: 1, idleTimeoutNs: 1)
         let routes = try CompiledRoute.compile(config, upstreams: [upstream], byName: ["app": 0], secrets: [:])
-        let data = IdentityData(users: [alice, bob], apiKeys: [key.record], sessionKeys: [sessionKey])
+        let data = IdentityData(users: [alice, bob], apiKeys: apiKeys, sessionKeys: [sessionKey])
         let runtime = auth ? try AuthRuntime(config: config, data: data, previous: ModeCutoffs(), now: now) : nil
         return DecisionTable(routeTable: config.routeTable, routes: routes, auth: runtime,
                              policy: PolicySnapshot(config: config, users: data.users))
@@ -152,6 +152,25 @@ import Testing
         #expect(credentials.verifiedKeys.hits == 1)
         _ = decide(request, try Self.table(), credentials: credentials, now: Self.now) // a reload: verified again
         #expect(credentials.verifiedKeys.hits == 1)
+    }
+
+    /// A key revoked (`drawbridge apikey revoke`, then a reload) is refused on its next request,
+    /// though this worker had verified and remembered it: the memo belongs to the old snapshot.
+    @Test func revokedKeyIsNotRememberedAcrossTheReload() throws {
+        let credentials = Revocations()
+        let request = Self.view("GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(Self.key.presented)\r\n\r\n")
+        let before = try Self.table()
+        _ = decide(request, before, credentials: credentials, now: Self.now)
+        #expect(Self.describe(decide(request, before, credentials: credentials, now: Self.now)) == "forward */docs/ as key k aud app")
+        #expect(credentials.verifiedKeys.hits == 1)
+        var revoked = Self.key.record
+        revoked.revoked = true
+        let after = try Self.table(apiKeys: [revoked])
+        #expect(Self.describe(decide(request, after, credentials: credentials, now: Self.now)) == "401 rejected api_key on */docs/")
+        #expect(Self.describe(decide(request, after, credentials: credentials, now: Self.now)) == "401 rejected api_key on */docs/")
+        #expect(credentials.verifiedKeys.hits == 1)
+        // Gone from the directory altogether: refused too.
+        #expect(Self.describe(decide(request, try Self.table(apiKeys: []), credentials: credentials, now: Self.now)) == "401 rejected api_key on */docs/")
     }
 
     /// Browsers get pages, API clients JSON: the view says which.
