@@ -45,6 +45,17 @@ public enum ASCII {
         return (atLeastA & ~aboveZ & 0x8080_8080_8080_8080) >> 2
     }
 
+    /// The offset of the first CR in `a` at or after `from`, or `a.count` (eight bytes at a time).
+    @inline(__always) static func indexOfCR(_ a: UnsafeRawBufferPointer, from: Int) -> Int {
+        var i = from
+        let n = a.count
+        if let base = a.baseAddress {
+            while i + 8 <= n && !hasByteBelow(base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ 0x0D0D_0D0D_0D0D_0D0D, 1) { i += 8 }
+        }
+        while i < n && a[i] != cr { i += 1 }
+        return i
+    }
+
     /// Appends `value` in decimal ASCII digits.
     public static func appendDecimal(_ value: UInt64, to buffer: inout [UInt8]) {
         var digits = 1

@@ -5,62 +5,56 @@ enum FieldLines {
                       limits: HTTPLimits) -> HTTPError? {
         var ls = start
         while b[ls] != ASCII.cr {
-            // parseLine finds the line's CR while it checks the value (the scanner put one before the final CRLF).
-            switch parseLine(b, from: ls, into: &fields) {
-            case .failure(let e): return e
-            case .success(let le): ls = le + 2
-            }
+            let le = ASCII.indexOfCR(b, from: ls) // the scanner guarantees a CR before the final one
+            if let e = parseLine(b, ls..<le, into: &fields) { return e }
             if fields.count > limits.maxHeaderCount { return .headersTooLarge }
+            ls = le + 2
         }
         return nil
     }
 
-    /// The field line starting at `ls`; the offset of its CR.
-    private static func parseLine(_ b: UnsafeRawBufferPointer, from ls: Int,
-                                  into fields: inout [HeaderField]) -> Result<Int, HTTPError> {
+    private static func parseLine(_ b: UnsafeRawBufferPointer, _ line: Range<Int>,
+                                  into fields: inout [HeaderField]) -> HTTPError? {
+        let ls = line.lowerBound, le = line.upperBound
         // reject obs-fold: continuation lines are joined differently by different parsers (smuggling)
-        if ASCII.isWhitespace(b[ls]) { return .failure(.badRequest("obs-fold line folding")) }
+        if ASCII.isWhitespace(b[ls]) { return .badRequest("obs-fold line folding") }
         var i = ls
         var underscore = false
-        while i < b.count {
+        while i < le {
             let c = b[i]
             if ASCII.isAlpha(c) || ASCII.isDigit(c) { i += 1; continue } // most name bytes: one test
             guard ASCII.isTchar(c) else { break }
             if c == 0x5F { underscore = true }
             i += 1
         }
-        guard i < b.count, b[i] != ASCII.cr else { return .failure(.badRequest("field line without colon")) }
+        guard i < le else { return .badRequest("field line without colon") }
         if b[i] != ASCII.colon {
             // reject "Name :": some servers strip the space, others keep it (request smuggling)
-            if ASCII.isWhitespace(b[i]) { return .failure(.badRequest("whitespace before colon")) }
-            return .failure(.badRequest("invalid character in field name"))
+            if ASCII.isWhitespace(b[i]) { return .badRequest("whitespace before colon") }
+            return .badRequest("invalid character in field name")
         }
-        guard i > ls else { return .failure(.badRequest("empty field name")) }
+        guard i > ls else { return .badRequest("empty field name") }
         let name = ls..<i
         var vs = i + 1
-        while vs < b.count && ASCII.isWhitespace(b[vs]) { vs += 1 }
-        // The value runs to the line's CR; every byte before it must be a field-value byte.
-        var le = vs
-        while true {
-            // Eight bytes at a time while none is a control byte or DEL (a tab or the CR drops to the exact test).
-            if let base = b.baseAddress {
-                while le + 8 <= b.count {
-                    let w = base.loadUnaligned(fromByteOffset: le, as: UInt64.self)
-                    if ASCII.hasByteBelow(w, 0x20) || ASCII.hasByteBelow(w ^ 0x7F7F_7F7F_7F7F_7F7F, 1) { break }
-                    le += 8
-                }
-            }
-            guard le < b.count else { return .failure(.badRequest("field line without end")) } // not reached: the head ends in CRLF
-            let c = b[le]
-            if c == ASCII.cr { break }
-            // reject control bytes in values: header injection / parser disagreement
-            guard ASCII.isFieldValueByte(c) else { return .failure(.badRequest("invalid character in field value")) }
-            le += 1
-        }
+        while vs < le && ASCII.isWhitespace(b[vs]) { vs += 1 }
         var ve = le
         while ve > vs && ASCII.isWhitespace(b[ve - 1]) { ve -= 1 }
+        var j = vs
+        // Eight bytes at a time while none is a control byte or DEL (a tab drops to the exact loop).
+        if let base = b.baseAddress {
+            while j + 8 <= ve {
+                let w = base.loadUnaligned(fromByteOffset: j, as: UInt64.self)
+                if ASCII.hasByteBelow(w, 0x20) || ASCII.hasByteBelow(w ^ 0x7F7F_7F7F_7F7F_7F7F, 1) { break }
+                j += 8
+            }
+        }
+        while j < ve {
+            // reject control bytes in values: header injection / parser disagreement
+            guard ASCII.isFieldValueByte(b[j]) else { return .badRequest("invalid character in field value") }
+            j += 1
+        }
         let kind = FieldKind.classify(UnsafeRawBufferPointer(rebasing: b[name]))
         fields.append(HeaderField(name: name, value: vs..<ve, kind: kind, nameHasUnderscore: underscore))
-        return .success(le)
+        return nil
     }
 }

@@ -101,6 +101,18 @@ func comparesCaseInsensitively(_ text: String, _ expected: Bool) {
         }
     }
 
+    @Test func indexOfCRFindsTheFirst() {
+        for n in 0..<20 {
+            for cr in 0...n {
+                var a = [UInt8](repeating: 0x0C, count: n)
+                if cr < n { a[cr] = 0x0D; if cr + 1 < n { a[cr + 1] = 0x0D } }
+                for from in 0...min(cr, n) {
+                    #expect(a.withUnsafeBytes { ASCII.indexOfCR($0, from: from) } == cr, "n \(n) cr \(cr) from \(from)")
+                }
+            }
+        }
+    }
+
     @Test func hasByteBelowOnRandomWords() {
         var g = SystemRandomNumberGenerator()
         for _ in 0..<20_000 {
