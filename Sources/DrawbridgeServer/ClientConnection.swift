@@ -256,9 +256,10 @@ final class ClientConnection {
             verdictRoute = verdict.route // metrics: set before the verdict is executed, so refusals count on their route
             verdictIdentity = verdict.identity
         }
-        switch verdict {
+        switch consume verdict { // executed once: its plan moves, not copied
         case .forward(let p):
-            if let identity = p.identity, let signer = worker.assertions.signer(for: snapshot) {
+            // (the identity is bound only when an assertion is signed: no copy of it otherwise)
+            if p.identity != nil, let signer = worker.assertions.signer(for: snapshot), let identity = p.identity {
                 assertion = signer.assertion(for: identity, audienceNumber: p.route.audienceNumber, audience: p.route.audience, now: worker.wallClock,
                                              pseudonyms: p.route.pseudonymizer)
             }
