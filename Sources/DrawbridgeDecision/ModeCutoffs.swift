@@ -1,7 +1,5 @@
 import DrawbridgeConfig
 import DrawbridgeIdentity
-import DrawbridgeStore
-import Foundation
 
 /// When each (organisation, auth mode) was last switched off or back on. A session or API key of
 /// that mode issued at or before that time stays dead even after the mode is switched back on:
@@ -12,18 +10,23 @@ import Foundation
 /// small state file next to the secrets file (`auth-state.json`), so a restart between "off" and
 /// "on" does not revive old sessions either. Only a switch (off → on, on → off) changes the table:
 /// a load that changes nothing writes nothing, so a start needs no free disk. Read-only once built.
-struct ModeCutoffs: Sendable, Equatable {
-    private(set) var byOrg: [String: [String: UInt64]] = [:]   // org id -> mode description -> unix seconds
+public struct ModeCutoffs: Sendable, Equatable {
+    public private(set) var byOrg: [String: [String: UInt64]] = [:]   // org id -> mode description -> unix seconds
     /// Per org, the modes that were off at the last load.
-    private(set) var off: [String: Set<String>] = [:]
+    public private(set) var off: [String: Set<String>] = [:]
 
-    func cutoff(org: String, mode: AuthMode) -> UInt64? { byOrg[org]?[mode.description] }
+    public init(byOrg: [String: [String: UInt64]] = [:], off: [String: Set<String>] = [:]) {
+        self.byOrg = byOrg
+        self.off = off
+    }
+
+    public func cutoff(org: String, mode: AuthMode) -> UInt64? { byOrg[org]?[mode.description] }
 
     /// A mode the gateway knows (configured or remembered) that was switched off, or back on,
     /// since the last load moves its org's cutoff: switched off, to `now` (what was issued until
     /// now ends); back on, to the second before `now` (what was issued while it was off ends too;
     /// sign-ins from now on count). Never moves backwards.
-    func updated(orgs: [Organization], knownModes: [AuthMode], global: GlobalAuthSettings, now: UInt64) -> ModeCutoffs {
+    public func updated(orgs: [Organization], knownModes: [AuthMode], global: GlobalAuthSettings, now: UInt64) -> ModeCutoffs {
         var next = self
         for org in orgs {
             var modes = Set(knownModes.map(\.description))
@@ -47,40 +50,11 @@ struct ModeCutoffs: Sendable, Equatable {
         return next
     }
 
-    static func mode(_ text: String) -> AuthMode? {
+    public static func mode(_ text: String) -> AuthMode? {
         switch text {
         case "password": return .password
         case "api_key": return .apiKey
         default: return text.hasPrefix("oidc:") && text.count > 5 ? .oidc(provider: String(text.dropFirst(5))) : nil
         }
-    }
-
-    // MARK: State file
-
-    /// The table in `path`; empty when the file does not exist. A file that exists but cannot be
-    /// read (or is a symbolic link, or not a state file) is an error naming it, never an empty table.
-    static func load(path: String) throws -> ModeCutoffs {
-        guard let text = try AtomicFile.read(path) else { return ModeCutoffs() }
-        guard let root = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-              let cutoffs = root["modeCutoffs"] as? [String: [String: NSNumber]] else {
-            throw AuthSetupError(description: "\(path): not a Drawbridge state file (expected {\"modeCutoffs\": {...}}); restore it from a backup, or move it away to start afresh (sessions from before a mode was switched off would then count again)")
-        }
-        var c = ModeCutoffs()
-        for (org, modes) in cutoffs { for (m, t) in modes { c.byOrg[org, default: [:]][m] = t.uint64Value } }
-        // Files of older versions have no "off": the next load records the modes that are off now.
-        if let off = root["off"] as? [String: [String]] {
-            for (org, modes) in off where !modes.isEmpty { c.off[org] = Set(modes) }
-        }
-        return c
-    }
-
-    /// Through the one atomic writer: a crash leaves the old or the new table, never half of one.
-    func save(path: String) throws {
-        let value = JSONValue.object([
-            "version": .int(1),
-            "modeCutoffs": .object(byOrg.mapValues { .object($0.mapValues { .int(Int64(clamping: $0)) }) }),
-            "off": .object(off.mapValues { .array($0.sorted().map(JSONValue.string)) }),
-        ])
-        try AtomicFile.write(path, contents: Array(JSONWriter.write(value).utf8))
     }
 }

@@ -3,6 +3,7 @@ import DrawbridgeConfig
 import DrawbridgeCrypto
 import DrawbridgeIdentity
 import Testing
+@testable import DrawbridgeDecision
 @testable import DrawbridgeServer
 
 @Suite struct FormsTests {

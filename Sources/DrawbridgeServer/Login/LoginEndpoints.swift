@@ -1,4 +1,5 @@
 import DrawbridgeCrypto
+import DrawbridgeDecision
 import DrawbridgeHTTP
 import DrawbridgeIdentity
 
@@ -15,9 +16,9 @@ struct LoginEndpoints {
     var jwks = "{\"keys\":[]}"
 
     static let prefix = "/.drawbridge/"
-    static let csrfCookie = "__Host-drawbridge-csrf"
-    static let mfaCookie = "__Host-drawbridge-mfa"
-    static let oidcCookie = "__Host-drawbridge-oidc"
+    static let csrfCookie = GatewayCookies.csrfCookie
+    static let mfaCookie = GatewayCookies.mfaCookie
+    static let oidcCookie = GatewayCookies.oidcCookie
 
     func handle() -> LocalReply {
         switch (request.method, request.path) {

@@ -1,4 +1,5 @@
 import DrawbridgeConfig
+import DrawbridgeDecision
 import Glibc
 
 /// The sign-in counters (attempts per address, failures and lockouts per account). Behind this
