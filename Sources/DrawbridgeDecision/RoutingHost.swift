@@ -13,10 +13,10 @@ import Glibc
 public struct RoutingHost {
     /// The name when it had to be rewritten to normal form, or came from SNI; unused (and empty)
     /// when `range` is set.
-    private var copy: [UInt8] = []
+    @usableFromInline var copy: [UInt8] = []
     /// Where the name is in the head's bytes when it already was in normal form (most requests:
     /// then it is neither copied nor rewritten).
-    private var range: Range<Int>?
+    @usableFromInline var range: Range<Int>?
     /// The port the host named, or `HostName.noPort`.
     private(set) public var port = HostName.noPort
 
@@ -87,7 +87,7 @@ public struct RoutingHost {
     }
 
     /// Bytes of the name.
-    public var nameLength: Int { range?.count ?? copy.count }
+    @inlinable public var nameLength: Int { range?.count ?? copy.count }
 
     @inline(__always)
     private static func same(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Bool {

@@ -28,13 +28,13 @@ public typealias PublishedRevocations = Published<RevocationSet>
 /// So a sign-out is visible to every worker's next request as soon as `publish` returns (before
 /// the answer to the sign-out is written), and memory holds one list, not one per worker.
 public final class Published<Value: PublishedValue>: @unchecked Sendable {
-    private let current = Atomic<UInt>(0)
-    private let readers: [ReaderSlot]
+    @usableFromInline let current = Atomic<UInt>(0)
+    @usableFromInline let readers: [ReaderSlot]
     /// Published sets still referenced from here, oldest first (writer side only).
     private var retained: [(generation: UInt64, set: Unmanaged<Value>)] = []
 
-    final class ReaderSlot: Sendable {
-        let generation = Atomic<UInt64>(0)
+    @usableFromInline final class ReaderSlot: Sendable {
+        @usableFromInline let generation = Atomic<UInt64>(0)
     }
 
     public init(_ initial: Value, readers: Int) {
@@ -71,7 +71,7 @@ public final class Published<Value: PublishedValue>: @unchecked Sendable {
     }
 
     /// The published set's address; compare it with the one a worker holds.
-    @inline(__always) public func currentAddress() -> UInt {
+    @inlinable @inline(__always) public func currentAddress() -> UInt {
         current.load(ordering: .acquiring)
     }
 
@@ -85,7 +85,7 @@ public final class Published<Value: PublishedValue>: @unchecked Sendable {
     /// Reader `reader` now holds (a strong reference to) the set of `generation`, and will never
     /// load an older one. Also called once per loop iteration, so an idle worker does not hold
     /// reclamation back.
-    public func announce(reader: Int, generation: UInt64) {
+    @inlinable public func announce(reader: Int, generation: UInt64) {
         if readers[reader].generation.load(ordering: .relaxed) != generation {
             readers[reader].generation.store(generation, ordering: .releasing)
         }
