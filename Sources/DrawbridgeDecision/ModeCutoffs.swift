@@ -7,9 +7,10 @@ import DrawbridgeIdentity
 /// are made again).
 ///
 /// Computed at every (re)load from the previous table and the new configuration, and kept in a
-/// small state file next to the secrets file (`auth-state.json`), so a restart between "off" and
-/// "on" does not revive old sessions either. Only a switch (off → on, on → off) changes the table:
-/// a load that changes nothing writes nothing, so a start needs no free disk. Read-only once built.
+/// small state file next to the secrets file (`auth-state.json`, read and written by the server's
+/// `AuthStateFile.swift`), so a restart between "off" and "on" does not revive old sessions either.
+/// Only a switch (off → on, on → off) changes the table: a load that changes nothing writes
+/// nothing, so a start needs no free disk. Read-only once built.
 public struct ModeCutoffs: Sendable, Equatable {
     public private(set) var byOrg: [String: [String: UInt64]] = [:]   // org id -> mode description -> unix seconds
     /// Per org, the modes that were off at the last load.

@@ -38,7 +38,7 @@ public final class Pseudonymizer: @unchecked Sendable {
 }
 
 /// The opened `pseudonym-key`, one object per snapshot (worker caches are tied to it).
-public final class PseudonymKey: @unchecked Sendable {
+final class PseudonymKey: @unchecked Sendable {
     private let bytes: [UInt8]
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }

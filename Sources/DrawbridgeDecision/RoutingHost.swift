@@ -18,7 +18,7 @@ public struct RoutingHost {
     /// then it is neither copied nor rewritten).
     @usableFromInline var range: Range<Int>?
     /// The port the host named, or `HostName.noPort`.
-    private(set) public var port = HostName.noPort
+    public private(set) var port = HostName.noPort
 
     public init() {}
 

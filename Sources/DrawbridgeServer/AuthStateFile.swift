@@ -23,8 +23,6 @@ extension AuthRuntime {
 }
 
 extension ModeCutoffs {
-    // MARK: State file
-
     /// The table in `path`; empty when the file does not exist. A file that exists but cannot be
     /// read (or is a symbolic link, or not a state file) is an error naming it, never an empty table.
     static func load(path: String) throws -> ModeCutoffs {

@@ -67,7 +67,7 @@ public final class RevocationSet: @unchecked Sendable {
 }
 
 /// 128-bit session id as two words: no allocation per key, hashed without touching an array.
-public struct SessionIDBits: Hashable {
+struct SessionIDBits: Hashable {
     let high: UInt64, low: UInt64
 
     init(_ id: SessionID) {
