@@ -4,10 +4,10 @@ import DrawbridgePolicy
 /// An API key that checked out: who it is, its credential as the policy sees it, and its
 /// X-Drawbridge-* fields for the upstream, rendered once. Immutable: a cached one is handed to
 /// every request presenting the same key.
-final class AuthenticatedAPIKey: Sendable {
+public final class AuthenticatedAPIKey: Sendable {
     let key: APIKeyIdentity
     let credential: Credential
-    let upstreamFields: [UInt8]
+    public let upstreamFields: [UInt8]
 
     init(_ key: APIKeyIdentity) {
         self.key = key
@@ -15,9 +15,9 @@ final class AuthenticatedAPIKey: Sendable {
         upstreamFields = IdentityFields.render(key)
     }
 
-    var keyId: String { key.keyId }
-    var orgId: String { key.orgId }
-    var roles: [String] { key.roles }
+    public var keyId: String { key.keyId }
+    public var orgId: String { key.orgId }
+    public var roles: [String] { key.roles }
 }
 
 /// The API keys one worker has verified, so a key presented again skips the verification work
@@ -29,7 +29,7 @@ final class AuthenticatedAPIKey: Sendable {
 /// - Key: the exact presented bytes, compared in full in constant time (`SessionCache.equal`);
 ///   the slot only picks where to look. Only keys that passed every check are stored.
 /// - A bounded table (256 entries in 4-way sets); one per worker thread (no locks).
-final class APIKeyCache {
+public final class APIKeyCache {
     static let capacity = 256
     static let ways = 4
     private struct Entry {
@@ -40,6 +40,8 @@ final class APIKeyCache {
     private(set) var owner: AuthRuntime?
     private var victim = 0
     private(set) var hits = 0
+
+    public init() {}
 
     func lookup(_ presented: UnsafeRawBufferPointer, auth: AuthRuntime) -> AuthenticatedAPIKey? {
         guard owner === auth, presented.count >= 8, !slots.isEmpty else {
