@@ -1,5 +1,6 @@
 import CLinux
 import DrawbridgeCrypto
+import DrawbridgeDecision
 import DrawbridgeHTTP
 import Glibc
 

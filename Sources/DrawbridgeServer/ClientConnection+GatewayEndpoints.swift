@@ -1,3 +1,4 @@
+import DrawbridgeDecision
 import DrawbridgeHTTP
 import DrawbridgeProxy
 

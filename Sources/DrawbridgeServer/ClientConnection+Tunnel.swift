@@ -1,3 +1,5 @@
+import DrawbridgeDecision
+
 /// An open tunnel is held to the rules its upgrade request was judged by. After the 101 the
 /// gateway sees no more requests on the connection, so the worker's sweep (five times a second)
 /// judges the upgrade request again, with `decide` as if it came now: against the current

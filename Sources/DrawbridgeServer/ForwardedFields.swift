@@ -1,4 +1,5 @@
 import DrawbridgeConfig
+import DrawbridgeDecision
 import DrawbridgeHTTP
 
 /// What happens to each client request field on its way to the upstream. Pure: the connection

@@ -1,6 +1,7 @@
 import CLinux
 import CTLSSupport
 import DrawbridgeConfig
+import DrawbridgeDecision
 import DrawbridgeStore
 import Foundation
 import Glibc

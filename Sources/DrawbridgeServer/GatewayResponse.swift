@@ -1,3 +1,5 @@
+import DrawbridgeDecision
+
 /// Every response the gateway makes itself (400, 401, 403, 404, 408, 413, 414, 431, 500, 502,
 /// 503, 504, the sign-in pages and redirects) goes through `write`: one writer, one close rule
 /// (`ClientExchange.closesAfterResponse`). Each carries HSTS and the request id (header, and in

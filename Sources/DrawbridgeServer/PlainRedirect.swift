@@ -1,3 +1,4 @@
+import DrawbridgeDecision
 import DrawbridgeHTTP
 
 /// What the plain-HTTP listener answers to one request head. Pure: the head, the names the

@@ -1,4 +1,5 @@
 import CLinux
+import DrawbridgeDecision
 import DrawbridgeHTTP
 import Glibc
 

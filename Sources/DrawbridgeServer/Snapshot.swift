@@ -1,5 +1,6 @@
 import COpenSSL
 import DrawbridgeConfig
+import DrawbridgeDecision
 import DrawbridgeHTTP
 import DrawbridgePolicy
 import DrawbridgeProxy
@@ -8,10 +9,8 @@ import DrawbridgeStore
 /// One upstream service of one snapshot as the workers use it: resolved addresses, TLS client
 /// context, limits. A reference: a route holds the very target it names (see `CompiledRoute`), so a
 /// request decided under a snapshot can only reach that snapshot's servers, whatever reloads do.
-final class UpstreamTarget: @unchecked Sendable {
-    /// Position in its snapshot's `upstreams` (where each worker keeps its pool for it).
-    let index: Int
-    let name: String
+/// The route holds it as its `UpstreamHandle` (index and name: all the decision knows of it).
+final class UpstreamTarget: UpstreamHandle, @unchecked Sendable {
     let addresses: [SocketAddress]      // one per configured server
     let labels: [[UInt8]]               // "host:port" per server, for the access log
     let tlsContext: OpaquePointer?      // nil: plain
@@ -29,8 +28,6 @@ final class UpstreamTarget: @unchecked Sendable {
          health: UpstreamHealthConfig = UpstreamHealthConfig()) {
         self.health = UpstreamHealth.of(upstream: name, servers: labels.map { String(decoding: $0, as: UTF8.self) }, config: health)
         metricsSlot = MetricsRegistry.shared.upstreamSlot(name)
-        self.index = index
-        self.name = name
         self.addresses = addresses
         self.labels = labels
         self.tlsContext = tlsContext
@@ -38,6 +35,7 @@ final class UpstreamTarget: @unchecked Sendable {
         self.balance = balance
         self.maxIdleConnections = maxIdleConnections
         self.idleTimeoutNs = idleTimeoutNs
+        super.init(index: index, name: name)
     }
 }
 

@@ -1,3 +1,4 @@
+import DrawbridgeDecision
 import DrawbridgeHTTP
 
 /// Writes the request head the upstream receives, from the request view and the verdict's plan:

@@ -1,4 +1,5 @@
 import CLinux
+import DrawbridgeDecision
 import DrawbridgeOIDC
 import Glibc
 

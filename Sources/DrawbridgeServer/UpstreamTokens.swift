@@ -1,4 +1,5 @@
 import DrawbridgeConfig
+import DrawbridgeDecision
 import DrawbridgeOIDC
 import Synchronization
 
@@ -6,9 +7,8 @@ import Synchronization
 /// upstream, with its secret opened in memory. Routes with the same client share one object and
 /// so one token; a reload that keeps the client (same settings and secret) keeps the object, and
 /// with it the token already fetched.
-final class UpstreamTokenClient: @unchecked Sendable {
-    /// The token's key on the `TokenBoard`, unique in the process.
-    let id: Int
+/// A route holds it as its `TokenClientHandle` (the decision module knows no OAuth 2.0 client).
+final class UpstreamTokenClient: TokenClientHandle, @unchecked Sendable {
     let config: UpstreamOAuth2Config
     let secret: String
     /// For logs: never the secret.
@@ -17,10 +17,10 @@ final class UpstreamTokenClient: @unchecked Sendable {
     private static let ids = Atomic<Int>(0)
 
     init(config: UpstreamOAuth2Config, secret: String) {
-        id = Self.ids.add(1, ordering: .relaxed).newValue
         self.config = config
         self.secret = secret
         label = "client \"\(config.clientId)\" at \(config.tokenEndpoint)"
+        super.init(id: Self.ids.add(1, ordering: .relaxed).newValue)
     }
 
     var request: ClientCredentials.Client {

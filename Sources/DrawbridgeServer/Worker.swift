@@ -1,5 +1,6 @@
 import CLinux
 import COpenSSL
+import DrawbridgeDecision
 import Glibc
 
 /// What an fd registered with a worker's epoll is. A closed enum: dispatch without existentials.

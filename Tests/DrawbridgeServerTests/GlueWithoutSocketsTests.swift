@@ -2,6 +2,7 @@ import DrawbridgeHTTP
 import Foundation
 import DrawbridgeProxy
 import Testing
+@testable import DrawbridgeDecision
 @testable import DrawbridgeServer
 
 /// The pieces the connection glue uses, without sockets: body relaying under the exchange's

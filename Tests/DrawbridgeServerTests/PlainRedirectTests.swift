@@ -1,5 +1,6 @@
 import DrawbridgeHTTP
 import Testing
+@testable import DrawbridgeDecision
 @testable import DrawbridgeServer
 
 /// `PlainRedirect.answer` without sockets: the host rule, served names, OPTIONS *, the Location.

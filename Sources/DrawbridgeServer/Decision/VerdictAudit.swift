@@ -1,3 +1,5 @@
+import DrawbridgeDecision
+
 extension Verdict {
     /// Whether the audit log records this verdict (a refused credential, a denial, an allowed
     /// sensitive or owner-override request). Most requests are not audited: checked first, so

@@ -1,5 +1,6 @@
 import DrawbridgeConfig
 import DrawbridgeCrypto
+import DrawbridgeDecision
 import Glibc
 
 /// Which pool a sign-in job runs on.

@@ -1,4 +1,5 @@
 import DrawbridgeCrypto
+import DrawbridgeDecision
 import DrawbridgeHTTP
 import DrawbridgeIdentity
 
@@ -15,9 +16,9 @@ struct LoginEndpoints {
     var jwks = "{\"keys\":[]}"
 
     static let prefix = "/.drawbridge/"
-    static let csrfCookie = "__Host-drawbridge-csrf"
-    static let mfaCookie = "__Host-drawbridge-mfa"
-    static let oidcCookie = "__Host-drawbridge-oidc"
+    static let csrfCookie = GatewayCookies.csrfCookie
+    static let mfaCookie = GatewayCookies.mfaCookie
+    static let oidcCookie = GatewayCookies.oidcCookie
 
     func handle() -> LocalReply {
         switch (request.method, request.path) {
@@ -446,28 +447,5 @@ enum Forbidden {
         let csrf = LoginEndpoints.csrfToken(request)
         return .html(403, LoginPages.forbidden(text.prefix(1).uppercased() + text.dropFirst() + ".", signedInAs: who, csrf: csrf.value,
                                                returnTo: returnTo), headers: csrf.setCookie)
-    }
-}
-
-/// Where to go after signing in: carried sealed (so it cannot be swapped for another site), then
-/// followed only to the host the sign-in happened on or to an exactly configured host.
-enum ReturnAddress {
-    /// `host`: the host the sign-in starts on (kept as an https authority in `HostName` normal form).
-    static func seal(host: String, pathAndQuery: String, ring: SessionKeyRing, now: UInt64) -> String {
-        Sealed.seal([HostName.httpsAuthority(host) ?? "", pathAndQuery], purpose: .returnAddress, expiresAt: now + 3600, ring: ring)
-    }
-
-    static func resolve(_ sealed: String, requestHost: String, allowed: [String], ring: SessionKeyRing, now: UInt64) -> String {
-        guard let f = Sealed.open(sealed, purpose: .returnAddress, ring: ring, now: now, count: 2) else { return "/" }
-        let (host, path) = (f[0], f[1])
-        // Only an absolute path: "//evil.example" or "/\evil.example" would leave the site.
-        guard path.hasPrefix("/"), !path.hasPrefix("//"), !path.contains("\\"),
-              !path.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else { return "/" }
-        // Hosts compared in the one normal form (case, default port, IPv6 spelling); the name
-        // without its port found IPv6-safely (splitting at ':' would cut "[::1]" apart).
-        guard let normal = HostName.normalize(host) else { return "/" }
-        if host == HostName.httpsAuthority(requestHost) { return path }
-        if allowed.contains(normal.name) { return "https://\(host)\(path)" }
-        return "/"
     }
 }

@@ -1,4 +1,5 @@
 import DrawbridgeCrypto
+import DrawbridgeDecision
 import DrawbridgeIdentity
 import DrawbridgeOIDC
 import DrawbridgeStore

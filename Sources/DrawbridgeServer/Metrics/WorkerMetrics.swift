@@ -1,5 +1,6 @@
 import CLinux
 import COpenSSL
+import DrawbridgeDecision
 import DrawbridgeHTTP
 import DrawbridgePolicy
 

@@ -1,4 +1,5 @@
 import CLinux
+import DrawbridgeDecision
 import DrawbridgeStore
 import Foundation
 import Glibc

@@ -1,5 +1,6 @@
 import DrawbridgeConfig
 import DrawbridgeCrypto
+import DrawbridgeDecision
 import DrawbridgeIdentity
 import DrawbridgeStore
 

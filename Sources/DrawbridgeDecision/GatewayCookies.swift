@@ -12,19 +12,23 @@ import DrawbridgeHTTP
 ///   session token and the sign-in state are the gateway's, not the app's);
 /// - no upstream sets one: its `Set-Cookie` of the namespace is removed from the response
 ///   (an app, even a public one, must not plant or swap the session of the gateway's users).
-struct GatewayCookies {
+public struct GatewayCookies {
     /// Value of the session cookie, if the request carries it (offsets into the head's bytes).
-    var session: Range<Int>?
+    public var session: Range<Int>?
     /// A gateway cookie name appears more than once (counting all Cookie fields).
     var duplicated = false
     /// The request carries some cookie of the gateway's namespace (the forwarded Cookie is rewritten).
-    var present = false
+    public var present = false
     /// Bit i: field i (of the first 64) is a Cookie field holding only gateway cookies (dropped whole,
     /// without parsing it again when the request is forwarded).
-    var onlyGatewayCookies: UInt64 = 0
+    public var onlyGatewayCookies: UInt64 = 0
 
+    /// The sign-in flow's cookies (the login endpoints set them).
+    public static let csrfCookie = "__Host-drawbridge-csrf"
+    public static let mfaCookie = "__Host-drawbridge-mfa"
+    public static let oidcCookie = "__Host-drawbridge-oidc"
     /// The names the gateway sets, as `__Host-drawbridge` + suffix; index 0 is the session cookie.
-    static let names = [AuthRuntime.sessionCookie, LoginEndpoints.csrfCookie, LoginEndpoints.mfaCookie, LoginEndpoints.oidcCookie]
+    static let names = [AuthRuntime.sessionCookie, csrfCookie, mfaCookie, oidcCookie]
     /// The namespace as the gateway writes it (`__Host-drawbridge`) and case-folded.
     private static let namespace: StaticString = "__Host-drawbridge"
 
@@ -52,7 +56,7 @@ struct GatewayCookies {
 
     /// Whether the cookie `raw[name]` is in the gateway's namespace, in any case.
     @inline(__always)
-    static func isGatewayCookie(_ raw: UnsafeRawBufferPointer, _ name: Range<Int>) -> Bool {
+    public static func isGatewayCookie(_ raw: UnsafeRawBufferPointer, _ name: Range<Int>) -> Bool {
         guard name.count >= 17, raw[name.lowerBound] == UInt8(ascii: "_"), let base = raw.baseAddress else { return false }
         // "__host-drawbridge" compared as two words and a byte, letters folded with | 0x20: exact on
         // field-value bytes (the only other bytes | 0x20 maps onto '_' and '-' are DEL and CR).
@@ -90,27 +94,27 @@ struct GatewayCookies {
     /// The session cookie's `Set-Cookie` value, with the attributes it is always issued with: at
     /// sign-in, on sliding renewal (the same `Max-Age`: the session's absolute end) and, emptied
     /// with `Max-Age=0`, at sign-out.
-    static func sessionSetCookie(_ token: String, maxAge: UInt64) -> String {
+    public static func sessionSetCookie(_ token: String, maxAge: UInt64) -> String {
         setCookie(AuthRuntime.sessionCookie, token, sameSite: "Lax", maxAge: maxAge)
     }
 
     /// The one writer of the gateway's `Set-Cookie` values: every cookie of its namespace is
     /// host-only on `/`, Secure and HttpOnly; `maxAge` nil: until the browser closes; 0: removed.
-    static func setCookie(_ name: String, _ value: String, sameSite: StaticString, maxAge: UInt64?) -> String {
+    public static func setCookie(_ name: String, _ value: String, sameSite: StaticString, maxAge: UInt64?) -> String {
         "\(name)=\(value); Path=/; Secure; HttpOnly; SameSite=\(sameSite)" + (maxAge.map { "; Max-Age=\($0)" } ?? "")
     }
 
     /// Whether an upstream's `Set-Cookie` value `raw[value]` sets a cookie of the gateway's
     /// namespace (its first pair, read with the one cookie parser; a pair without `=` is a nameless
     /// cookie whose value a browser may also take as its name).
-    static func isGatewayCookie(setCookie raw: UnsafeRawBufferPointer, _ value: Range<Int>) -> Bool {
+    public static func isGatewayCookie(setCookie raw: UnsafeRawBufferPointer, _ value: Range<Int>) -> Bool {
         var pairs = CookiePairs(raw, value)
         guard let first = pairs.next() else { return false }
         return isGatewayCookie(raw, first.name.isEmpty ? first.value : first.name)
     }
 
     /// Index in `names` of a gateway cookie spelled exactly, or -1.
-    static func exactIndex(_ raw: UnsafeRawBufferPointer, _ name: Range<Int>) -> Int {
+    public static func exactIndex(_ raw: UnsafeRawBufferPointer, _ name: Range<Int>) -> Int {
         guard let c = classify(raw, name), c.exact else { return -1 }
         return c.known
     }

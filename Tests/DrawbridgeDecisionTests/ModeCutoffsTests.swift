@@ -1,7 +1,6 @@
 import DrawbridgeIdentity
-import Foundation
 import Testing
-@testable import DrawbridgeServer
+@testable import DrawbridgeDecision
 
 @Suite struct ModeCutoffsTests {
     let global = GlobalAuthSettings(enabledModes: [.password, .apiKey, .oidc(provider: "google")])
@@ -31,17 +30,5 @@ import Testing
         let e = d.updated(orgs: [only], knownModes: known, global: global, now: 500)
         #expect(e.cutoff(org: "acme", mode: .password) == 500 && e.cutoff(org: "acme", mode: .apiKey) == 500)
         #expect(e.cutoff(org: "acme", mode: .oidc(provider: "google")) == 499)   // back on
-    }
-
-    @Test func stateFileRoundTripSurvivesARestart() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cutoffs-\(UUID().uuidString).json").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(try ModeCutoffs.load(path: path) == ModeCutoffs())   // absent: empty
-        let off = Organization(id: "acme", displayName: "Acme", modePolicy: .disable([.password, .oidc(provider: "google")]))
-        let c = ModeCutoffs().updated(orgs: [off], knownModes: known, global: global, now: 1234)
-        try c.save(path: path)
-        #expect(try ModeCutoffs.load(path: path) == c)
-        try Data("garbage".utf8).write(to: URL(fileURLWithPath: path))
-        #expect(throws: AuthSetupError.self) { try ModeCutoffs.load(path: path) }
     }
 }

@@ -2,7 +2,7 @@ import Glibc
 import Synchronization
 
 /// A value published by one writer to every worker without a lock on the read side.
-protocol PublishedValue: AnyObject {
+public protocol PublishedValue: AnyObject {
     /// Increases with every published value (reclamation relies on it).
     var generation: UInt64 { get }
 }
@@ -10,7 +10,7 @@ protocol PublishedValue: AnyObject {
 extension RevocationSet: PublishedValue {}
 
 /// The sign-out list as workers read it.
-typealias PublishedRevocations = Published<RevocationSet>
+public typealias PublishedRevocations = Published<RevocationSet>
 
 /// The current value (the `RevocationSet`, the upstream tokens' `TokenBoard`), published to every
 /// worker without a lock on the read side (read-copy-update):
@@ -27,17 +27,17 @@ typealias PublishedRevocations = Published<RevocationSet>
 ///
 /// So a sign-out is visible to every worker's next request as soon as `publish` returns (before
 /// the answer to the sign-out is written), and memory holds one list, not one per worker.
-final class Published<Value: PublishedValue>: @unchecked Sendable {
-    private let current = Atomic<UInt>(0)
-    private let readers: [ReaderSlot]
+public final class Published<Value: PublishedValue>: @unchecked Sendable {
+    @usableFromInline let current = Atomic<UInt>(0)
+    @usableFromInline let readers: [ReaderSlot]
     /// Published sets still referenced from here, oldest first (writer side only).
     private var retained: [(generation: UInt64, set: Unmanaged<Value>)] = []
 
-    final class ReaderSlot: Sendable {
-        let generation = Atomic<UInt64>(0)
+    @usableFromInline final class ReaderSlot: Sendable {
+        @usableFromInline let generation = Atomic<UInt64>(0)
     }
 
-    init(_ initial: Value, readers: Int) {
+    public init(_ initial: Value, readers: Int) {
         self.readers = (0..<readers).map { _ in ReaderSlot() }
         let u = Unmanaged.passRetained(initial)
         retained.append((initial.generation, u))
@@ -49,11 +49,11 @@ final class Published<Value: PublishedValue>: @unchecked Sendable {
     }
 
     /// The set workers see now. Writers only (they hold the store's lock).
-    var latest: Value { retained.last!.set.takeUnretainedValue() }
+    public var latest: Value { retained.last!.set.takeUnretainedValue() }
 
     /// Makes `set` the one every worker sees from its next request on. Called by one writer at a
     /// time (the store's lock), with increasing generations.
-    func publish(_ set: Value) {
+    public func publish(_ set: Value) {
         let u = Unmanaged.passRetained(set)
         retained.append((set.generation, u))
         current.store(UInt(bitPattern: u.toOpaque()), ordering: .releasing)
@@ -71,28 +71,28 @@ final class Published<Value: PublishedValue>: @unchecked Sendable {
     }
 
     /// The published set's address; compare it with the one a worker holds.
-    @inline(__always) func currentAddress() -> UInt {
+    @inlinable @inline(__always) public func currentAddress() -> UInt {
         current.load(ordering: .acquiring)
     }
 
     /// The set at `address`, just loaded by a reader that has not yet announced it: still
     /// retained here, since that reader's announcement is at most this set's generation. The
     /// reader stores the strong reference, then `announce`s the set's generation.
-    func adopt(_ address: UInt) -> Value {
+    public func adopt(_ address: UInt) -> Value {
         Unmanaged<Value>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue()
     }
 
     /// Reader `reader` now holds (a strong reference to) the set of `generation`, and will never
     /// load an older one. Also called once per loop iteration, so an idle worker does not hold
     /// reclamation back.
-    func announce(reader: Int, generation: UInt64) {
+    @inlinable public func announce(reader: Int, generation: UInt64) {
         if readers[reader].generation.load(ordering: .relaxed) != generation {
             readers[reader].generation.store(generation, ordering: .releasing)
         }
     }
 
     /// A reader that stopped: it holds nothing and will load nothing.
-    func retire(reader: Int) {
+    public func retire(reader: Int) {
         readers[reader].generation.store(.max, ordering: .releasing)
     }
 }

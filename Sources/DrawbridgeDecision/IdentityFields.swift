@@ -1,17 +1,8 @@
 import DrawbridgeIdentity
 
 /// The identity the gateway verified, as request fields for the upstream. Clients cannot send
-/// these themselves: every X-Drawbridge-* field they send is removed, in any case and `_` spelling (`CompiledRoute.protectedFields`).
-enum IdentityFields {
-    static func append(_ identity: RequestIdentity, to ob: IOBuffer) {
-        switch identity {
-        case .user(let s):
-            ob.append(s.upstreamFields) // rendered once per session (see AuthenticatedSession)
-        case .apiKey(let k):
-            ob.append(k.upstreamFields) // rendered once per verified key (see AuthenticatedAPIKey)
-        }
-    }
-
+/// these themselves (the server appends them, `IdentityFields.append`): every X-Drawbridge-* field they send is removed, in any case and `_` spelling (`CompiledRoute.protectedFields`).
+public enum IdentityFields {
     /// An API key's fields, as `append` writes them.
     static func render(_ k: APIKeyIdentity) -> [UInt8] {
         var out: [UInt8] = []
@@ -37,7 +28,7 @@ enum IdentityFields {
     }
 
     /// Room the fields need (the caller reserves it before writing the head).
-    static func size(_ identity: RequestIdentity?) -> Int {
+    public static func size(_ identity: RequestIdentity?) -> Int {
         switch identity {
         case nil: return 0
         // + 96: a pseudonymous route's 43-character subject and X-Drawbridge-Identity may be longer than the id and email they replace.
@@ -59,10 +50,4 @@ enum IdentityFields {
         out.append(0x0D)
         out.append(0x0A)
     }
-}
-
-/// Carries a connection into a job closure; only its worker's thread touches it again.
-final class LocalCompletionTarget: @unchecked Sendable {
-    let connection: ClientConnection
-    init(_ c: ClientConnection) { connection = c }
 }

@@ -3,13 +3,13 @@ import Glibc
 import DrawbridgeIdentity
 
 /// Who the request is from, once a credential checked out.
-enum RequestIdentity {
+public enum RequestIdentity {
     case user(AuthenticatedSession)
     case apiKey(AuthenticatedAPIKey)
 }
 
 /// The outcome of looking at a request's credentials.
-enum AuthResult {
+public enum AuthResult {
     /// `renewal`: the Set-Cookie value of a re-sealed session cookie (sliding idle window), or nil.
     case user(AuthenticatedSession, renewal: String?)
     case apiKey(AuthenticatedAPIKey)
@@ -22,9 +22,9 @@ enum AuthResult {
 /// Finds and checks the credential of a request: the API key in `Authorization: Bearer db_…`,
 /// or the session cookie `__Host-drawbridge` (found by `GatewayCookies`, which has already refused
 /// a request carrying it twice). Runs for every request to a protected route.
-enum Authenticator {
+public enum Authenticator {
     /// The request's head and session cookie (`request.cookies`), read in place (nothing copied).
-    static func authenticate(_ request: RequestView, auth: AuthRuntime, revocations: Revocations, now: UInt64) -> AuthResult {
+    public static func authenticate(_ request: RequestView, auth: AuthRuntime, revocations: Revocations, now: UInt64) -> AuthResult {
         request.head.bytes.withUnsafeBytes { raw in
             request.head.fields.withUnsafeBufferPointer { fields in
                 authenticate(raw, fields: fields, sessionCookie: request.cookies.session, auth: auth, revocations: revocations, now: now)
@@ -33,7 +33,7 @@ enum Authenticator {
     }
 
     /// `raw`: the head's bytes, which `fields` and `cookie` index.
-    static func authenticate(_ raw: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>, sessionCookie cookie: Range<Int>?,
+    public static func authenticate(_ raw: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>, sessionCookie cookie: Range<Int>?,
                              auth: AuthRuntime, revocations: Revocations, now: UInt64) -> AuthResult {
         var bearer: Range<Int>? = nil
         var authorizationCount = 0
@@ -149,7 +149,7 @@ enum Authenticator {
 
     /// `Bearer <token>` (scheme case-insensitive) with a token in Drawbridge's API key shape; other
     /// schemes are not the gateway's and are left to the upstream.
-    static func bearerToken(_ raw: UnsafeRawBufferPointer, _ value: Range<Int>) -> Range<Int>? {
+    public static func bearerToken(_ raw: UnsafeRawBufferPointer, _ value: Range<Int>) -> Range<Int>? {
         guard value.count > 7, ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: raw[value.lowerBound..<value.lowerBound + 7]), "bearer ")
         else { return nil }
         var start = value.lowerBound + 7
@@ -163,7 +163,7 @@ enum Authenticator {
 /// What `Authenticator` reads besides the snapshot: the sign-out list every worker shares (the
 /// set published last, see `PublishedRevocations`; read without a lock) and this worker's
 /// opened session cookies.
-struct Revocations {
+public struct Revocations {
     /// This worker's opened session cookies. Revocations are still checked on every cache hit.
     let openedSessions: SessionCache
     /// This worker's verified API keys (valid for their snapshot: key revocation is a reload).
@@ -171,7 +171,7 @@ struct Revocations {
     /// Held strongly by the worker for as long as this value lives (one request's check).
     unowned(unsafe) let set: RevocationSet
 
-    init(openedSessions: SessionCache = SessionCache(), verifiedKeys: APIKeyCache = APIKeyCache(), set: RevocationSet = .empty) {
+    public init(openedSessions: SessionCache = SessionCache(), verifiedKeys: APIKeyCache = APIKeyCache(), set: RevocationSet = .empty) {
         self.openedSessions = openedSessions
         self.verifiedKeys = verifiedKeys
         self.set = set

@@ -5,7 +5,7 @@ import DrawbridgePolicy
 /// What `decide` reads of a snapshot: the route table, the compiled routes, identity and the
 /// compiled policy. Immutable; one per snapshot (built without TLS or sockets, so tests build it
 /// from a configuration alone).
-final class DecisionTable {
+public final class DecisionTable {
     let routeTable: RouteTable
     /// In configuration order; `routeTable` matches indices into it.
     let routes: [CompiledRoute]
@@ -13,7 +13,7 @@ final class DecisionTable {
     let auth: AuthRuntime?
     let policy: PolicySnapshot
 
-    init(routeTable: RouteTable, routes: [CompiledRoute], auth: AuthRuntime?, policy: PolicySnapshot) {
+    public init(routeTable: RouteTable, routes: [CompiledRoute], auth: AuthRuntime?, policy: PolicySnapshot) {
         self.routeTable = routeTable
         self.routes = routes
         self.auth = auth
@@ -28,7 +28,7 @@ final class DecisionTable {
 /// its memo of opened session cookies and verified keys, which it may fill), taken only for a
 /// protected route. Called for every HTTP/1 request and
 /// callable from a forward-auth endpoint or an HTTP/2 stream with the same view.
-@inline(__always) func decide(_ request: RequestView, _ table: DecisionTable, credentials: @autoclosure () -> Revocations,
+public func decide(_ request: RequestView, _ table: DecisionTable, credentials: @autoclosure () -> Revocations,
                                      now clock: @autoclosure () -> UInt64) -> Verdict {
     if request.isGatewayPath { return .gatewayEndpoint }
     let match = request.head.bytes.withUnsafeBytes { raw in
@@ -90,7 +90,7 @@ final class DecisionTable {
 
 extension Verdict.Refusal {
     /// The rule that judged a denied request, for the audit log (off the allowed path).
-    func ruleText(method: String) -> String {
+    public func ruleText(method: String) -> String {
         guard let access = route.config.access else { return "no access rule" }
         var text = "\(method) needs " + (access.methods[method] ?? access.methods["*"] ?? "(method not allowed)")
         if let bind = access.bind { text += " on \(bind.text)" }

@@ -3,18 +3,24 @@ import DrawbridgeHTTP
 
 /// The checks a parsed head passes before it is decided on, and the values `decide` reads
 /// (routing host, gateway cookies, normalised target). Pure: no socket, no clock.
-struct AdmissionRules {
+public struct AdmissionRules {
     var pathPolicy = PathPolicy()
     var underscoreHeaders = UnderscoreHeaders.drop
     /// 0: no limit.
     var maxRequestBodyBytes: Int64 = 0
+
+    public init(pathPolicy: PathPolicy = PathPolicy(), underscoreHeaders: UnderscoreHeaders = .drop, maxRequestBodyBytes: Int64 = 0) {
+        self.pathPolicy = pathPolicy
+        self.underscoreHeaders = underscoreHeaders
+        self.maxRequestBodyBytes = maxRequestBodyBytes
+    }
 }
 
 extension RequestView {
     /// Admits the head in `self.head` (parsed from the connection whose TLS server name is `sni`):
     /// fills the routing host, the cookies and the normalised target. nil, or the status that
     /// refuses the request (the connection then closes).
-    @inline(__always) func admit(sni: RoutingHost.ServerName, rules: AdmissionRules) -> Int? {
+    @inline(__always) public func admit(sni: RoutingHost.ServerName, rules: AdmissionRules) -> Int? {
         target.removeAll(keepingCapacity: true)
         pathLength = 0
         // The host the request is routed, judged and forwarded as (Host, absolute-form, SNI: one rule).
@@ -33,7 +39,7 @@ extension RequestView {
     }
 
     /// Judges the path as the upstream will see it: decoded, dot segments resolved, once. nil, or 400.
-    func normalizeTarget(_ policy: PathPolicy) -> Int? {
+    public func normalizeTarget(_ policy: PathPolicy) -> Int? {
         let normalized = head.bytes.withUnsafeBytes { raw in
             PathNormalizer.normalize(UnsafeRawBufferPointer(rebasing: raw[head.target]), policy: policy, into: &target)
         }

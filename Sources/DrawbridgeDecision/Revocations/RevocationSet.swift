@@ -6,18 +6,18 @@ import DrawbridgeIdentity
 /// Two tables, so a sign-out does not copy the whole list: `large` (rebuilt rarely, shared from
 /// one generation to the next) and `small` (the latest additions, copied on each change). When
 /// `small` grows past an eighth of `large` they are merged: a sign-out costs O(1) amortised.
-final class RevocationSet: @unchecked Sendable {
+public final class RevocationSet: @unchecked Sendable {
     /// Increases with every published change (reclamation in `PublishedRevocations` relies on it).
-    let generation: UInt64
+    public let generation: UInt64
     let large: RevocationTable
     let small: RevocationTable
     /// Read on every request with a session: nothing else is touched while no one signed out.
     let isEmpty: Bool
     /// The earliest `end` of any entry (UInt64.max when empty): maintenance has nothing to drop
     /// before it.
-    let earliestEnd: UInt64
+    public let earliestEnd: UInt64
 
-    init(generation: UInt64, large: RevocationTable, small: RevocationTable) {
+    public init(generation: UInt64, large: RevocationTable, small: RevocationTable) {
         self.generation = generation
         self.large = large
         self.small = small
@@ -25,9 +25,9 @@ final class RevocationSet: @unchecked Sendable {
         earliestEnd = min(large.earliestEnd, small.earliestEnd)
     }
 
-    static let empty = RevocationSet(generation: 0, large: RevocationTable(), small: RevocationTable())
+    public static let empty = RevocationSet(generation: 0, large: RevocationTable(), small: RevocationTable())
 
-    var count: Int { large.count + small.count }
+    public var count: Int { large.count + small.count }
 
     @inline(__always) func isRevoked(_ c: SessionClaims) -> Bool {
         if isEmpty { return false }
@@ -35,10 +35,10 @@ final class RevocationSet: @unchecked Sendable {
     }
 
     /// Whether the set already ends at least what `r` ends (for as long).
-    func covers(_ r: Revocation) -> Bool { large.covers(r) || small.covers(r) }
+    public func covers(_ r: Revocation) -> Bool { large.covers(r) || small.covers(r) }
 
     /// This set plus `r`, recorded at `at` (the trusted time of the sign-out).
-    func adding(_ r: Revocation, at: UInt64) -> RevocationSet {
+    public func adding(_ r: Revocation, at: UInt64) -> RevocationSet {
         var next = small
         next.add(r, at: at)
         if next.count > 64 && next.count > large.count / 8 {
@@ -50,7 +50,7 @@ final class RevocationSet: @unchecked Sendable {
     }
 
     /// Without the entries whose `end` is at or before `cutoff` (one table again).
-    func dropping(endingBy cutoff: UInt64) -> (set: RevocationSet, dropped: Int) {
+    public func dropping(endingBy cutoff: UInt64) -> (set: RevocationSet, dropped: Int) {
         var merged = large
         merged.merge(small)
         let before = merged.count
@@ -59,7 +59,7 @@ final class RevocationSet: @unchecked Sendable {
     }
 
     /// Every entry with the time it was recorded, oldest record first (for the file).
-    func entries() -> [(revocation: Revocation, at: UInt64)] {
+    public func entries() -> [(revocation: Revocation, at: UInt64)] {
         var merged = large
         merged.merge(small)
         return merged.entries().sorted { $0.at < $1.at }
@@ -82,7 +82,7 @@ struct SessionIDBits: Hashable {
 }
 
 /// A plain value table of sign-outs (copy-on-write dictionaries).
-struct RevocationTable {
+public struct RevocationTable {
     struct Stamp { var time: UInt64; var at: UInt64 }
     /// Session -> its token's expiry.
     private(set) var sessions: [SessionIDBits: Stamp] = [:]
@@ -90,8 +90,10 @@ struct RevocationTable {
     private(set) var users: [String: Stamp] = [:]
     private(set) var earliestEnd: UInt64 = .max
 
+    public init() {}
+
     var isEmpty: Bool { sessions.isEmpty && users.isEmpty }
-    var count: Int { sessions.count + users.count }
+    public var count: Int { sessions.count + users.count }
 
     @inline(__always) func isRevoked(_ c: SessionClaims) -> Bool {
         if !sessions.isEmpty && sessions[SessionIDBits(c.sessionId)] != nil { return true }
@@ -106,7 +108,7 @@ struct RevocationTable {
         }
     }
 
-    mutating func add(_ r: Revocation, at: UInt64) {
+    public mutating func add(_ r: Revocation, at: UInt64) {
         switch r {
         case .session(let id, let expiresAt): insertSession(SessionIDBits(id), Stamp(time: expiresAt, at: at))
         case .allOfUser(let user, let before): insertUser(user, Stamp(time: before, at: at))
@@ -132,14 +134,14 @@ struct RevocationTable {
         earliestEnd = min(earliestEnd, s.time &+ Revocation.maxSessionSeconds)
     }
 
-    mutating func removeAll(endingBy cutoff: UInt64) {
+    public mutating func removeAll(endingBy cutoff: UInt64) {
         sessions = sessions.filter { $0.value.time > cutoff }
         users = users.filter { $0.value.time &+ Revocation.maxSessionSeconds > cutoff }
         earliestEnd = min(sessions.values.map(\.time).min() ?? .max,
                           users.values.map { $0.time &+ Revocation.maxSessionSeconds }.min() ?? .max)
     }
 
-    func entries() -> [(revocation: Revocation, at: UInt64)] {
+    public func entries() -> [(revocation: Revocation, at: UInt64)] {
         sessions.map { (.session($0.key.id, expiresAt: $0.value.time), $0.value.at) }
             + users.map { (.allOfUser($0.key, issuedAtOrBefore: $0.value.time), $0.value.at) }
     }

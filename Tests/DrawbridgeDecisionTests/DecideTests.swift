@@ -3,10 +3,9 @@ import DrawbridgeCrypto
 import DrawbridgeHTTP
 import DrawbridgeIdentity
 import DrawbridgePolicy
-import DrawbridgeStore
 import Foundation
 import Testing
-@testable import DrawbridgeServer
+@testable import DrawbridgeDecision
 
 /// `decide` without sockets: a table of request × snapshot → verdict. Every verdict appears.
 @Suite struct DecideTests {
@@ -37,14 +36,15 @@ import Testing
 
     static func table(auth: Bool = true, apiKeys: [APIKeyRecord] = [key.record]) throws -> DecisionTable {
         let config = try config(auth: true) // the loader refuses protected routes without auth: the table is built without it
-        let upstream = UpstreamTarget(index: 0, name: "app", addresses: [SocketAddress.resolve(host: "127.0.0.1", port: 9000).first!],
-                                      labels: [Array("127.0.0.1:9000".utf8)], tlsContext: nil, serverName: ["127.0.0.1"],
-                                      balance: .roundRobin, maxIdleConnections: 1, idleTimeoutNs: 1)
-        let routes = try CompiledRoute.compile(config, upstreams: [upstream], byName: ["app": 0], secrets: [:])
-        let data = IdentityData(users: [alice, bob], apiKeys: apiKeys, sessionKeys: [sessionKey])
-        let runtime = auth ? try AuthRuntime(config: config, data: data, previous: ModeCutoffs(), now: now) : nil
+        // The upstream as the decision knows it: a handle (no sockets, no TLS context).
+        let upstream = UpstreamHandle(index: 0, name: "app")
+        let routes = try CompiledRoute.compile(config, upstreams: [upstream], byName: ["app": 0], secrets: [:]) { _, path in
+            throw AuthSetupError(description: "\(path): no OAuth 2.0 client in this test")
+        }
+        let runtime = auth ? try AuthRuntime(config: config, users: [alice, bob], apiKeys: apiKeys, sessionKeys: [sessionKey],
+                                             previous: ModeCutoffs(), now: now) : nil
         return DecisionTable(routeTable: config.routeTable, routes: routes, auth: runtime,
-                             policy: PolicySnapshot(config: config, users: data.users))
+                             policy: PolicySnapshot(config: config, users: [alice, bob]))
     }
 
     static let sessionKey = SessionKey.generate(id: 1)

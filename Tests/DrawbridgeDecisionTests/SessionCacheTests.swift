@@ -3,7 +3,7 @@ import DrawbridgeCrypto
 import DrawbridgeIdentity
 import Foundation
 import Testing
-@testable import DrawbridgeServer
+@testable import DrawbridgeDecision
 
 /// The per-worker cache of opened session cookies: it may only skip decoding; every rule still
 /// applies to a cached session on every request.

@@ -6,18 +6,20 @@ import DrawbridgeHTTP
 /// target, its decoded fields as `head.fields`), so `decide` and forward-auth judge it alike.
 /// One per connection, refilled in place for each request (its storage is reused: no allocation
 /// per request once grown). A reference, so handing it to `decide` and the writers copies nothing.
-final class RequestView {
+public final class RequestView {
     /// The head as received: method, fields and the raw target are ranges into `head.bytes`.
-    var head = RequestHead()
+    public var head = RequestHead()
     /// The normalised request target (path, then the query with its `?`): what routing and the
     /// policy judge and exactly what the upstream receives.
-    var target: [UInt8] = []
+    public var target: [UInt8] = []
     /// Where the path ends in `target`.
-    var pathLength = 0
+    public var pathLength = 0
     /// The routing host (`HostName` normal form) and the port its Host named.
-    var routing = RoutingHost()
+    public var routing = RoutingHost()
     /// The gateway's cookies in the request (the session cookie's value, duplicates).
-    var cookies = GatewayCookies()
+    public var cookies = GatewayCookies()
+
+    public init() {}
 
     /// The path as judged (no query).
     @inline(__always) func withPath<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
@@ -28,12 +30,12 @@ final class RequestView {
         head.bytes.withUnsafeBytes { ASCII.equalsCaseInsensitive(UnsafeRawBufferPointer(rebasing: $0[head.method]), m) }
     }
 
-    var methodText: String { String(decoding: head.bytes[head.method], as: UTF8.self) }
-    var pathText: String { String(decoding: target[0..<pathLength], as: UTF8.self) }
+    public var methodText: String { String(decoding: head.bytes[head.method], as: UTF8.self) }
+    public var pathText: String { String(decoding: target[0..<pathLength], as: UTF8.self) }
 
     /// An API client rather than a browser: JSON accepted, an Authorization field, or a method a
     /// redirect would turn into GET. Such a client gets JSON refusals; a browser gets pages.
-    var isAPIClient: Bool {
+    public var isAPIClient: Bool {
         head.fieldValue(named: "authorization") != nil || !(isMethod("get") || isMethod("head"))
             || (head.fieldValue(named: "accept").map { r in
                 String(decoding: head.bytes[r], as: UTF8.self).lowercased().contains("application/json") } ?? false)
@@ -49,7 +51,7 @@ final class RequestView {
     }
 
     /// The routing host as an https origin's authority (`name`, or `name:port` unless 443).
-    var routingAuthority: String {
+    public var routingAuthority: String {
         let name = head.bytes.withUnsafeBytes { raw in routing.withName(raw) { String(decoding: $0, as: UTF8.self) } }
         return routing.port == HostName.noPort || routing.port == 443 ? name : "\(name):\(routing.port)"
     }

@@ -4,10 +4,10 @@ import DrawbridgePolicy
 /// An API key that checked out: who it is, its credential as the policy sees it, and its
 /// X-Drawbridge-* fields for the upstream, rendered once. Immutable: a cached one is handed to
 /// every request presenting the same key.
-final class AuthenticatedAPIKey: Sendable {
+public final class AuthenticatedAPIKey: Sendable {
     let key: APIKeyIdentity
     let credential: Credential
-    let upstreamFields: [UInt8]
+    public let upstreamFields: [UInt8]
 
     init(_ key: APIKeyIdentity) {
         self.key = key
@@ -15,9 +15,9 @@ final class AuthenticatedAPIKey: Sendable {
         upstreamFields = IdentityFields.render(key)
     }
 
-    var keyId: String { key.keyId }
-    var orgId: String { key.orgId }
-    var roles: [String] { key.roles }
+    public var keyId: String { key.keyId }
+    public var orgId: String { key.orgId }
+    public var roles: [String] { key.roles }
 }
 
 /// The API keys one worker has verified, so a key presented again skips the verification work
@@ -31,7 +31,7 @@ final class AuthenticatedAPIKey: Sendable {
 ///   key is `APIKey.length` bytes: the slots hold that many, side by side in one array, so a
 ///   lookup copies and retains nothing but the key it returns).
 /// - A bounded table (256 entries in 4-way sets); one per worker thread (no locks).
-final class APIKeyCache {
+public final class APIKeyCache {
     static let capacity = 256
     static let ways = 4
     static let keyLength = APIKey.length
@@ -41,6 +41,8 @@ final class APIKeyCache {
     private(set) var owner: AuthRuntime?
     private var victim = 0
     private(set) var hits = 0
+
+    public init() {}
 
     func lookup(_ p: UnsafeRawBufferPointer, auth: AuthRuntime) -> AuthenticatedAPIKey? {
         guard owner === auth, p.count == Self.keyLength, !keys.isEmpty else {

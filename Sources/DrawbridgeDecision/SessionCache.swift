@@ -5,15 +5,15 @@ import Glibc
 /// A session that checked out: who it is, and the X-Drawbridge-* fields for the upstream,
 /// rendered once. Immutable, so a cached one can be handed to every request that presents the
 /// same cookie (and to the login endpoints' job threads).
-final class AuthenticatedSession: Sendable {
+public final class AuthenticatedSession: Sendable {
     let identity: Identity
     /// `identity` as the policy sees it (made once: not copied per request).
     let credential: Credential
     /// The identity's upstream fields ("X-Drawbridge-User: …\r\n" …), see `IdentityFields`.
-    let upstreamFields: [UInt8]
+    public let upstreamFields: [UInt8]
     /// The token's own absolute expiry: a sign-out is kept until then (not until the timeout in
     /// force at sign-out, which an admin may lengthen again).
-    let expiresAt: UInt64
+    public let expiresAt: UInt64
 
     init(_ identity: Identity, expiresAt: UInt64) {
         self.identity = identity
@@ -22,14 +22,14 @@ final class AuthenticatedSession: Sendable {
         upstreamFields = IdentityFields.render(identity)
     }
 
-    var userId: String { identity.userId }
-    var email: String { identity.email }
-    var orgId: String { identity.orgId }
-    var roles: [String] { identity.roles }
-    var groups: [String] { identity.groups }
-    var authMode: AuthMode { identity.authMode }
-    var mfa: Bool { identity.mfa }
-    var sessionId: SessionID { identity.sessionId }
+    public var userId: String { identity.userId }
+    public var email: String { identity.email }
+    public var orgId: String { identity.orgId }
+    public var roles: [String] { identity.roles }
+    public var groups: [String] { identity.groups }
+    public var authMode: AuthMode { identity.authMode }
+    public var mfa: Bool { identity.mfa }
+    public var sessionId: SessionID { identity.sessionId }
     var timeouts: SessionTimeouts { identity.timeouts }
 }
 
@@ -49,10 +49,10 @@ final class AuthenticatedSession: Sendable {
 ///   runtime strongly, so a new runtime can never be mistaken for an old one at the same address.
 /// - One per worker thread (no locks); it also owns that worker's `SessionOpener` (reused buffers
 ///   and AES-GCM context for the cookies that miss).
-final class SessionCache {
+public final class SessionCache {
     static let capacity = 1024
 
-    final class Entry {
+    public final class Entry {
         let cookie: [UInt8]
         let claims: SessionClaims
         /// The claims' plain values, read on every hit.
@@ -77,6 +77,8 @@ final class SessionCache {
     private var slots: [Entry?] = []
     private(set) var owner: AuthRuntime?
     let opener = SessionOpener()
+
+    public init() {}
     /// Counters for tests and diagnostics.
     private(set) var hits = 0, misses = 0
 

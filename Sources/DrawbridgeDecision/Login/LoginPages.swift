@@ -1,6 +1,6 @@
 /// The gateway's pages (sign-in, refusals, errors): plain server-rendered HTML, no scripts, no
 /// external assets. Every value written into a page goes through `Forms.html`.
-enum LoginPages {
+public enum LoginPages {
     /// Where the writer puts the request id (`LocalResponse.requestIdAt`). No escaped value can
     /// spell it (`Forms.html` turns `<` into `&lt;`), so only a page's own template holds it.
     static let requestIdSlot = "<!--request-id-->"
@@ -9,7 +9,7 @@ enum LoginPages {
     static let requestIdLine = "<p class=\"muted\">Request ID: <code id=\"request-id\">\(requestIdSlot)</code></p>"
 
     /// Removes the slot from a rendered page and returns where it was (nil: the page has none).
-    static func takeRequestIdSlot(_ body: inout [UInt8]) -> Int? {
+    public static func takeRequestIdSlot(_ body: inout [UInt8]) -> Int? {
         let slot = Array(requestIdSlot.utf8)
         guard body.count >= slot.count else { return nil }
         for i in stride(from: body.count - slot.count, through: 0, by: -1) where body[i] == slot[0] && body[i..<(i + slot.count)].elementsEqual(slot) {
@@ -49,7 +49,7 @@ enum LoginPages {
     }
 
     /// Step 1: who are you? `email`: what was typed, kept when the form comes back.
-    static func identifier(csrf: String, returnTo: String, email: String = "", message: String? = nil) -> String {
+    public static func identifier(csrf: String, returnTo: String, email: String = "", message: String? = nil) -> String {
         layout("Sign in", """
             \(notice(message))
             <form method="post" action="/.drawbridge/login">
@@ -61,14 +61,18 @@ enum LoginPages {
             """)
     }
 
-    struct ProviderButton {
+    public struct ProviderButton {
         let name: String
         let label: String
+        public init(name: String, label: String) {
+            self.name = name
+            self.label = label
+        }
     }
 
     /// Step 2: the ways this email's organisation allows (`orgName` nil: the page names no
     /// organisation, as after a wrong password, where it must not depend on the account).
-    static func methods(orgName: String?, email: String, csrf: String, returnTo: String, password: Bool,
+    public static func methods(orgName: String?, email: String, csrf: String, returnTo: String, password: Bool,
                         providers: [ProviderButton], message: String? = nil) -> String {
         var body = notice(message) + "<p class=\"muted\" id=\"account\">\(Forms.html(email))</p>"
         if password {
@@ -89,7 +93,7 @@ enum LoginPages {
         return layout(orgName.map { "Sign in to \($0)" } ?? "Sign in", body)
     }
 
-    static func totp(csrf: String, message: String? = nil) -> String {
+    public static func totp(csrf: String, message: String? = nil) -> String {
         layout("Two-step verification", """
             \(notice(message))
             <form method="post" action="/.drawbridge/login/totp">
@@ -102,7 +106,7 @@ enum LoginPages {
     }
 
     /// An outcome in words; `requestId`: with the request's id (`requestIdSlot`).
-    static func message(_ title: String, _ text: String, link: (String, String)? = ("/.drawbridge/login", "Sign in"),
+    public static func message(_ title: String, _ text: String, link: (String, String)? = ("/.drawbridge/login", "Sign in"),
                         requestId: Bool = true) -> String {
         layout(title, "<p>\(Forms.html(text))</p>" + (link.map { "<p><a href=\"\(Forms.html($0.0))\">\(Forms.html($0.1))</a></p>" } ?? "")
                       + (requestId ? requestIdLine : ""))
@@ -111,7 +115,7 @@ enum LoginPages {
     /// 403 for someone signed in whom the policy does not let in: who they are signed in as, the
     /// request id, sign-out, and "sign in as someone else" (sign-out, then the sign-in page with
     /// `returnTo`, the sealed address of the refused page). Both are the sign-out form (POST, CSRF).
-    static func forbidden(_ text: String, signedInAs who: String?, csrf: String, returnTo: String) -> String {
+    public static func forbidden(_ text: String, signedInAs who: String?, csrf: String, returnTo: String) -> String {
         var body = "<p>\(Forms.html(text))</p>"
         if let who { body += "<p class=\"muted\">Signed in as <strong id=\"signed-in-as\">\(Forms.html(who))</strong></p>" }
         body += """
@@ -127,7 +131,7 @@ enum LoginPages {
         return layout("Access denied", body + requestIdLine)
     }
 
-    static func logout(csrf: String) -> String {
+    public static func logout(csrf: String) -> String {
         layout("Sign out", """
             <form method="post" action="/.drawbridge/logout">
             \(hidden("csrf", csrf))

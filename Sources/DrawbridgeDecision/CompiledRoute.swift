@@ -6,44 +6,45 @@ import DrawbridgeHTTP
 /// names and the fields it adds and removes. A request keeps the route (and so the upstream
 /// target) it was decided on: a reload that removes or reorders upstreams cannot send it, or a
 /// retry of it, anywhere else. A reference, so that a request holds its route for one retain.
-final class CompiledRoute {
+public final class CompiledRoute {
     /// The route as configured (host, prefix, access rule): for audit records.
-    let config: RouteConfig
-    let isPublic: Bool
+    public let config: RouteConfig
+    public let isPublic: Bool
     /// The rule `Snapshot.policy` judges this route with (its index: the policy is compiled per route).
-    let policyRule: Int
-    /// The upstream this route names, in the snapshot that compiled it.
-    let upstream: UpstreamTarget
+    public let policyRule: Int
+    /// The upstream this route names, in the snapshot that compiled it (the server's
+    /// `UpstreamTarget`, read back through `CompiledRoute.upstream` there).
+    public let upstreamHandle: UpstreamHandle
     /// The upstream credential field ("Name: prefix+secret\r\n"), decrypted in memory only, never logged.
-    let credentialLine: [UInt8]?
+    public let credentialLine: [UInt8]?
     /// The OAuth 2.0 client whose token this route sends (`Authorization: Bearer`), read from the
     /// published `TokenBoard` per request; nil: none (`credentialLine` or nothing).
-    let tokenClient: UpstreamTokenClient?
+    public let tokenClientHandle: TokenClientHandle?
     /// Set when the route sends a pairwise pseudonymous identity (`identity: "pseudonymous"`).
-    let pseudonymizer: Pseudonymizer?
+    public let pseudonymizer: Pseudonymizer?
     /// The number of the assertion audience (routes with the same audience share one signed
     /// assertion per session).
-    let audienceNumber: Int
+    public let audienceNumber: Int
     /// The assertion audience (`access.audience`, else the upstream's name): what the policy's grant names.
-    let audience: String
+    public let audience: String
     /// Client fields never forwarded on this route, in any case and `_`/`-` spelling: the
     /// gateway's namespace, forwarding, identity, override and framing fields, `stripRequestHeaders`
     /// and the credential's field, minus the override fields the route forwards.
-    let protectedFields: FieldNameSet
+    public let protectedFields: FieldNameSet
     /// `*/admin/` etc., for audit records.
-    let label: String
+    public let label: String
     /// The route's slot in the workers' counters (`MetricsRegistry`), set by its snapshot.
-    var metricsSlot = 0
+    public var metricsSlot = 0
 
-    init(config: RouteConfig, isPublic: Bool, policyRule: Int, upstream: UpstreamTarget, credentialLine: [UInt8]?,
-         tokenClient: UpstreamTokenClient? = nil, pseudonymizer: Pseudonymizer? = nil,
-         audienceNumber: Int, audience: String, protectedFields: FieldNameSet, label: String) {
-        self.tokenClient = tokenClient
+    public init(config: RouteConfig, isPublic: Bool, policyRule: Int, upstream: UpstreamHandle, credentialLine: [UInt8]?,
+                tokenClient: TokenClientHandle? = nil, pseudonymizer: Pseudonymizer? = nil,
+                audienceNumber: Int, audience: String, protectedFields: FieldNameSet, label: String) {
+        tokenClientHandle = tokenClient
         self.pseudonymizer = pseudonymizer
         self.config = config
         self.isPublic = isPublic
         self.policyRule = policyRule
-        self.upstream = upstream
+        upstreamHandle = upstream
         self.credentialLine = credentialLine
         self.audienceNumber = audienceNumber
         self.audience = audience
@@ -52,12 +53,12 @@ final class CompiledRoute {
     }
 
     /// Compiles every route of `config`; throws (naming the field) when a credential's secret is
-    /// missing or unusable, so a bad reload changes nothing. OAuth 2.0 clients the previous
-    /// snapshot had (`tokenClients`) are reused when unchanged: their token carries over.
-    static func compile(_ config: GatewayConfig, upstreams: [UpstreamTarget], byName: [String: Int],
-                        secrets: [String: [UInt8]], tokenClients: [UpstreamTokenClient] = []) throws -> [CompiledRoute] {
+    /// missing or unusable, so a bad reload changes nothing. `tokenClient` gives the OAuth 2.0 client of a
+    /// route's `upstreamOAuth2` (the server's, which reuses the previous snapshot's when unchanged); it throws naming `path` when it cannot.
+    public static func compile(_ config: GatewayConfig, upstreams: [UpstreamHandle], byName: [String: Int],
+                               secrets: [String: [UInt8]],
+                               tokenClient makeTokenClient: (_ config: UpstreamOAuth2Config, _ path: String) throws -> TokenClientHandle) throws -> [CompiledRoute] {
         var audiences: [String: Int] = [:]
-        var clients = tokenClients
         let firstPseudonymous = config.routes.firstIndex { $0.identity == .pseudonymous }.map { "routes[\($0)].identity" }
         let pseudonymKey = try PseudonymKey.load(secrets, neededBy: firstPseudonymous)
         var fieldSets: [[String]: FieldNameSet] = [:] // routes with the same names share one set
@@ -77,11 +78,9 @@ final class CompiledRoute {
                 credentialLine = Array("\(c.header): \(c.prefix)".utf8) + secret + Array("\r\n".utf8)
                 names.append(c.header)
             }
-            var tokenClient: UpstreamTokenClient?
+            var tokenClient: TokenClientHandle?
             if let o = r.upstreamOAuth2 {
-                let client = try UpstreamTokenClient.make(o, path: "routes[\(i)].upstreamCredential.oauth2", secrets: secrets, reuse: clients)
-                if !clients.contains(where: { $0 === client }) { clients.append(client) }
-                tokenClient = client
+                tokenClient = try makeTokenClient(o, "routes[\(i)].upstreamCredential.oauth2")
                 names.append("Authorization") // the client's own never reaches the upstream with the gateway's token
             }
             let forwarded = Set(r.forwardOverrideHeaders.map { $0.lowercased() })

@@ -1,7 +1,7 @@
 import DrawbridgeIdentity
 
 /// One sign-out: a single session, or every session of a user issued up to a time.
-enum Revocation: Sendable, Equatable {
+public enum Revocation: Sendable, Equatable {
     /// `expiresAt`: the token's own absolute expiry (from its claims), not the timeout in force at
     /// sign-out: an admin who shortens and then restores an org's timeout must not bring the
     /// session back once a shorter entry has been dropped.
@@ -23,8 +23,9 @@ enum Revocation: Sendable, Equatable {
 
 /// Why a revocation is not durable. It applies in memory all the same (every worker refuses the
 /// session); the user is told to try again, and the store retries in the background.
-struct RevocationNotSaved: Error, CustomStringConvertible {
-    let description: String
+public struct RevocationNotSaved: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Where sign-outs are kept. The request path never calls it: workers read the published
@@ -34,7 +35,7 @@ struct RevocationNotSaved: Error, CustomStringConvertible {
 /// `FileRevocationStore` keeps them in `signouts.jsonl`, fsynced. The interface is what a store
 /// shared by several gateway instances (Redis: write there, subscribe, publish each incoming
 /// revocation locally) would implement, so the hot path stays on local memory either way.
-protocol RevocationStore: AnyObject, Sendable {
+public protocol RevocationStore: AnyObject, Sendable {
     /// What workers read.
     var published: PublishedRevocations { get }
     /// Applies `r` for every worker at once, then makes it durable; returns only once it is.

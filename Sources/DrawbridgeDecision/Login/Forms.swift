@@ -1,9 +1,9 @@
 /// application/x-www-form-urlencoded and query strings (WHATWG URL "urlencoded" parsing), and
 /// the percent-encoding used to build URLs and HTML-escaped text for the pages.
-enum Forms {
+public enum Forms {
     /// Pairs in order; `+` is a space; invalid percent escapes are kept literally; a name that
     /// repeats keeps its first value (a later duplicate cannot override a checked one).
-    static func parse(_ bytes: some Collection<UInt8>) -> [String: String] {
+    public static func parse(_ bytes: some Collection<UInt8>) -> [String: String] {
         var result: [String: String] = [:]
         for pair in Array(bytes).split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
@@ -40,7 +40,7 @@ enum Forms {
     }
 
     /// RFC 3986 unreserved characters stay; everything else is %XX.
-    static func percentEncode(_ s: String) -> String {
+    public static func percentEncode(_ s: String) -> String {
         var out = ""
         for b in s.utf8 {
             switch b {

@@ -1,48 +1,48 @@
 import DrawbridgeConfig
 import DrawbridgeCrypto
 import DrawbridgeIdentity
-import DrawbridgeStore
-import Foundation
 
 /// Why the identity part of a configuration could not be loaded (the old one keeps serving).
-struct AuthSetupError: Error, CustomStringConvertible {
-    let description: String
+public struct AuthSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Everything the identity layer needs for one configuration snapshot: the directory (orgs,
 /// users, API keys), the mode rule's inputs, the session key ring and the OIDC providers.
 /// Built off the loops at (re)load, then read-only and shared by every worker.
-final class AuthRuntime: @unchecked Sendable {
-    let config: AuthConfig
-    let directory: Directory
-    let global: GlobalAuthSettings
-    let ring: SessionKeyRing
-    let totpSecrets: [String: [UInt8]]
-    let providers: [String: OIDCProvider]
+public final class AuthRuntime: @unchecked Sendable {
+    public let config: AuthConfig
+    public let directory: Directory
+    public let global: GlobalAuthSettings
+    public let ring: SessionKeyRing
+    public let totpSecrets: [String: [UInt8]]
+    public let providers: [String: OIDCProvider]
     /// Org id by lowercased email domain (identifier-first routing of unknown users).
     let orgByDomain: [String: String]
     /// When each org last had each mode switched off or back on (see `ModeCutoffs`).
-    let cutoffs: ModeCutoffs
+    public let cutoffs: ModeCutoffs
     /// Whether `cutoffs` differ from what they were built from (the state file at start, the
     /// previous snapshot at reload): only then is there anything to save.
-    let cutoffsChanged: Bool
-    let stateFile: String
+    public let cutoffsChanged: Bool
     /// Org id -> the OIDC providers it trusts (`organizations.<id>.trustedProviders`).
     let trustedProvidersByOrg: [String: Set<String>]
     /// Verified against when the account is unknown or has no password: the production scheme's
     /// cost, so an unknown email takes as long as a wrong password (see `PasswordHash.unmatchable`).
-    let dummyHash = PasswordHash.unmatchable()
+    public let dummyHash = PasswordHash.unmatchable()
 
     static let sessionCookie = "__Host-drawbridge"
 
-    /// `previous`: the cutoffs of the snapshot being replaced (nil at start: read from the state file).
-    init(config: GatewayConfig, data: IdentityData, previous: ModeCutoffs?, now: UInt64) throws {
+    /// `previous`: the cutoffs of the snapshot being replaced (at start: those of the state file,
+    /// read by the server; evaluated after the identity data is checked).
+    public init(config: GatewayConfig, users: [User], apiKeys: [APIKeyRecord] = [], sessionKeys: [SessionKey],
+                totpSecrets: [String: [UInt8]] = [:], secrets: [String: [UInt8]] = [:],
+                previous: @autoclosure () throws -> ModeCutoffs, now: UInt64) throws {
         guard let auth = config.auth else { throw AuthSetupError(description: "no auth section") }
         self.config = auth
         let orgs = config.organizations.map(Self.organization)
-        let users = data.users
         do {
-            directory = try Directory(organizations: orgs, users: users, apiKeys: data.apiKeys)
+            directory = try Directory(organizations: orgs, users: users, apiKeys: apiKeys)
         } catch {
             throw AuthSetupError(description: "\(auth.usersFile): \(Self.describe(error))")
         }
@@ -50,16 +50,16 @@ final class AuthRuntime: @unchecked Sendable {
                                     idleTimeoutSeconds: UInt64(auth.idleTimeoutSeconds),
                                     absoluteTimeoutSeconds: UInt64(auth.absoluteTimeoutSeconds))
         // The highest key id seals; the others still open, so adding a key logs nobody out.
-        let keys = data.sessionKeys.sorted { $0.id < $1.id }
+        let keys = sessionKeys.sorted { $0.id < $1.id }
         guard let current = keys.last else {
             throw AuthSetupError(description: "\(auth.secretsFile): no session key: create one with `drawbridge secret set session-key-1 --random`")
         }
         do { ring = try SessionKeyRing(current: current, previous: Array(keys.dropLast())) }
         catch { throw AuthSetupError(description: "\(auth.secretsFile): session keys: \(error)") }
-        totpSecrets = data.totpSecrets
+        self.totpSecrets = totpSecrets
         var providers: [String: OIDCProvider] = [:]
         for (name, p) in auth.oidc {
-            guard let secret = data.secrets[p.clientSecretName] else {
+            guard let secret = secrets[p.clientSecretName] else {
                 throw AuthSetupError(description: "auth.oidc.\(name).clientSecret: no secret named \"\(p.clientSecretName)\" in \(auth.secretsFile) (set it with `drawbridge secret set \(p.clientSecretName)`)")
             }
             providers[name] = OIDCProvider(config: p, clientSecret: String(decoding: secret, as: UTF8.self))
@@ -69,21 +69,10 @@ final class AuthRuntime: @unchecked Sendable {
         for o in config.organizations { for d in o.emailDomains { byDomain[d] = o.id } }
         orgByDomain = byDomain
         trustedProvidersByOrg = Dictionary(uniqueKeysWithValues: config.organizations.map { ($0.id, Set($0.trustedProviders)) })
-        stateFile = StateFiles.cutoffsFile(auth)
-        let base = try previous ?? ModeCutoffs.load(path: stateFile)
+        let base = try previous()
         let known: [AuthMode] = [.password, .apiKey] + auth.oidc.keys.sorted().map { .oidc(provider: $0) }
         cutoffs = base.updated(orgs: orgs, knownModes: known, global: global, now: now)
         cutoffsChanged = cutoffs != base
-    }
-
-    /// A runtime from in-memory identity data (tests): no users, keys or state file are read.
-    convenience init(config: GatewayConfig, users: [User], sessionKeys: [SessionKey], previous: ModeCutoffs, now: UInt64) throws {
-        try self.init(config: config, data: IdentityData(users: users, sessionKeys: sessionKeys), previous: previous, now: now)
-    }
-
-    /// Writes the cutoffs (main thread, at start and reload when they changed, and again after a failure).
-    func saveCutoffs() throws {
-        try cutoffs.save(path: stateFile)
     }
 
     static func mode(_ m: AuthModeName) -> AuthMode {
@@ -120,7 +109,7 @@ final class AuthRuntime: @unchecked Sendable {
 
     /// The org an email belongs to: the user's membership (by domain when several), else the
     /// org owning the email's domain. nil: nobody we know.
-    func organization(forEmail email: String) -> (user: User?, org: Organization?) {
+    public func organization(forEmail email: String) -> (user: User?, org: Organization?) {
         let lower = email.lowercased()
         let domain = lower.split(separator: "@").last.map(String.init) ?? ""
         if let user = directory.user(email: lower) {
@@ -133,7 +122,7 @@ final class AuthRuntime: @unchecked Sendable {
 
     /// The org a known user signs in to: the membership in the org owning the email's domain
     /// when there is one, else the first membership.
-    func organization(forUser user: User) -> Organization? {
+    public func organization(forUser user: User) -> Organization? {
         let domain = user.email.split(separator: "@").last.map(String.init) ?? ""
         let preferred = orgByDomain[domain].flatMap { id in user.membership(in: id) != nil ? id : nil }
         return (preferred ?? user.memberships.first?.orgId).flatMap { directory.organization(id: $0) }
@@ -141,7 +130,7 @@ final class AuthRuntime: @unchecked Sendable {
 
     /// The org that owns an email's domain (what the sign-in pages go by: the same answer
     /// whether or not the account exists).
-    func organization(forDomainOf email: String) -> Organization? {
+    public func organization(forDomainOf email: String) -> Organization? {
         let domain = email.lowercased().split(separator: "@").last.map(String.init) ?? ""
         return orgByDomain[domain].flatMap { directory.organization(id: $0) }
     }
@@ -149,7 +138,7 @@ final class AuthRuntime: @unchecked Sendable {
     /// Whether OIDC provider `name` may vouch for a member of `org` with this email: the org
     /// lists the provider (`trustedProviders`), or the provider lists the org or the email's
     /// domain (`trustedFor`). A provider nobody names is trusted for nobody.
-    func trusts(provider name: String, org: Organization, email: String) -> Bool {
+    public func trusts(provider name: String, org: Organization, email: String) -> Bool {
         if trustedProvidersByOrg[org.id]?.contains(name) == true { return true }
         guard let p = providers[name]?.config else { return false }
         if p.trustedForOrganizations.contains(org.id) { return true }
@@ -158,20 +147,20 @@ final class AuthRuntime: @unchecked Sendable {
     }
 
     /// Whether the provider is trusted for anyone at all (buttons on the generic sign-in page).
-    func isTrustedAnywhere(provider name: String) -> Bool {
+    public func isTrustedAnywhere(provider name: String) -> Bool {
         guard let p = providers[name]?.config else { return false }
         return !p.trustedForOrganizations.isEmpty || !p.trustedForEmailDomains.isEmpty
             || trustedProvidersByOrg.values.contains { $0.contains(name) }
     }
 
     /// The modes the org allows, as the login page and refusal messages name them.
-    func allowedModes(_ org: Organization) -> [AuthMode] {
+    public func allowedModes(_ org: Organization) -> [AuthMode] {
         AuthModeResolver.allowedModes(for: org, global: global)
     }
 }
 
 /// One configured OIDC provider with its client secret opened.
-struct OIDCProvider: Sendable {
-    let config: OIDCProviderConfig
-    let clientSecret: String
+public struct OIDCProvider: Sendable {
+    public let config: OIDCProviderConfig
+    public let clientSecret: String
 }

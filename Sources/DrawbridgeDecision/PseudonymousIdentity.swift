@@ -13,7 +13,7 @@ import DrawbridgeIdentity
 /// The key is the sealed secret `pseudonym-key` (`drawbridge secret set pseudonym-key --random`);
 /// a configuration with a pseudonymous route and no key is refused. The same user gets the same
 /// subject across sign-ins, sessions and restarts; changing the key changes every subject.
-final class Pseudonymizer: @unchecked Sendable {
+public final class Pseudonymizer: @unchecked Sendable {
     static let secretName = "pseudonym-key"
     let key: PseudonymKey
     let audience: String
@@ -27,12 +27,12 @@ final class Pseudonymizer: @unchecked Sendable {
     }
 
     /// The pairwise subject of a user id (API keys: "apikey:<id>").
-    func subject(_ local: String) -> String {
+    public func subject(_ local: String) -> String {
         key.derive("pairwise", audience, local)
     }
 
     /// A session id for the assertion's `sid` that is pairwise too (the raw one would link audiences).
-    func sessionId(_ id: SessionID) -> String {
+    public func sessionId(_ id: SessionID) -> String {
         String(key.derive("sid", audience, id.text).prefix(22))
     }
 }
@@ -69,7 +69,7 @@ final class PseudonymKey: @unchecked Sendable {
 /// The pseudonymous identity fields, rendered once per (session, audience) on each worker.
 /// Keyed by the session object itself (immutable: a renewed or stepped-up session is a new
 /// object) or the API key id; emptied when a new snapshot's key object appears, or when full.
-struct PseudonymCache {
+public struct PseudonymCache {
     private struct Key: Hashable {
         let session: ObjectIdentifier?
         let apiKey: String?
@@ -83,7 +83,9 @@ struct PseudonymCache {
     private var entries: [Key: Entry] = [:]
     private var owner: PseudonymKey?
 
-    mutating func fields(_ identity: RequestIdentity, _ p: Pseudonymizer) -> [UInt8] {
+    public init() {}
+
+    public mutating func fields(_ identity: RequestIdentity, _ p: Pseudonymizer) -> [UInt8] {
         if owner !== p.key {
             entries.removeAll(keepingCapacity: true)
             owner = p.key
@@ -102,12 +104,6 @@ struct PseudonymCache {
 }
 
 extension IdentityFields {
-    /// The identity fields for `route`: pseudonymous when it says so, else the full ones.
-    static func append(_ identity: RequestIdentity, route: CompiledRoute, pseudonyms: inout PseudonymCache, to ob: IOBuffer) {
-        guard let p = route.pseudonymizer else { append(identity, to: ob); return }
-        pseudonyms.fields(identity, p).withUnsafeBytes { ob.append($0) }
-    }
-
     /// A pairwise subject instead of the user id (or API key id); no email; org, roles, groups,
     /// mode and MFA as they are (what the app authorises on, and not personal by themselves).
     static func renderPseudonymous(_ identity: RequestIdentity, _ p: Pseudonymizer) -> [UInt8] {

@@ -10,25 +10,27 @@ import Glibc
 ///   match any-host routes, skipping the routes (and MFA) of the host the connection was opened for.
 /// - An absolute-form authority and a Host field must name the same host and port (400).
 /// - With SNI, the host must be the SNI name (421 Misdirected Request: domain fronting).
-struct RoutingHost {
+public struct RoutingHost {
     /// The name when it had to be rewritten to normal form, or came from SNI; unused (and empty)
     /// when `range` is set.
-    private var copy: [UInt8] = []
+    @usableFromInline var copy: [UInt8] = []
     /// Where the name is in the head's bytes when it already was in normal form (most requests:
     /// then it is neither copied nor rewritten).
-    private var range: Range<Int>?
+    @usableFromInline var range: Range<Int>?
     /// The port the host named, or `HostName.noPort`.
-    private(set) var port = HostName.noPort
+    public private(set) var port = HostName.noPort
+
+    public init() {}
 
     /// The connection's TLS server name, normalised once after the handshake.
-    struct ServerName {
+    public struct ServerName {
         /// Normal form; empty when the client sent no SNI.
         var name: [UInt8] = []
         /// The client sent a server name that is not a valid host: no request can match it.
         var invalid = false
 
         /// From the C string OpenSSL returns (nil: no SNI).
-        init(_ cName: UnsafePointer<CChar>?) {
+        public init(_ cName: UnsafePointer<CChar>?) {
             guard let cName else { return }
             let raw = UnsafeRawBufferPointer(start: cName, count: strlen(cName))
             // a server name carries no port (RFC 6066 §3)
@@ -38,13 +40,13 @@ struct RoutingHost {
             }
         }
 
-        init() {}
+        public init() {}
     }
 
     /// Resolves the routing host of a request head (`raw`: its bytes; `host`, `absolute`: the
     /// Host value and the absolute-form authority in them). nil, or the status that refuses it.
     /// `hostParsed`: the parser's `HostName.parse` of the Host value.
-    mutating func resolve(_ raw: UnsafeRawBufferPointer, host: Range<Int>?, hostParsed: HostName.Parsed?, absolute: Range<Int>?,
+    public mutating func resolve(_ raw: UnsafeRawBufferPointer, host: Range<Int>?, hostParsed: HostName.Parsed?, absolute: Range<Int>?,
                           sni: ServerName) -> Int? {
         range = nil
         if let given = absolute ?? host {
@@ -79,13 +81,13 @@ struct RoutingHost {
 
     /// Calls `body` with the name in normal form (`raw`: the bytes of the head it was resolved from).
     @inline(__always)
-    func withName<R>(_ raw: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    public func withName<R>(_ raw: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         if let range { return body(UnsafeRawBufferPointer(rebasing: raw[range])) }
         return copy.withUnsafeBytes(body)
     }
 
     /// Bytes of the name.
-    var nameLength: Int { range?.count ?? copy.count }
+    @inlinable public var nameLength: Int { range?.count ?? copy.count }
 
     @inline(__always)
     private static func same(_ a: UnsafeRawBufferPointer, _ b: [UInt8]) -> Bool {

@@ -5,7 +5,7 @@ import Glibc
 /// interface so that several gateway instances can share them: a store on Redis implements the
 /// same three calls (INCR with an expiry per address window, a hash per account), the sign-in
 /// paths do not change. Called on sign-in paths only, never by a proxied request.
-protocol LoginCounters: AnyObject, Sendable {
+public protocol LoginCounters: AnyObject, Sendable {
     /// Counts an attempt from `address` (for `account`, when one is named) and says whether it may proceed.
     func attempt(address: String, account: String?, limits: LoginLimitsConfig) -> LoginThrottle.Verdict
     /// Records a failed attempt (either factor); returns the lockout's length when this failure locked the account.
@@ -28,7 +28,7 @@ protocol LoginCounters: AnyObject, Sendable {
 ///
 /// Time is the monotonic clock: stepping the wall clock (NTP at boot, an operator) neither
 /// lengthens a lockout, nor stops the decay, nor freezes the windows.
-final class LoginThrottle: LoginCounters, @unchecked Sendable {
+public final class LoginThrottle: LoginCounters, @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var addresses: [String: Window] = [:]
     private var accounts: [String: Account] = [:]
@@ -38,20 +38,20 @@ final class LoginThrottle: LoginCounters, @unchecked Sendable {
     private struct Account { var failures: Int; var lockedUntil: Double; var level: Int; var lastFailure: Double }
 
     /// Seconds on CLOCK_MONOTONIC.
-    static let monotonicSeconds: @Sendable () -> Double = {
+    public static let monotonicSeconds: @Sendable () -> Double = {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    init(clock: @escaping @Sendable () -> Double = LoginThrottle.monotonicSeconds) {
+    public init(clock: @escaping @Sendable () -> Double = LoginThrottle.monotonicSeconds) {
         self.clock = clock
         pthread_mutex_init(&lock, nil)
     }
 
-    enum Verdict: Equatable { case allowed, addressLimited, accountLocked(remainingSeconds: Double) }
+    public enum Verdict: Equatable { case allowed, addressLimited, accountLocked(remainingSeconds: Double) }
 
-    func attempt(address: String, account: String?, limits: LoginLimitsConfig) -> Verdict {
+    public func attempt(address: String, account: String?, limits: LoginLimitsConfig) -> Verdict {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
         let now = clock()
         if addresses.count > 100_000 || accounts.count > 100_000 { prune(limits: limits, now: now) }
@@ -64,7 +64,7 @@ final class LoginThrottle: LoginCounters, @unchecked Sendable {
         return .allowed
     }
 
-    func failed(account: String, limits: LoginLimitsConfig) -> Double? {
+    public func failed(account: String, limits: LoginLimitsConfig) -> Double? {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
         let now = clock()
         var a = accounts[account] ?? Account(failures: 0, lockedUntil: 0, level: 0, lastFailure: now)
@@ -85,7 +85,7 @@ final class LoginThrottle: LoginCounters, @unchecked Sendable {
         return locked
     }
 
-    func succeeded(account: String) {
+    public func succeeded(account: String) {
         pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
         if var a = accounts[account] { a.failures = 0; accounts[account] = a }
     }

@@ -4,7 +4,7 @@ import DrawbridgePolicy
 /// The one decision about a request (`decide`): where it goes and what is added and removed on
 /// the way, or how the gateway answers it instead. A value: the caller writes the audit record
 /// and the access-log line from it, and executes it.
-enum Verdict {
+public enum Verdict {
     /// Forward to the route's upstream with this plan.
     case forward(ForwardPlan)
     /// One of the gateway's own endpoints (`/.drawbridge/…`: sign-in pages, JWKS).
@@ -22,15 +22,15 @@ enum Verdict {
     case denied(Refusal)
 
     /// A refused credential, for the audit record only (the client learns nothing of the reason).
-    struct Rejection: Equatable {
-        let reason: String, kind: String, subject: String
+    public struct Rejection: Equatable {
+        public let reason: String, kind: String, subject: String
     }
 
     /// A policy refusal: 401 (answered like `unauthenticated`), a step-up to a second factor, or 403.
-    struct Refusal {
-        let route: CompiledRoute
-        let identity: RequestIdentity
-        let denial: Denial
+    public struct Refusal {
+        public let route: CompiledRoute
+        public let identity: RequestIdentity
+        public let denial: Denial
     }
 }
 
@@ -38,17 +38,17 @@ enum Verdict {
 /// (`route.protectedFields`, hop-by-hop and gateway cookies) and added (the routing host, framing,
 /// X-Forwarded-*, the identity fields, the route's upstream credential, the assertion for
 /// `route.audience`). Three references: copied on every forwarded request, so kept cheap.
-struct ForwardPlan {
-    let route: CompiledRoute
+public struct ForwardPlan {
+    public let route: CompiledRoute
     /// Who the request is from (protected routes): the identity fields and the signed assertion.
-    let identity: RequestIdentity?
+    public let identity: RequestIdentity?
     /// What only some requests carry (nil on most: no allocation for them).
     let extras: Extras?
 
-    var renewedSession: String? { extras?.renewedSession }
-    var audit: AllowedAudit? { extras?.audit }
+    public var renewedSession: String? { extras?.renewedSession }
+    public var audit: AllowedAudit? { extras?.audit }
 
-    final class Extras {
+    public final class Extras {
         /// A re-sealed session cookie to send with the response (sliding idle window).
         let renewedSession: String?
         /// An allowed decision the audit log records (sensitive permission, owner override).
@@ -59,9 +59,9 @@ struct ForwardPlan {
         }
     }
 
-    struct AllowedAudit: Equatable {
-        let rule: String, viaOwnerOverride: Bool
-        var reason: String { viaOwnerOverride ? "owner override" : "allowed" }
+    public struct AllowedAudit: Equatable {
+        public let rule: String, viaOwnerOverride: Bool
+        public var reason: String { viaOwnerOverride ? "owner override" : "allowed" }
     }
 
     init(route: CompiledRoute, identity: RequestIdentity?, renewedSession: String? = nil, audit: AllowedAudit? = nil) {
@@ -74,7 +74,7 @@ struct ForwardPlan {
 extension Verdict {
     /// The route the verdict was reached on (nil: none matched, a gateway endpoint, a slash
     /// redirect), for the request counters.
-    var route: CompiledRoute? {
+    public var route: CompiledRoute? {
         switch self {
         case .forward(let p): return p.route
         case .unauthenticated(let route, _): return route
@@ -84,7 +84,7 @@ extension Verdict {
     }
 
     /// Who the request is from, when the credential checked out.
-    var identity: RequestIdentity? {
+    public var identity: RequestIdentity? {
         switch self {
         case .forward(let p): return p.identity
         case .denied(let r): return r.identity
