@@ -85,8 +85,8 @@ public final class APIKeyCache {
         owner = nil
     }
 
-    /// The last 8 bytes of a key are of its random secret.
-    @inline(__always) private static func set(_ p: UnsafeRawBufferPointer) -> Int {
+    /// The last 8 bytes of a key are of its random secret. (Internal: tests find keys that share a set.)
+    @inline(__always) static func set(_ p: UnsafeRawBufferPointer) -> Int {
         let tail = p.loadUnaligned(fromByteOffset: p.count - 8, as: UInt64.self)
         return Int(truncatingIfNeeded: (tail &* 0x9E37_79B9_7F4A_7C15) >> 56) & (capacity / ways - 1)
     }

@@ -12,6 +12,8 @@ import Testing
     static let now: UInt64 = 1_800_000_000
     static let alice = User(id: "u-alice", email: "alice@acme.test", memberships: [Membership(orgId: "acme", roles: ["reader"])])
     static let bob = User(id: "u-bob", email: "bob@acme.test", memberships: [Membership(orgId: "acme", roles: [])])
+    static let carol = User(id: "u-carol", email: "carol@acme.test", memberships: [Membership(orgId: "acme", roles: ["admin"])])
+    static let users = [alice, bob, carol]
     static let key = APIKey.generate(orgId: "acme", roles: ["reader"], now: now - 10)
 
     /// One configuration for every case; `auth: false` drops the auth section (all routes public).
@@ -22,7 +24,7 @@ import Testing
         let authSection = auth ? """
             auth: { modes: ["password", "api_key"], auditLog: "off", session: { idleTimeoutSeconds: 600, absoluteTimeoutSeconds: 3600 } },
             organizations: { acme: { name: "Acme", emailDomains: ["acme.test"] } },
-            roles: { reader: { permissions: ["docs:read"] } },
+            roles: { reader: { permissions: ["docs:read"] }, admin: { permissions: ["docs:read", "users:read:any"] } },
             """ : ""
         return try ConfigLoader.parse(json5: """
             { listen: { https: "127.0.0.1:8443" }, tls: { certificates: [ { cert: "a.crt", key: "a.key" } ] },
@@ -30,7 +32,9 @@ import Testing
               routes: [ { pathPrefix: "/pub/", upstream: "app", public: true },
                         { pathPrefix: "/docs/", upstream: "app", access: { methods: { GET: "docs:read", "*": "docs:write" } } },
                         { pathPrefix: "/audit/", upstream: "app", access: { methods: { GET: "docs:read" }, sensitive: true, audience: "auditors" } },
-                        { pathPrefix: "/mfa/", upstream: "app", access: { methods: { GET: "docs:read" }, mfa: true } } ] }
+                        { pathPrefix: "/mfa/", upstream: "app", access: { methods: { GET: "docs:read" }, mfa: true } },
+                        { pathPrefix: "/orgs/", upstream: "app",
+                          access: { methods: { GET: "docs:read" }, bind: "/orgs/{org}/users/{user}/", ownerOverride: "users:read:any" } } ] }
             """, file: "drawbridge.json5", baseDirectory: dir)
     }
 
@@ -41,10 +45,10 @@ import Testing
         let routes = try CompiledRoute.compile(config, upstreams: [upstream], byName: ["app": 0], secrets: [:]) { _, path in
             throw AuthSetupError(description: "\(path): no OAuth 2.0 client in this test")
         }
-        let runtime = auth ? try AuthRuntime(config: config, users: [alice, bob], apiKeys: apiKeys, sessionKeys: [sessionKey],
+        let runtime = auth ? try AuthRuntime(config: config, users: users, apiKeys: apiKeys, sessionKeys: [sessionKey],
                                              previous: ModeCutoffs(), now: now) : nil
         return DecisionTable(routeTable: config.routeTable, routes: routes, auth: runtime,
-                             policy: PolicySnapshot(config: config, users: [alice, bob]))
+                             policy: PolicySnapshot(config: config, users: users))
     }
 
     static let sessionKey = SessionKey.generate(id: 1)
@@ -78,14 +82,15 @@ import Testing
             case nil: break
             }
             if p.identity != nil { s += " aud \(p.route.audience)" }
-            if p.audit != nil { s += " audited" }
+            // The audit record's rule (the method's permission) and reason.
+            if let a = p.audit { s += " audited \(a.rule) (\(a.reason))" }
             return s
         case .gatewayEndpoint: return "gateway"
         case .addSlash(let status): return "slash \(status)"
         case .notFound(let always): return always ? "404 close" : "404"
         // A refusal names its route (the request counters count it there).
         case .unauthenticated(let route, let r): return (r == nil ? "401" : "401 rejected \(r!.kind)") + " on \(route.label)"
-        case .denied(let r): return "deny \(r.denial.status)\(r.denial.stepUp ? " step-up" : "") on \(r.route.label)"
+        case .denied(let r): return "deny \(r.denial.status)\(r.denial.stepUp ? " step-up" : "") on \(r.route.label) (\(r.denial.reason))"
         }
     }
 
@@ -104,14 +109,22 @@ import Testing
         .init(name: "protected route without auth section", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\n\r\n", auth: false, expected: "404 close"),
         .init(name: "protected route, no credential", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\n\r\n", auth: true, expected: "401 on */docs/"),
         .init(name: "session allowed", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "forward */docs/ as u-alice aud app"),
-        .init(name: "session, method not granted", request: "POST /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\nContent-Length: 0\r\n\r\n", auth: true, expected: "deny 403 on */docs/"),
-        .init(name: "session without the role", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=BOB\r\n\r\n", auth: true, expected: "deny 403 on */docs/"),
+        .init(name: "session, method not granted", request: "POST /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\nContent-Length: 0\r\n\r\n", auth: true, expected: "deny 403 on */docs/ (missing permission docs:write)"),
+        .init(name: "session without the role", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=BOB\r\n\r\n", auth: true, expected: "deny 403 on */docs/ (missing permission docs:read)"),
         .init(name: "session tampered", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=xALICE\r\n\r\n", auth: true, expected: "401 rejected session on */docs/"),
         .init(name: "api key allowed", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "forward */docs/ as key k aud app"),
         .init(name: "api key wrong secret", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEYx\r\n\r\n", auth: true, expected: "401 rejected api_key on */docs/"),
         .init(name: "two Authorization fields", request: "GET /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "401 rejected credential on */docs/"),
-        .init(name: "sensitive route: audited, own audience", request: "GET /audit/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "forward */audit/ as u-alice aud auditors audited"),
-        .init(name: "MFA route without a second factor", request: "GET /mfa/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "deny 403 step-up on */mfa/"),
+        .init(name: "sensitive route: audited, own audience", request: "GET /audit/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "forward */audit/ as u-alice aud auditors audited docs:read (allowed)"),
+        .init(name: "MFA route without a second factor", request: "GET /mfa/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "deny 403 step-up on */mfa/ (route requires a second factor)"),
+        .init(name: "MFA route, API key: refused without a step-up", request: "GET /mfa/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "deny 403 on */mfa/ (route requires a second factor)"),
+        .init(name: "api key, method not granted", request: "DELETE /docs/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "deny 403 on */docs/ (missing permission docs:write)"),
+        .init(name: "sensitive route, API key: audited", request: "GET /audit/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "forward */audit/ as key k aud auditors audited docs:read (allowed)"),
+        .init(name: "owner's own object: not audited", request: "GET /orgs/acme/users/u-alice/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "forward */orgs/ as u-alice aud app"),
+        .init(name: "another user's object", request: "GET /orgs/acme/users/u-carol/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICE\r\n\r\n", auth: true, expected: "deny 403 on */orgs/ (\(DenyReason.notOwner))"),
+        .init(name: "owner override: audited", request: "GET /orgs/acme/users/u-alice/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=CAROL\r\n\r\n", auth: true, expected: "forward */orgs/ as u-carol aud app audited docs:read (owner override)"),
+        .init(name: "owner override, another organisation", request: "GET /orgs/beta/users/u-alice/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=CAROL\r\n\r\n", auth: true, expected: "deny 403 on */orgs/ (\(DenyReason.wrongOrganization))"),
+        .init(name: "API key on a user's object: no override", request: "GET /orgs/acme/users/u-alice/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer KEY\r\n\r\n", auth: true, expected: "deny 403 on */orgs/ (\(DenyReason.notOwner))"),
         .init(name: "MFA route with a second factor", request: "GET /mfa/x HTTP/1.1\r\nHost: a\r\nCookie: __Host-drawbridge=ALICEMFA\r\n\r\n", auth: true, expected: "forward */mfa/ as u-alice aud app"),
     ]
 
@@ -120,6 +133,7 @@ import Testing
         let ring = try Self.table().auth!.ring
         let text = c.request.replacingOccurrences(of: "ALICEMFA", with: Self.session(Self.alice, mfa: true, ring: ring))
             .replacingOccurrences(of: "ALICE", with: Self.session(Self.alice, ring: ring)).replacingOccurrences(of: "BOB", with: Self.session(Self.bob, ring: ring))
+            .replacingOccurrences(of: "CAROL", with: Self.session(Self.carol, ring: ring))
             .replacingOccurrences(of: "KEY", with: Self.key.presented)
         let v = decide(Self.view(text), table, credentials: Revocations(), now: Self.now)
         #expect(Self.describe(v) == c.expected)

@@ -83,7 +83,9 @@ func comparesCaseInsensitively(_ text: String, _ expected: Bool) {
             a.count == l.count && zip(a, l).allSatisfy { ASCII.lower($0) == $1 }
         }
         let literals: [StaticString] = ["authorization", "strict-transport-security", "x-forwarded-proto", "cookie", "te",
-                                        "100-continue", "@[`{az09-_", "abcdefgh", "abcdefghi"]
+                                        "100-continue", "@[`{az09-_", "abcdefgh", "abcdefghi",
+                                        // every length the word and half-word paths split differently
+                                        "get", "host", "close", "expect", "upgrade", "proxy-connection"]
         for literal in literals {
             let l = Array(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
             for position in l.indices {
@@ -108,6 +110,23 @@ func comparesCaseInsensitively(_ text: String, _ expected: Bool) {
                 if cr < n { a[cr] = 0x0D; if cr + 1 < n { a[cr + 1] = 0x0D } }
                 for from in 0...min(cr, n) {
                     #expect(a.withUnsafeBytes { ASCII.indexOfCR($0, from: from) } == cr, "n \(n) cr \(cr) from \(from)")
+                }
+            }
+        }
+    }
+
+    /// The CR search eight bytes at a time, around every other byte value (high bytes, NUL, LF,
+    /// 0x8D = CR | 0x80, 0x0C and 0x0E next to CR), at every offset of lengths around the word.
+    @Test func indexOfCRSkipsEveryOtherByteValue() {
+        for v in 0...255 where v != 0x0D {
+            for n in 0..<19 {
+                for cr in 0...n {
+                    var a = [UInt8](repeating: UInt8(v), count: n)
+                    if cr < n { a[cr] = 0x0D }
+                    for from in 0...cr {
+                        let found = a.withUnsafeBytes { ASCII.indexOfCR($0, from: from) }
+                        if found != cr { Issue.record("v \(v) n \(n) cr \(cr) from \(from): \(found)") }
+                    }
                 }
             }
         }
