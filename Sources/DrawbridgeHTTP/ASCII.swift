@@ -14,6 +14,8 @@ public enum ASCII {
     /// it (only that letter and its upper case do); elsewhere the bytes must be equal.
     public static func equalsCaseInsensitive(_ a: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
         let n = lowercase.utf8CodeUnitCount
+        // The word compare below is exact only for a lower-case ASCII literal (checked in debug builds and tests).
+        assert(isLowercaseASCII(lowercase), "equalsCaseInsensitive needs a lower-case ASCII literal")
         guard a.count == n else { return false }
         guard n > 0, let base = a.baseAddress else { return true }
         let p = UnsafeRawPointer(lowercase.utf8Start)
@@ -33,6 +35,11 @@ public enum ASCII {
             return same(four(base, 0), four(p, 0)) && same(four(base, n - 4), four(p, n - 4))
         }
         for i in 0..<n where lower(base.load(fromByteOffset: i, as: UInt8.self)) != p.load(fromByteOffset: i, as: UInt8.self) { return false }
+        return true
+    }
+
+    static func isLowercaseASCII(_ s: StaticString) -> Bool {
+        for i in 0..<s.utf8CodeUnitCount where s.utf8Start[i] >= 0x80 || (s.utf8Start[i] >= 0x41 && s.utf8Start[i] <= 0x5A) { return false }
         return true
     }
 
