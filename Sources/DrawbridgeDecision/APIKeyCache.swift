@@ -33,13 +33,13 @@ public final class AuthenticatedAPIKey: Sendable {
 /// - A bounded table (256 entries in 4-way sets); one per worker thread (no locks).
 public final class APIKeyCache {
     static let capacity = 256
-    static let ways = 4
+    static let ways = FourWaySets.ways
     static let keyLength = APIKey.length
     /// Slot i's presented bytes: `presented[i * keyLength ..< (i + 1) * keyLength]` when `keys[i]` is set.
     private var presented: [UInt8] = []
     private var keys: [AuthenticatedAPIKey?] = []
     private(set) var owner: AuthRuntime?
-    private var victim = 0
+    private var placement = FourWaySets()
     private(set) var hits = 0
 
     public init() {}
@@ -71,12 +71,10 @@ public final class APIKeyCache {
             keys = [AuthenticatedAPIKey?](repeating: nil, count: Self.capacity)
             owner = auth
         }
-        let base = Self.set(p) * Self.ways
-        var way = (0..<Self.ways).first { keys[base + $0] == nil } ?? -1
-        if way < 0 { victim &+= 1; way = victim & (Self.ways - 1) }
-        let start = (base + way) * Self.keyLength
+        let slot = placement.slot(base: Self.set(p) * Self.ways) { keys[$0] == nil }
+        let start = slot * Self.keyLength
         presented.withUnsafeMutableBytes { $0.baseAddress!.advanced(by: start).copyMemory(from: p.baseAddress!, byteCount: Self.keyLength) }
-        keys[base + way] = key
+        keys[slot] = key
     }
 
     func clear() {
@@ -85,9 +83,6 @@ public final class APIKeyCache {
         owner = nil
     }
 
-    /// The last 8 bytes of a key are of its random secret. (Internal: tests find keys that share a set.)
-    @inline(__always) static func set(_ p: UnsafeRawBufferPointer) -> Int {
-        let tail = p.loadUnaligned(fromByteOffset: p.count - 8, as: UInt64.self)
-        return Int(truncatingIfNeeded: (tail &* 0x9E37_79B9_7F4A_7C15) >> 56) & (capacity / ways - 1)
-    }
+    /// The set of a key (`FourWaySets`; internal: tests find keys that share a set).
+    @inline(__always) static func set(_ p: UnsafeRawBufferPointer) -> Int { FourWaySets.set(p, sets: capacity / ways) }
 }

@@ -107,12 +107,8 @@ public final class SessionCache {
             slots = [Entry?](repeating: nil, count: Self.capacity)
             owner = auth
         }
-        let base = e.cookie.withUnsafeBytes { Self.set($0) } * Self.ways
-        // An empty way if the set has one, else the ways in turn (a few cookies that share a set
-        // no longer push each other out on every request, as in a direct-mapped table).
-        var way = (0..<Self.ways).first { slots[base + $0] == nil } ?? -1
-        if way < 0 { victim &+= 1; way = victim & (Self.ways - 1) }
-        slots[base + way] = e
+        let slot = placement.slot(base: e.cookie.withUnsafeBytes { Self.set($0) } * Self.ways) { slots[$0] == nil }
+        slots[slot] = e
     }
 
     func clear() {
@@ -122,16 +118,12 @@ public final class SessionCache {
 
     var count: Int { slots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 
-    /// Four-way set associative: `capacity / ways` sets.
-    static let ways = 4
-    private var victim = 0
+    /// Four-way set associative: `capacity / ways` sets (`FourWaySets`).
+    static let ways = FourWaySets.ways
+    private var placement = FourWaySets()
 
-    /// The set of a cookie: its last 8 bytes, which encode the end of the AES-GCM tag (uniform
-    /// for genuine tokens), multiplied to spread them.
-    @inline(__always) static func set(_ cookie: UnsafeRawBufferPointer) -> Int {
-        let tail = cookie.loadUnaligned(fromByteOffset: cookie.count - 8, as: UInt64.self)
-        return Int(truncatingIfNeeded: (tail &* 0x9E37_79B9_7F4A_7C15) >> 54) & (capacity / ways - 1)
-    }
+    /// The set of a cookie: its last 8 bytes are the end of the AES-GCM tag.
+    @inline(__always) static func set(_ cookie: UnsafeRawBufferPointer) -> Int { FourWaySets.set(cookie, sets: capacity / ways) }
 
     /// Equal contents, in time that depends only on the length (the caller checked the lengths
     /// are equal): a cached cookie is a credential, and an early exit would tell how many leading
