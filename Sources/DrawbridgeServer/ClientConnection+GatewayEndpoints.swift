@@ -93,3 +93,9 @@ extension ClientConnection {
         drive()
     }
 }
+
+/// Carries a connection into a job closure; only its worker's thread touches it again.
+final class LocalCompletionTarget: @unchecked Sendable {
+    let connection: ClientConnection
+    init(_ c: ClientConnection) { connection = c }
+}

@@ -17,9 +17,3 @@ extension IdentityFields {
         pseudonyms.fields(identity, p).withUnsafeBytes { ob.append($0) }
     }
 }
-
-/// Carries a connection into a job closure; only its worker's thread touches it again.
-final class LocalCompletionTarget: @unchecked Sendable {
-    let connection: ClientConnection
-    init(_ c: ClientConnection) { connection = c }
-}
