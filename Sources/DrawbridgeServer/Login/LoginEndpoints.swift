@@ -16,9 +16,6 @@ struct LoginEndpoints {
     var jwks = "{\"keys\":[]}"
 
     static let prefix = "/.drawbridge/"
-    static let csrfCookie = GatewayCookies.csrfCookie
-    static let mfaCookie = GatewayCookies.mfaCookie
-    static let oidcCookie = GatewayCookies.oidcCookie
 
     func handle() -> LocalReply {
         switch (request.method, request.path) {
@@ -65,9 +62,9 @@ struct LoginEndpoints {
     var csrfToken: (value: String, setCookie: [(String, String)]) { Self.csrfToken(request) }
 
     static func csrfToken(_ request: LocalRequest) -> (value: String, setCookie: [(String, String)]) {
-        if let v = request.cookies[Self.csrfCookie], v.utf8.count == 43 { return (v, []) }
+        if let v = request.cookies[GatewayCookies.csrfCookie], v.utf8.count == 43 { return (v, []) }
         let v = Base64URL.encode(SecureRandom.bytes(32))
-        return (v, [("Set-Cookie", GatewayCookies.setCookie(Self.csrfCookie, v, sameSite: "Strict", maxAge: nil))])
+        return (v, [("Set-Cookie", GatewayCookies.setCookie(GatewayCookies.csrfCookie, v, sameSite: "Strict", maxAge: nil))])
     }
 
     /// A form post must come from our own page: same Origin when the browser says, and the form's
@@ -77,7 +74,7 @@ struct LoginEndpoints {
         if let origin = request.origin, !origin.hasPrefix("https://") || HostName.httpsAuthority(String(origin.dropFirst(8))) != request.host {
             return false
         }
-        guard let cookie = request.cookies[Self.csrfCookie], let field = request.form["csrf"], !cookie.isEmpty else { return false }
+        guard let cookie = request.cookies[GatewayCookies.csrfCookie], let field = request.form["csrf"], !cookie.isEmpty else { return false }
         return ConstantTime.equals(Array(cookie.utf8), Array(field.utf8))
     }
 
@@ -202,7 +199,7 @@ struct LoginEndpoints {
                                   expiresAt: now + 300, ring: auth.ring)
         let t = csrfToken
         return .html(200, LoginPages.totp(csrf: t.value),
-                     headers: t.setCookie + [("Set-Cookie", GatewayCookies.setCookie(Self.mfaCookie, pending, sameSite: "Strict", maxAge: 300))])
+                     headers: t.setCookie + [("Set-Cookie", GatewayCookies.setCookie(GatewayCookies.mfaCookie, pending, sameSite: "Strict", maxAge: 300))])
     }
 
     /// Step-up: a signed-in user without a second factor on this session reached a route that
@@ -221,7 +218,7 @@ struct LoginEndpoints {
     private static let expiredStep = LocalResponse.html(401, LoginPages.message("Two-step verification", "The sign-in step expired. Please sign in again."))
 
     private func totpAttempt() -> LocalReply {
-        guard let sealed = request.cookies[Self.mfaCookie],
+        guard let sealed = request.cookies[GatewayCookies.mfaCookie],
               let f = Sealed.open(sealed, purpose: .mfa, ring: auth.ring, now: now, count: 6) else { return .now(Self.expiredStep) }
         switch services.throttle.attempt(address: request.clientAddress, account: f[3], limits: auth.config.loginLimits) {
         case .addressLimited, .accountLocked:
@@ -273,7 +270,7 @@ struct LoginEndpoints {
             try? services.revoke(.session(old.sessionId, expiresAt: old.expiresAt))
         }
         return issueSession(user: user, org: org, mode: mode, mfa: true, returnTo: rd,
-                            extraCookies: [("Set-Cookie", GatewayCookies.setCookie(Self.mfaCookie, "", sameSite: "Strict", maxAge: 0))])
+                            extraCookies: [("Set-Cookie", GatewayCookies.setCookie(GatewayCookies.mfaCookie, "", sameSite: "Strict", maxAge: 0))])
     }
 
     private func wrongCode(email: String, user: String) -> LocalResponse {

@@ -96,14 +96,14 @@ struct OIDCFlow {
         let url = AuthorizationRequest.url(endpoints: discovered, settings: settings, state: state, nonce: nonce,
                                            codeChallenge: pkce.challenge, loginHint: hint.isEmpty ? nil : hint)
         // SameSite=Lax: the issuer's redirect back is a top-level GET, which Lax cookies follow.
-        return .redirect(url, status: 302, headers: [("Set-Cookie", GatewayCookies.setCookie(LoginEndpoints.oidcCookie, sealed, sameSite: "Lax", maxAge: Self.cookieLifetime))])
+        return .redirect(url, status: 302, headers: [("Set-Cookie", GatewayCookies.setCookie(GatewayCookies.oidcCookie, sealed, sameSite: "Lax", maxAge: Self.cookieLifetime))])
     }
 
     /// Everything that needs no provider runs here, on the event loop: the sealed cookie, the
     /// state, single use, the per-address limit. Only a callback that passes them costs a job
     /// (and a call to the token endpoint with the client secret).
     func callback() -> LocalReply {
-        let clear = ("Set-Cookie", GatewayCookies.setCookie(LoginEndpoints.oidcCookie, "", sameSite: "Lax", maxAge: 0))
+        let clear = ("Set-Cookie", GatewayCookies.setCookie(GatewayCookies.oidcCookie, "", sameSite: "Lax", maxAge: 0))
         switch endpoints.services.throttle.attempt(address: request.clientAddress, account: nil, limits: auth.config.loginLimits) {
         case .allowed: break
         case .addressLimited, .accountLocked:
@@ -112,7 +112,7 @@ struct OIDCFlow {
             r.headers.append(clear)
             return .now(r)
         }
-        guard let sealed = request.cookies[LoginEndpoints.oidcCookie],
+        guard let sealed = request.cookies[GatewayCookies.oidcCookie],
               let f = Sealed.open(sealed, purpose: .oidc, ring: auth.ring, now: now, count: 6) else {
             return .now(failed("no sign-in in progress (missing, expired or forged oidc cookie)", message: "The sign-in expired. Please start again.", clear))
         }
