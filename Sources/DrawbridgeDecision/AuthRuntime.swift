@@ -107,11 +107,16 @@ public final class AuthRuntime: @unchecked Sendable {
         }
     }
 
+    /// The part of an email after its last `@` (the whole text when it has none), as given (callers lower-case it).
+    private static func domain(of email: String) -> String {
+        email.split(separator: "@").last.map(String.init) ?? ""
+    }
+
     /// The org an email belongs to: the user's membership (by domain when several), else the
     /// org owning the email's domain. nil: nobody we know.
     public func organization(forEmail email: String) -> (user: User?, org: Organization?) {
         let lower = email.lowercased()
-        let domain = lower.split(separator: "@").last.map(String.init) ?? ""
+        let domain = Self.domain(of: lower)
         if let user = directory.user(email: lower) {
             let preferred = orgByDomain[domain].flatMap { id in user.membership(in: id) != nil ? id : nil }
             let orgId = preferred ?? user.memberships.first?.orgId
@@ -123,7 +128,7 @@ public final class AuthRuntime: @unchecked Sendable {
     /// The org a known user signs in to: the membership in the org owning the email's domain
     /// when there is one, else the first membership.
     public func organization(forUser user: User) -> Organization? {
-        let domain = user.email.split(separator: "@").last.map(String.init) ?? ""
+        let domain = Self.domain(of: user.email)
         let preferred = orgByDomain[domain].flatMap { id in user.membership(in: id) != nil ? id : nil }
         return (preferred ?? user.memberships.first?.orgId).flatMap { directory.organization(id: $0) }
     }
@@ -131,7 +136,7 @@ public final class AuthRuntime: @unchecked Sendable {
     /// The org that owns an email's domain (what the sign-in pages go by: the same answer
     /// whether or not the account exists).
     public func organization(forDomainOf email: String) -> Organization? {
-        let domain = email.lowercased().split(separator: "@").last.map(String.init) ?? ""
+        let domain = Self.domain(of: email.lowercased())
         return orgByDomain[domain].flatMap { directory.organization(id: $0) }
     }
 
@@ -142,7 +147,7 @@ public final class AuthRuntime: @unchecked Sendable {
         if trustedProvidersByOrg[org.id]?.contains(name) == true { return true }
         guard let p = providers[name]?.config else { return false }
         if p.trustedForOrganizations.contains(org.id) { return true }
-        let domain = email.lowercased().split(separator: "@").last.map(String.init) ?? ""
+        let domain = Self.domain(of: email.lowercased())
         return !domain.isEmpty && p.trustedForEmailDomains.contains(domain)
     }
 
